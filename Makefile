@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh machine: `make lab` and `make test`.
+# Versions that were tested are pinned in constraints.txt (the one place for pins).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=120
+
+.PHONY: lab test unit notebooks-test browser-test bench notebooks lint clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --config=tools/jupyter_lab_config.py --ServerApp.root_dir=notebooks
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q $(NBVAL) notebooks
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests -m "not browser"
+
+notebooks-test: $(STAMP)
+	$(PY) -m pytest -q $(NBVAL) notebooks
+
+browser-test: $(STAMP)
+	$(PY) -m pytest -q tests -m browser
+
+bench: $(STAMP)
+	$(PY) -m zguide_py bench
+
+# Re-run every notebook top to bottom and save its outputs (do this before committing a notebook).
+notebooks: $(STAMP)
+	$(PY) tools/nbbuild.py notebooks/src/*.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check zguide_py tests tools
+
+clean:
+	rm -rf $(VENV) artifacts *.egg-info

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Build notebooks from their sources and run them top to bottom, so committed outputs are real.
+
+usage: python tools/nbbuild.py notebooks/src/01_request_reply.py [...]   (or: make notebooks)
+
+A source is a Python file in "percent" form: ``# %%`` starts a code cell, ``# %% [markdown]`` a
+Markdown cell whose lines are written as ``# text``. The notebook is written to
+``notebooks/<name>.ipynb`` after it has been executed in ``notebooks/`` with a fresh kernel.
+tests/test_notebook_sources.py checks that every notebook still matches its source.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def parse(text: str) -> list[tuple[str, str]]:
+    """[(cell_type, source)] from percent-format text."""
+    cells: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith("# %%"):
+            kind = "markdown" if "[markdown]" in line else "code"
+            cells.append((kind, []))
+            continue
+        if not cells:
+            continue  # a header before the first cell marker is not part of the notebook
+        kind, lines = cells[-1]
+        if kind == "markdown":
+            if line.startswith("# "):
+                line = line[2:]
+            elif line.strip() == "#":
+                line = ""
+        lines.append(line)
+    out = []
+    for kind, lines in cells:
+        while lines and not lines[-1].strip():
+            lines.pop()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        out.append((kind, "\n".join(lines)))
+    return out
+
+
+def notebook_from(source: Path) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for kind, text in parse(source.read_text()):
+        cell = nbformat.v4.new_markdown_cell(text) if kind == "markdown" else nbformat.v4.new_code_cell(text)
+        nb.cells.append(cell)
+    for i, cell in enumerate(nb.cells):      # stable ids keep diffs small
+        cell["id"] = f"{source.stem[:2]}-{i:03d}"
+    return nb
+
+
+def build(source: Path, execute: bool = True) -> Path:
+    nb = notebook_from(source)
+    target = NOTEBOOKS / f"{source.stem}.ipynb"
+    if execute:
+        started = time.monotonic()
+        NotebookClient(nb, timeout=180, kernel_name="python3",
+                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+        print(f"{target.name}: ran in {time.monotonic() - started:.1f} s")
+    nbformat.write(nb, target)
+    return target
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if a != "--no-execute"]
+    if not args:
+        sys.exit(__doc__)
+    for name in args:
+        build(Path(name), execute="--no-execute" not in sys.argv)

@@ -1,0 +1,350 @@
+"""Lab: one private ZeroMQ context and the peers of one notebook.
+
+    lab = Lab("reqrep")                     # closes any live lab of the same name first
+    lab.start("server", echo_server, endpoint=lab.endpoint("echo"))
+    lab.kill("server"); lab.restart("server"); lab.throttle("server", 0.01)
+    report = lab.run(scenario, seconds=2)   # scripted faults, headless
+    lab.panel()                             # the same controls as widgets
+    lab.close()                             # joins every peer, destroys the context (linger 0)
+
+Every control is a public method here; the widgets and the scenarios call these same methods.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket as _socket
+import tempfile
+import threading
+import time
+from collections import deque
+from typing import Any, Callable
+
+import zmq
+
+from .metrics import Sampler
+from .sockets import LabContext
+from .peer import MAX_THROTTLE, Peer
+
+_LABS: dict[str, "Lab"] = {}   # live labs by name: a lab lives until closed (its threads hold it)
+_LABS_LOCK = threading.Lock()
+
+TRANSPORTS = ("inproc", "ipc", "tcp")
+
+
+class LabError(Exception):
+    """A control was used wrongly: the message says what and how to fix it."""
+
+
+class UnknownPeer(LabError, KeyError):
+    """No peer of that name in this lab."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class PeerFailed(LabError):
+    """A role raised; the message carries its traceback."""
+
+
+class Lab:
+    """One notebook's ZeroMQ world: a private context, named peers, events, a sampler."""
+
+    KILL_TIMEOUT = 1.0   # a role polls with short timeouts; a peer still alive after this is stuck
+
+    def __init__(self, name: str = "lab", sample_interval: float = 0.1):
+        if not isinstance(name, str) or not name.strip():
+            raise LabError(f"a lab needs a non-empty name, not {name!r}")
+        with _LABS_LOCK:
+            old = _LABS.get(name)
+        if old is not None:
+            old.close()         # re-running the cell that made this lab is always safe
+        self.name = name
+        self.ctx = LabContext()  # private: never Context.instance(), which the kernel shares
+        self.peers: dict[str, Peer] = {}
+        self.events: deque[tuple[float, str, str, Any]] = deque(maxlen=200_000)
+        self.closed = False
+        self._t0 = time.monotonic()
+        self._tmpdir: str | None = None
+        self._on_close: list[Callable[[], None]] = []
+        self._sockets: list[zmq.Socket] = []   # sockets the notebook itself uses (main thread)
+        self._lock = threading.RLock()
+        self.sampler = Sampler(self, sample_interval)
+        with _LABS_LOCK:
+            _LABS[name] = self
+
+    # ---- clock and events -------------------------------------------------------------------
+    def now(self) -> float:
+        """Seconds since this lab was created (the time axis of every plot and event)."""
+        return time.monotonic() - self._t0
+
+    def record(self, kind: str, peer: str = "", detail: Any = "") -> None:
+        """Add an event: (time, kind, peer, detail). Thread-safe; peers call it via ``peer.log``."""
+        self.events.append((self.now(), kind, peer, detail))
+
+    def events_of(self, kind: str | None = None, peer: str | None = None,
+                  since: float = 0.0) -> list[tuple[float, str, str, Any]]:
+        return [e for e in list(self.events)
+                if e[0] >= since and (kind is None or e[1] == kind) and (peer is None or e[2] == peer)]
+
+    # ---- endpoints ----------------------------------------------------------------------------
+    def endpoint(self, name: str, transport: str = "inproc") -> str:
+        """An endpoint for ``name`` on a transport: inproc (default), ipc (a file in the lab's
+        temporary folder) or tcp (a free port on 127.0.0.1, never a fixed one)."""
+        if transport not in TRANSPORTS:
+            raise LabError(f"unknown transport {transport!r}: use one of {', '.join(TRANSPORTS)}"
+                           " (pgm/epgm need a libzmq built with OpenPGM; see zmq.has('pgm'))")
+        if not name or any(c in name for c in " /:"):
+            raise LabError(f"bad endpoint name {name!r}: use letters, digits, '-' or '_'")
+        if transport == "inproc":
+            return f"inproc://{name}"
+        if transport == "ipc":
+            if self._tmpdir is None:
+                self._tmpdir = tempfile.mkdtemp(prefix=f"zguide-{self.name}-")
+            return f"ipc://{os.path.join(self._tmpdir, name)}"
+        with _socket.socket() as s:      # ask the kernel for a free loopback port
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        return f"tcp://127.0.0.1:{port}"
+
+    def socket(self, socket_type: int, **options: Any) -> zmq.Socket:
+        """A socket for the notebook's own (main-thread) use, on the lab's context.
+        Options are set by name (``rcvhwm=10``); ``close()`` closes it with linger 0."""
+        self._check_open()
+        sock = self.ctx.socket(socket_type)
+        sock.linger = 0
+        for key, value in options.items():
+            setattr(sock, key, value)
+        self._sockets.append(sock)
+        return sock
+
+    # ---- peers --------------------------------------------------------------------------------
+    def peer(self, name: str) -> Peer:
+        """The peer called ``name``; a clear error names the peers that do exist."""
+        try:
+            return self.peers[name]
+        except KeyError:
+            known = ", ".join(self.peers) or "none yet"
+            raise UnknownPeer(f"no peer {name!r} in lab {self.name!r} (peers: {known})") from None
+
+    def start(self, name: str, role: Callable[..., Any], **params: Any) -> Peer:
+        """Run ``role(peer, **params)`` in a daemon thread, as peer ``name``."""
+        self._check_open()
+        if not isinstance(name, str) or not name:
+            raise LabError(f"a peer needs a non-empty name, not {name!r}")
+        if not callable(role):
+            raise LabError(f"role for peer {name!r} must be a function role(peer, ...), not {role!r}")
+        with self._lock:
+            old = self.peers.get(name)
+            if old is not None and old.alive:
+                raise LabError(f"peer {name!r} is already running; kill it first or use restart({name!r})")
+            peer = Peer(self, name, role, params)
+            self.peers[name] = peer
+            peer._start()
+        self.record("start", name)
+        return peer
+
+    def kill(self, name: str) -> Peer:
+        """Kill a peer as a crash would: its loop ends within one poll, its sockets close with
+        linger 0 and whatever they had queued is dropped."""
+        peer = self.peer(name)
+        if not peer.alive:
+            return peer
+        peer._signal_stop(killed=True)
+        self.record("kill", name)
+        if not peer._join(self.KILL_TIMEOUT):
+            self.record("stuck", name, "did not stop within 1 s: does its role poll peer.running?")
+            raise LabError(f"peer {name!r} did not stop within {self.KILL_TIMEOUT} s: its role must "
+                           "poll with a timeout and check peer.running")
+        return peer
+
+    def restart(self, name: str) -> Peer:
+        """Kill the peer if it runs, then start its role again with the same parameters.
+        Counters carry on, so rates stay continuous across the restart."""
+        self._check_open()
+        peer = self.peer(name)
+        if peer.alive:
+            self.kill(name)
+        peer._start()
+        self.record("restart", name)
+        return peer
+
+    def throttle(self, name: str, seconds_per_message: float) -> Peer:
+        """Slow a peer down: ``peer.throttle()`` then sleeps this long per message. 0 = full speed."""
+        peer = self.peer(name)
+        try:
+            value = float(seconds_per_message)
+        except (TypeError, ValueError):
+            raise LabError(f"throttle for {name!r} must be a number of seconds per message, "
+                           f"not {seconds_per_message!r}") from None
+        if not 0 <= value <= MAX_THROTTLE:
+            raise LabError(f"throttle for {name!r} must be between 0 and {MAX_THROTTLE} seconds "
+                           f"per message, not {seconds_per_message!r}")
+        peer.delay = value
+        self.record("throttle", name, value)
+        return peer
+
+    def remove(self, name: str) -> None:
+        """Kill a peer and forget it (its counters leave the plots)."""
+        self.kill(name)
+        with self._lock:
+            self.peers.pop(name, None)
+        self.record("remove", name)
+
+    def wait_for(self, condition: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
+        """Poll ``condition()`` every 5 ms until it is truthy; TimeoutError after ``timeout``.
+        A failed peer stops the wait at once with its traceback."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = condition()
+            if result:
+                return result
+            self.check()
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"lab {self.name!r}: {what or 'condition'} not met within {timeout} s")
+            time.sleep(0.005)
+
+    def wait_done(self, name: str, timeout: float = 10.0) -> Peer:
+        """Wait until a peer's role has returned (state done/failed/killed)."""
+        peer = self.peer(name)
+        self.wait_for(lambda: not peer.alive, timeout, f"peer {name!r} to finish")
+        return peer
+
+    # ---- views -------------------------------------------------------------------------------
+    def status(self) -> "StatusTable":
+        """One row per peer: role, state, throttle, starts and counters."""
+        return StatusTable([p.summary() for p in list(self.peers.values())], self.errors())
+
+    def errors(self) -> dict[str, str]:
+        """{peer: traceback} for every peer whose role raised."""
+        return {n: p.error for n, p in list(self.peers.items()) if p.error}
+
+    def check(self) -> None:
+        """Raise PeerFailed, with the tracebacks, if any role has raised."""
+        errors = self.errors()
+        if errors:
+            text = "\n".join(f"--- peer {n!r} failed:\n{tb}" for n, tb in errors.items())
+            raise PeerFailed(f"{len(errors)} peer(s) failed in lab {self.name!r}:\n{text}")
+
+    def threads(self) -> list[threading.Thread]:
+        """This lab's live threads: peers, sampler, widget refreshers."""
+        prefix = f"zguide:{self.name}:"
+        return [t for t in threading.enumerate() if t.name.startswith(prefix) and t.is_alive()]
+
+    def open_sockets(self) -> int:
+        """Sockets still open: the peers' and the notebook's own."""
+        return (sum(p.open_sockets() for p in list(self.peers.values()))
+                + sum(1 for s in self._sockets if not s.closed))
+
+    # ---- scenarios and widgets ---------------------------------------------------------------
+    def run(self, scenario: Any = None, seconds: float = 2.0, until: Callable[[], Any] | None = None):
+        """Run a scenario (or just wait) for ``seconds``, headless; returns a Report."""
+        from .scenario import Scenario, run
+        return run(self, scenario if scenario is not None else Scenario(), seconds, until)
+
+    def panel(self, **options: Any):
+        """The control panel and live plot (ipywidgets). See :class:`zguide_py.widgets.Panel`."""
+        from .widgets import Panel
+        return Panel(self, **options)
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        self._on_close.append(callback)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self.closed:
+            raise LabError(f"lab {self.name!r} is closed: create a new Lab({self.name!r})")
+
+    def close(self) -> None:
+        """Stop and join every peer, stop the sampler and widgets, destroy the context (linger 0).
+        Idempotent."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+        for callback in self._on_close:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - closing must go on
+                pass
+        peers = list(self.peers.values())
+        for p in peers:
+            p._signal_stop(killed=False)
+        for p in peers:
+            p._join(self.KILL_TIMEOUT)
+        self.sampler.stop()
+        for sock in self._sockets:     # the notebook's own sockets belong to this (main) thread
+            sock.close(linger=0)
+        # A peer stuck in a blocking call gets ETERM from term(); its thread then closes its sockets.
+        term = threading.Thread(target=self.ctx.term, name=f"zguide-term:{self.name}", daemon=True)
+        term.start()
+        term.join(2.0)
+        for p in peers:
+            p._join(0.5)
+        if self._tmpdir:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+        with _LABS_LOCK:
+            if _LABS.get(self.name) is self:
+                del _LABS[self.name]
+        self.record("close")
+
+    def __enter__(self) -> "Lab":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{len(self.peers)} peers"
+        return f"<Lab {self.name!r}: {state}>"
+
+
+class StatusTable(list):
+    """A list of per-peer dicts that shows itself as a table (text and HTML)."""
+
+    def __init__(self, rows: list[dict[str, Any]], errors: dict[str, str] | None = None):
+        super().__init__(rows)
+        self.errors = errors or {}
+
+    def columns(self) -> list[str]:
+        cols: list[str] = []
+        for row in self:
+            for key in row:
+                if key not in cols:
+                    cols.append(key)
+        return cols
+
+    def __repr__(self) -> str:
+        cols = self.columns()
+        rows = [[str(r.get(c, "")) for c in cols] for r in self]
+        widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(cols)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
+        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+        for name, tb in self.errors.items():
+            lines.append(f"\npeer {name!r} failed:\n{tb}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+        cols = self.columns()
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in cols) + "</tr>"
+            for r in self)
+        errors = "".join(f"<p><b>peer {html.escape(n)} failed:</b></p><pre>{html.escape(tb)}</pre>"
+                         for n, tb in self.errors.items())
+        return f"<table><tr>{head}</tr>{body}</table>{errors}"
+
+
+def close_all() -> None:
+    """Close every live lab (also run at process exit)."""
+    for lab in list(_LABS.values()):
+        lab.close()
+
+
+def live_labs() -> list[str]:
+    return list(_LABS.keys())
+
+
+atexit.register(close_all)

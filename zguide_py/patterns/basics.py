@@ -1,0 +1,44 @@
+"""Basics: fire-and-forget with PUSH/PULL, the same code on inproc, ipc and tcp.
+
+The pusher sends ``count`` numbered messages and is done: it never hears back (fire-and-forget).
+The puller receives whatever arrives. Either side may bind; ZeroMQ queues messages while the
+connection is being made, so a pusher may even connect before the puller has bound.
+"""
+from __future__ import annotations
+
+import zmq
+
+
+def pusher(peer, endpoint: str, count: int = 10, size: int = 0, bind: bool = False):
+    """Send ``count`` messages "msg <n>" (padded to ``size`` bytes) down a PUSH socket."""
+    push = peer.socket(zmq.PUSH)
+    push.bind(endpoint) if bind else push.connect(endpoint)
+    for n in range(count):
+        if not peer.running:
+            return
+        body = f"msg {n}".encode().ljust(size, b".")
+        # poll for room first: a PUSH with no connected peer would block in send() forever
+        while not push.poll(50, zmq.POLLOUT):
+            if not peer.running:
+                return
+        push.send(body)
+        peer.count("sent")
+        peer.throttle()
+    peer.data["done"] = True
+
+
+def puller(peer, endpoint: str, bind: bool = True):
+    """Receive messages from a PULL socket; keep the first few and count them all."""
+    pull = peer.socket(zmq.PULL)
+    pull.bind(endpoint) if bind else pull.connect(endpoint)
+    received = peer.data.setdefault("received", [])
+    while peer.running:
+        if pull.poll(50):
+            message = pull.recv()
+            peer.count("received")
+            if len(received) < 1000:
+                received.append(message[:32].decode(errors="replace"))
+            peer.throttle()
+
+
+ROLES = {"pusher": pusher, "puller": puller}

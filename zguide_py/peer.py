@@ -1,0 +1,199 @@
+"""Peer: one thread running one role function, with its sockets, stop flag, throttle and counters.
+
+A role is a plain function ``role(peer, **params)`` written with pyzmq's own API. The peer gives it
+only what a notebook needs around the pattern:
+
+* ``peer.socket(zmq.REP)`` - a socket on the lab's context, closed with linger 0 when the role ends;
+* ``peer.running`` - False as soon as the lab kills the peer, so ``while peer.running`` loops end;
+* ``peer.throttle()`` - sleeps while a widget or a scenario slows this peer down;
+* ``peer.count(name)`` - one dictionary increment on the message path;
+* ``peer.log(kind, detail)`` - an event with its time, for the report and the plots;
+* ``peer.latency(name, seconds)`` and ``peer.data`` - measurements and results for the notebook.
+
+Nothing here prints: peers record, the main thread renders.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable
+
+import zmq
+
+from .metrics import Counter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .lab import Lab
+
+#: A throttle is a delay per message; more than this is surely a typo (and would make kill slow).
+MAX_THROTTLE = 5.0
+
+STATES = ("starting", "running", "done", "killed", "failed", "stuck")
+
+
+class Peer:
+    """One role running in one daemon thread of a :class:`~zguide_py.lab.Lab`."""
+
+    def __init__(self, lab: "Lab", name: str, role: Callable[..., Any], params: dict[str, Any]):
+        self.lab = lab
+        self.name = name
+        self.role = role
+        self.params = params
+        self.state = "starting"
+        self.error: str | None = None      # the traceback, when the role raised
+        self.delay = 0.0                   # seconds per message, set by throttle
+        self.starts = 0                    # how many times the role was started (1 + restarts)
+        self.counters: dict[str, Counter] = {}
+        self.latencies: dict[str, deque] = {}
+        self.data: dict[str, Any] = {}     # free-form results that the role leaves for the notebook
+        self.running = False
+        self._stop = threading.Event()
+        self._sockets: list[zmq.Socket] = []
+        self._thread: threading.Thread | None = None
+        self._killed = False
+
+    # ---- what a role uses ------------------------------------------------------------------
+    # ``peer.running`` is a plain attribute (cheap to read per message): True until the lab kills
+    # or closes this peer. Role loops are ``while peer.running:``.
+
+    def socket(self, socket_type: int, **options: Any) -> zmq.Socket:
+        """A new socket on the lab's context. Options are set by name: ``rcvhwm=10``.
+
+        The socket is closed with linger 0 when the role returns, raises or is killed.
+        """
+        sock = self.lab.ctx.socket(socket_type)
+        sock.linger = 0
+        for key, value in options.items():
+            setattr(sock, key, value)
+        self._sockets.append(sock)
+        return sock
+
+    def close_socket(self, sock: zmq.Socket) -> None:
+        """Close one socket now (linger 0), e.g. Lazy Pirate's close-and-reopen."""
+        sock.close(linger=0)
+        if sock in self._sockets:
+            self._sockets.remove(sock)
+
+    def throttle(self) -> None:
+        """Sleep for the throttle delay, if any. A kill interrupts the sleep."""
+        if self.delay:
+            self._stop.wait(self.delay)
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep that a kill interrupts. Returns ``peer.running`` afterwards."""
+        self._stop.wait(seconds)
+        return self.running
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to counter ``name``. On the hottest paths (a million messages a second) take
+        the counter once, ``sent = peer.counter("sent")``, and write ``sent.value += 1``."""
+        counter = self.counters.get(name)
+        if counter is None:
+            counter = self.counter(name)
+        counter.value += n
+
+    def counter(self, name: str) -> Counter:
+        """The counter called ``name`` (created at 0): ``c.value += 1`` is one attribute increment."""
+        counter = self.counters.get(name)
+        if counter is None:
+            counter = self.counters[name] = Counter()
+        return counter
+
+    def get(self, name: str) -> int:
+        """The current value of a counter (0 if it was never counted)."""
+        counter = self.counters.get(name)
+        return 0 if counter is None else counter.value
+
+    def log(self, kind: str, detail: Any = "") -> None:
+        """Record an event (a retry, a heartbeat lost, a failover...) with the lab's clock."""
+        self.lab.record(kind, self.name, detail)
+
+    def latency(self, name: str, seconds: float) -> None:
+        """Record one latency sample (seconds). Keeps the last 100 000."""
+        samples = self.latencies.get(name)
+        if samples is None:
+            samples = self.latencies[name] = deque(maxlen=100_000)
+        samples.append(seconds)
+
+    # ---- what the lab uses -------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def thread_name(self) -> str:
+        return f"zguide:{self.lab.name}:{self.name}"
+
+    def _start(self) -> None:
+        self._stop.clear()
+        self.running = True
+        self._killed = False
+        self.error = None
+        self.state = "starting"
+        self.starts += 1
+        self._thread = threading.Thread(target=self._main, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        self.state = "running"
+        try:
+            self.role(self, **self.params)
+        except zmq.ContextTerminated:
+            self.state = "killed"
+        except Exception:  # noqa: BLE001 - any error of the role is recorded, never lost
+            if self._killed:
+                self.state = "killed"   # a role that trips over its own kill is just dead
+            else:
+                self.error = traceback.format_exc()
+                self.state = "failed"
+                last = self.error.strip().splitlines()[-1]
+                self.lab.record("failed", self.name, last)
+        else:
+            self.state = "killed" if self._killed else "done"
+        finally:
+            for sock in self._sockets:
+                try:
+                    sock.close(linger=0)
+                except Exception:  # noqa: BLE001
+                    pass
+            self._sockets = []
+
+    def _signal_stop(self, killed: bool = True) -> None:
+        self._killed = killed
+        self.running = False
+        self._stop.set()
+
+    def _join(self, timeout: float) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self.alive:
+            self.state = "stuck"
+            return False
+        return True
+
+    def open_sockets(self) -> int:
+        return sum(1 for s in self._sockets if not s.closed)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "peer": self.name,
+            "role": getattr(self.role, "__name__", str(self.role)),
+            "state": self.state,
+            "throttle": self.delay,
+            "starts": self.starts,
+            **dict(self.snapshot()),
+        }
+
+    def snapshot(self) -> dict[str, int]:
+        """A consistent copy of the counters, safe to take from another thread."""
+        for _ in range(100):
+            try:
+                return {name: c.value for name, c in self.counters.items()}
+            except RuntimeError:  # a new counter was added while we copied
+                time.sleep(0)
+        return {}
+
+    def __repr__(self) -> str:
+        return f"<Peer {self.name} {self.state}>"

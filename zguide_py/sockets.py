@@ -1,0 +1,51 @@
+"""The lab's context and socket classes: plain pyzmq sockets with two lifecycle fixes.
+
+Role code calls ``sock.bind(endpoint)`` and ``sock.close()`` as usual. Underneath:
+
+* ``close()`` first unbinds what the socket bound. libzmq releases an endpoint asynchronously after
+  close, so a restarted peer that binds the same name at once would get "Address already in use".
+* ``bind()`` retries "Address already in use" for up to one second, for the same reason (a TCP
+  listener of a killed peer may take a moment to go away).
+
+Everything else is pyzmq's own ``zmq.Socket``.
+"""
+from __future__ import annotations
+
+import errno
+import time
+
+import zmq
+
+BIND_RETRY_SECONDS = 1.0
+
+
+class LabSocket(zmq.Socket):
+    _bound_endpoints: list | None = None   # class attribute, so pyzmq treats it as an attribute
+
+    def bind(self, addr: str):
+        deadline = time.monotonic() + BIND_RETRY_SECONDS
+        while True:
+            try:
+                result = super().bind(addr)
+                break
+            except zmq.ZMQError as exc:
+                if exc.errno != errno.EADDRINUSE or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005)
+        if self._bound_endpoints is None:
+            self._bound_endpoints = []
+        self._bound_endpoints.append(self.last_endpoint.decode() if "*" in addr else addr)
+        return result
+
+    def close(self, linger: int | None = None) -> None:
+        if not self.closed:
+            for endpoint in self._bound_endpoints or ():
+                try:
+                    self.unbind(endpoint)
+                except zmq.ZMQError:
+                    pass
+        super().close(linger=linger)
+
+
+class LabContext(zmq.Context):
+    _socket_class = LabSocket

@@ -1,0 +1,203 @@
+"""The control panel: a row per peer (state, kill, restart, throttle, counters) and a live rate plot.
+
+Every button and slider calls the same public Lab method that a scenario calls. A background
+refresher (one thread per panel) re-reads the peers and renders the plot with matplotlib's Agg
+backend to PNG bytes set on an ``ipywidgets.Image``, a few times a second, so the panel moves while
+the kernel is idle. From that thread we only set widget values; we never use ``with output:``.
+
+Headless, a notebook drives it like a person would::
+
+    panel = lab.panel()
+    panel.rows["server"].kill.click()        # same as lab.kill("server")
+    panel.rows["worker"].throttle.value = 0.02
+    panel.refresh()                           # one synchronous refresh, then check what changed
+"""
+from __future__ import annotations
+
+import html
+import threading
+from typing import TYPE_CHECKING, Any, Callable
+
+import ipywidgets as W
+
+from .peer import MAX_THROTTLE
+from .plots import new_figure, rates_figure, to_png
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .lab import Lab
+
+STATE_COLOURS = {"running": "#1a7f37", "starting": "#9a6700", "done": "#57606a", "killed": "#cf222e",
+                 "failed": "#cf222e", "stuck": "#8250df"}
+
+
+class PeerRow(W.HBox):
+    """One peer's controls."""
+
+    def __init__(self, panel: "Panel", name: str, max_throttle: float):
+        self.panel = panel
+        self.name = name
+        self._syncing = False
+        self.label = W.HTML(layout=W.Layout(width="190px"))
+        self.kill = W.Button(description="kill", button_style="danger", icon="skull",
+                             layout=W.Layout(width="80px"), tooltip=f"lab.kill({name!r})")
+        self.restart = W.Button(description="restart", button_style="success", icon="redo",
+                                layout=W.Layout(width="90px"), tooltip=f"lab.restart({name!r})")
+        self.throttle = W.FloatSlider(value=0.0, min=0.0, max=max_throttle, step=max_throttle / 100,
+                                      description="s/msg", readout_format=".3f", continuous_update=False,
+                                      layout=W.Layout(width="280px"),
+                                      tooltip=f"lab.throttle({name!r}, seconds_per_message)")
+        self.counters = W.HTML(layout=W.Layout(width="auto"))
+        self.kill.on_click(lambda _b: panel._do("kill", name))
+        self.restart.on_click(lambda _b: panel._do("restart", name))
+        self.throttle.observe(self._on_throttle, names="value")
+        super().__init__([self.label, self.kill, self.restart, self.throttle, self.counters])
+
+    def _on_throttle(self, change: dict) -> None:
+        if not self._syncing:
+            self.panel._do("throttle", self.name, change["new"])
+
+    def sync(self) -> None:
+        """Show the peer as it is now (called by the refresher and by refresh())."""
+        lab = self.panel.lab
+        peer = lab.peers.get(self.name)
+        if peer is None:
+            return
+        colour = STATE_COLOURS.get(peer.state, "black")
+        self.label.value = (f"<b>{html.escape(self.name)}</b> "
+                            f"<span style='color:{colour}'>{peer.state}</span>")
+        counts = peer.snapshot()
+        self.counters.value = " ".join(f"{html.escape(k)}=<b>{v}</b>" for k, v in sorted(counts.items()))
+        if abs(self.throttle.value - peer.delay) > 1e-12 and peer.delay <= self.throttle.max:
+            self._syncing = True
+            try:
+                self.throttle.value = peer.delay
+            finally:
+                self._syncing = False
+
+
+class Panel(W.VBox):
+    """Controls for every peer of a lab, a message line, and a live rate plot."""
+
+    def __init__(self, lab: "Lab", counters: list[str] | None = None, window: float = 10.0,
+                 hz: float = 3.0, max_throttle: float = 0.1, plot: bool = True,
+                 actions: dict[str, Callable[["Lab"], Any]] | None = None, title: str | None = None):
+        if not 0.2 <= hz <= 20:
+            raise ValueError(f"panel refresh rate must be between 0.2 and 20 Hz, not {hz!r}")
+        if not 0 < max_throttle <= MAX_THROTTLE:
+            raise ValueError(f"max_throttle must be in (0, {MAX_THROTTLE}] s/msg, not {max_throttle!r}")
+        if window <= 0:
+            raise ValueError(f"plot window must be a positive number of seconds, not {window!r}")
+        lab._check_open()
+        self.lab = lab
+        self.counters = counters
+        self.window = window
+        self.hz = hz
+        self.max_throttle = max_throttle
+        self.rows: dict[str, PeerRow] = {}
+        self.frames = 0            # plots rendered so far (the live plot moves: this grows)
+        self.title = W.HTML(f"<h4 style='margin:2px'>{html.escape(title or 'lab ' + lab.name)}</h4>")
+        self.message = W.HTML()
+        self.errors = W.HTML()
+        self.action_buttons: dict[str, W.Button] = {}
+        for label, action in (actions or {}).items():
+            button = W.Button(description=label, layout=W.Layout(width="auto"))
+            button.on_click(lambda _b, a=action, lbl=label: self._do_action(lbl, a))
+            self.action_buttons[label] = button
+        self.image = W.Image(format="png", layout=W.Layout(width="640px")) if plot else None
+        self._rows_box = W.VBox()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        children = [self.title, self._rows_box, W.HBox(list(self.action_buttons.values())),
+                    self.message, self.errors]
+        if self.image is not None:
+            children.append(self.image)
+        super().__init__(children)
+        self.refresh()
+        self._thread = threading.Thread(target=self._loop, name=f"zguide:{lab.name}:panel", daemon=True)
+        self._thread.start()
+        lab.on_close(self.stop)
+
+    # ---- the controls call the lab's public methods ------------------------------------------
+    def _do(self, method: str, *args: Any) -> None:
+        try:
+            getattr(self.lab, method)(*args)
+        except Exception as exc:  # noqa: BLE001 - a bad click shows an error and loses nothing
+            self.say(f"{method}({', '.join(map(repr, args))}) failed: {exc}", error=True)
+        else:
+            self.say(f"lab.{method}({', '.join(map(repr, args))})")
+        self.refresh(plot=False)
+
+    def _do_action(self, label: str, action: Callable[["Lab"], Any]) -> None:
+        try:
+            action(self.lab)
+        except Exception as exc:  # noqa: BLE001
+            self.say(f"{label} failed: {exc}", error=True)
+        else:
+            self.say(f"{label}: done")
+        self.refresh(plot=False)
+
+    def say(self, text: str, error: bool = False) -> None:
+        colour = "#cf222e" if error else "#57606a"
+        self.message.value = f"<span style='color:{colour}'>{html.escape(text)}</span>"
+
+    @property
+    def last_message(self) -> str:
+        """The panel's message line as plain text (what the last click did)."""
+        import re
+        return html.unescape(re.sub(r"<[^>]+>", "", self.message.value))
+
+    # ---- refreshing --------------------------------------------------------------------------
+    def refresh(self, plot: bool = True) -> None:
+        """Bring rows, counters, errors and (optionally) the plot up to date, now."""
+        with self._lock:
+            names = list(self.lab.peers)
+            if names != list(self.rows):
+                self.rows = {n: self.rows.get(n) or PeerRow(self, n, self.max_throttle) for n in names}
+                self._rows_box.children = list(self.rows.values())
+            for row in self.rows.values():
+                row.sync()
+            errors = self.lab.errors()
+            self.errors.value = "".join(
+                f"<details open><summary style='color:#cf222e'>peer {html.escape(n)} failed: "
+                f"{html.escape(tb.strip().splitlines()[-1])}</summary><pre style='font-size:11px'>"
+                f"{html.escape(tb)}</pre></details>" for n, tb in errors.items())
+            if plot and self.image is not None:
+                self.image.value = self.render()
+                self.frames += 1
+
+    def render(self) -> bytes:
+        """The live plot: rates over the last ``window`` seconds, as PNG bytes."""
+        lab = self.lab
+        now = lab.now()
+        since = max(0.0, now - self.window)
+        series = {}
+        for peer, counter in sorted(lab.sampler.counters()):
+            if peer not in lab.peers or (self.counters is not None and counter not in self.counters):
+                continue
+            times, rates = lab.sampler.series(peer, counter, since=since)
+            series[(peer, counter)] = ([t - now for t in times], rates)
+        events = [(t - now, k, p, d) for t, k, p, d in lab.events_of(since=since)]
+        fig = new_figure(6.4, 2.8)
+        rates_figure(series, events, title="live rates (last %g s)" % self.window,
+                     xlabel="seconds ago", fig=fig)
+        fig.axes[0].set_xlim(-self.window, 0)
+        return to_png(fig, dpi=80)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(1.0 / self.hz):
+            if self.lab.closed:
+                break
+            try:
+                self.refresh()
+            except Exception as exc:  # noqa: BLE001 - the refresher must not die silently
+                self.say(f"refresh failed: {exc}", error=True)
+
+    def stop(self) -> None:
+        """Stop the refresher (the lab calls this when it closes)."""
+        self._stop.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(2)
+
+    @property
+    def live(self) -> bool:
+        return self._thread.is_alive()
