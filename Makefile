@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp tools/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json   # no news, no update checks
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
+import signal
 import sys
 import time
 
@@ -44,6 +45,10 @@ def cmd_list(_args) -> int:
     return 0
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
 def cmd_run(args) -> int:
     from .lab import Lab
     try:
@@ -61,6 +66,7 @@ def cmd_run(args) -> int:
         print(f"error: bad parameters for {args.pattern}.{args.role}: {exc}", file=sys.stderr)
         return 2
     name = args.name or args.role
+    signal.signal(signal.SIGTERM, _terminate)      # `kill` or a supervisor: stop like Ctrl-C does
     with Lab(f"cli-{name}") as lab:
         peer = lab.start(name, fn, **params)
         started = time.monotonic()

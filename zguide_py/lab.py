@@ -61,7 +61,7 @@ class Lab:
         if old is not None:
             old.close()         # re-running the cell that made this lab is always safe
         self.name = name
-        self.ctx = LabContext()  # private: never Context.instance(), which the kernel shares
+        self.ctx = LabContext()  # private: never the process-wide shared instance, which the kernel uses
         self.peers: dict[str, Peer] = {}
         self.events: deque[tuple[float, str, str, Any]] = deque(maxlen=200_000)
         self.closed = False

@@ -74,10 +74,10 @@ class Sampler:
         rates: list[float] = []
         prev_t, prev_v = None, None
         for t, snap in samples:
-            value = snap.get(peer, {}).get(counter)
-            if value is None:
+            if peer not in snap:          # the peer did not exist yet (or was removed)
                 prev_t, prev_v = None, None
                 continue
+            value = snap[peer].get(counter, 0)    # a counter not yet counted is at 0
             if prev_t is not None and t > prev_t:
                 times.append(t)
                 rates.append(max(0.0, (value - prev_v) / (t - prev_t)))

@@ -30,17 +30,27 @@ def to_png(fig: Figure, dpi: int = 100) -> bytes:
     return buf.getvalue()
 
 
-def mark_events(ax, events: Iterable[tuple[float, str, str, Any]], kinds: Sequence[str] | None = None) -> None:
-    """Vertical lines with labels for kill/restart/throttle/... events."""
+def mark_events(ax, events: Iterable[tuple[float, str, str, Any]], kinds: Sequence[str] | None = None,
+                merge: float = 0.02) -> None:
+    """Vertical lines with labels for kill/restart/throttle/... events. Events less than ``merge``
+    seconds apart share one line and one label, so their texts never overlap."""
     kinds = tuple(kinds) if kinds is not None else tuple(EVENT_STYLE)
-    shown = [e for e in events if e[1] in kinds]
-    for t, kind, peer, detail in shown:
+    groups: list[list[tuple[float, str, str, Any]]] = []
+    for event in sorted((e for e in events if e[1] in kinds), key=lambda e: e[0]):
+        if groups and event[0] - groups[-1][0][0] <= merge:
+            groups[-1].append(event)
+        else:
+            groups.append([event])
+    for group in groups:
+        t, kind = group[0][0], group[0][1]
         colour = EVENT_STYLE.get(kind, "tab:purple")
         ax.axvline(t, color=colour, linestyle="--", linewidth=1, alpha=0.8)
-        label = f"{kind} {peer}" + (f" {detail}" if kind == "throttle" else "")
+        label = " + ".join(f"{k} {p}" + (f" {d}" if k == "throttle" else "") for _, k, p, d in group)
+        if len(label) > 38:
+            label = label[:36] + "…"
         ax.annotate(label, xy=(t, 1), xycoords=("data", "axes fraction"), rotation=90,
-                    va="top", ha="right", fontsize=8, color=colour,
-                    xytext=(-2, -2), textcoords="offset points")
+                    va="top", ha="right", fontsize=8, color=colour, annotation_clip=True,
+                    xytext=(-2, -2), textcoords="offset points", clip_on=True)
 
 
 def rates_figure(series: dict[tuple[str, str], tuple[list[float], list[float]]],
@@ -95,7 +105,7 @@ def timeline_figure(rows: dict[str, list[tuple[float, str]]], title: str,
     palette = ["tab:blue", "tab:green", "tab:red", "tab:orange", "tab:purple", "tab:brown",
                "tab:pink", "tab:gray", "tab:olive", "tab:cyan"]
     seen: dict[str, Any] = {}
-    for y, (name, marks) in enumerate(rows.items()):
+    for y, marks in enumerate(rows.values()):
         for kind in sorted({k for _, k in marks}):
             colour = colours.setdefault(kind, palette[len(colours) % len(palette)])
             xs = [t for t, k in marks if k == kind]

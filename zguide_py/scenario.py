@@ -31,6 +31,7 @@ PEER_ACTIONS = ("kill", "restart", "throttle", "remove")
 class Step:
     action: str | Callable[["Lab"], Any]
     args: tuple
+    kwargs: dict = field(default_factory=dict)
     at: float | None = None                       # seconds after the run starts
     after: tuple[str, str, int] | None = None     # (peer, counter, n): when that counter grew by n
     label: str = ""
@@ -52,7 +53,7 @@ class Scenario:
         self.rng = random.Random(seed)
         self.steps: list[Step] = []
 
-    def _step(self, action: Any, args: tuple, **when: Any) -> "Scenario":
+    def _step(self, action: Any, args: tuple, kwargs: dict | None = None, **when: Any) -> "Scenario":
         if isinstance(action, str):
             if action not in ACTIONS:
                 raise LabError(f"unknown scenario action {action!r}: use one of {', '.join(ACTIONS)}"
@@ -63,20 +64,21 @@ class Scenario:
             label = getattr(action, "__name__", "action")
         else:
             raise LabError(f"a scenario action is a Lab method name or a function, not {action!r}")
-        self.steps.append(Step(action, args, label=label, **when))
+        self.steps.append(Step(action, args, dict(kwargs or {}), label=label, **when))
         return self
 
-    def at(self, t: float, action: Any, *args: Any) -> "Scenario":
-        """Do ``action(*args)`` at ``t`` seconds after the run starts."""
+    def at(self, t: float, action: Any, *args: Any, **kwargs: Any) -> "Scenario":
+        """Do ``action(*args, **kwargs)`` at ``t`` seconds after the run starts.
+        ``sc.at(0, "start", "client", reqrep.client, endpoint=ep)`` starts a peer inside the run."""
         if not isinstance(t, (int, float)) or t < 0:
             raise LabError(f"a step time must be a number of seconds >= 0, not {t!r}")
-        return self._step(action, args, at=float(t))
+        return self._step(action, args, kwargs, at=float(t))
 
-    def after(self, n: int, peer: str, counter: str, action: Any, *args: Any) -> "Scenario":
-        """Do ``action(*args)`` once ``peer``'s counter ``counter`` has grown by ``n`` in this run."""
+    def after(self, n: int, peer: str, counter: str, action: Any, *args: Any, **kwargs: Any) -> "Scenario":
+        """Do ``action(*args, **kwargs)`` once ``peer``'s ``counter`` has grown by ``n`` in this run."""
         if not isinstance(n, int) or n < 1:
             raise LabError(f"'after' needs a count >= 1, not {n!r}")
-        return self._step(action, args, after=(peer, counter, n))
+        return self._step(action, args, kwargs, after=(peer, counter, n))
 
     def chaos(self, peers: list[str], kills: int, start: float, end: float,
               downtime: tuple[float, float] = (0.2, 0.6)) -> "Scenario":
@@ -180,7 +182,7 @@ def run(lab: "Lab", scenario: Scenario, seconds: float, until: Callable[[], Any]
         step.fired_at, step.error = None, None
     t_start = lab.now()
     lab.sampler.sample()
-    baseline = {name: p.snapshot() for name, p in lab.peers.items()}
+    baseline = {name: p.snapshot() for name, p in lab.peers.items()}   # peers started later: from 0
     pending = list(scenario.steps)
     lab.record("run", "", scenario.name)
     while True:
@@ -201,7 +203,7 @@ def run(lab: "Lab", scenario: Scenario, seconds: float, until: Callable[[], Any]
                     if callable(step.action):
                         step.action(lab)
                     else:
-                        getattr(lab, step.action)(*step.args)
+                        getattr(lab, step.action)(*step.args, **step.kwargs)
                 except Exception as exc:  # noqa: BLE001 - shown in the report, the run goes on
                     step.error = f"{type(exc).__name__}: {exc}"
                     lab.record("error", _targets(step) or "", step.error)

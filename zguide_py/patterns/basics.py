@@ -10,7 +10,8 @@ import zmq
 
 
 def pusher(peer, endpoint: str, count: int = 10, size: int = 0, bind: bool = False):
-    """Send ``count`` messages "msg <n>" (padded to ``size`` bytes) down a PUSH socket."""
+    """Send ``count`` messages "msg <n>" (padded to ``size`` bytes) down a PUSH socket, then close
+    it, waiting up to 2 s (the linger) for queued messages to be delivered."""
     push = peer.socket(zmq.PUSH)
     push.bind(endpoint) if bind else push.connect(endpoint)
     for n in range(count):
@@ -24,6 +25,9 @@ def pusher(peer, endpoint: str, count: int = 10, size: int = 0, bind: bool = Fal
         push.send(body)
         peer.count("sent")
         peer.throttle()
+    # send() only queued the messages. Closing with linger 0 (what a crash does) would drop any that
+    # have not left yet; a linger of 2 s lets close() wait up to that long for them to be delivered.
+    push.close(linger=2000)
     peer.data["done"] = True
 
 

@@ -1,0 +1,261 @@
+# Source of notebooks/01_request_reply.ipynb - build with: python tools/nbbuild.py notebooks/src/01_request_reply.py
+# %% [markdown]
+# # 01 · Request-reply: REQ and REP in lockstep
+#
+# **The problem:** a client needs an answer to each question it asks: a lookup, a calculation, a
+# remote procedure call. Request-reply is ZeroMQ's pattern for it. A **REQ** socket (the client)
+# sends a request and then must receive the reply; a **REP** socket (the server) receives a request
+# and then must send the reply. Many clients can connect to one server; REP answers each one in turn
+# and routes every reply back to the client that asked.
+#
+# ```mermaid
+# flowchart LR
+#     C1["client 1<br/>REQ (connect)"] -- "request / reply" --> S["server<br/>REP (bind)"]
+#     C2["client 2<br/>REQ (connect)"] -- "request / reply" --> S
+# ```
+#
+# This notebook shows the lockstep, what the error `EFSM` means, and then what the simple pattern
+# cannot survive: a server that dies while a request is in flight.
+
+# %%
+import time
+
+import zmq
+
+from zguide_py import Lab, Scenario, show_source, summarize
+from zguide_py.patterns import reqrep
+
+lab = Lab("reqrep")
+
+# %% [markdown]
+# ## 1. One call per cell
+
+# %%
+rep = lab.socket(zmq.REP)
+rep.bind("inproc://hello")
+
+# %%
+req = lab.socket(zmq.REQ)
+req.connect("inproc://hello")
+
+# %%
+req.send(b"Hello")
+
+# %%
+rep.recv()
+
+# %%
+rep.send(b"World")
+
+# %%
+req.recv()
+
+# %% [markdown]
+# ## 2. Lockstep, and what `EFSM` means
+#
+# Each socket type has a small **finite-state machine**. REQ must go send → recv → send → recv;
+# REP must go recv → send → recv → send. A call out of turn fails at once with `zmq.ZMQError` whose
+# errno is `EFSM`: *"Operation cannot be accomplished in current state"*. Nothing is sent and nothing is
+# lost; the socket just refuses.
+
+# %%
+req.send(b"first question")
+try:
+    req.send(b"second question, before the first was answered")
+except zmq.ZMQError as exc:
+    print("REQ refused a second send:", exc.errno == zmq.EFSM, "-", exc)
+
+# %%
+try:
+    rep.send(b"an answer nobody asked for... yet")
+except zmq.ZMQError:
+    pass
+print("REP got:", rep.recv())              # the first question is still there
+rep.send(b"first answer")
+try:
+    rep.send(b"a second answer")
+except zmq.ZMQError as exc:
+    print("REP refused a second send:", exc.errno == zmq.EFSM)
+print("REQ got:", req.recv())
+print("and REQ may send again:", req.poll(0, zmq.POLLOUT) == zmq.POLLOUT)
+
+# %% [markdown]
+# ## 3. The roles
+#
+# The server echoes each request back. The client sends `requests` numbered requests, one at a time,
+# checks that every reply is the answer to *its* request, and measures the round trip. Both poll with
+# a 50 ms timeout so the lab can kill them at any time.
+
+# %%
+show_source(reqrep.echo_server, reqrep.client)
+
+# %% [markdown]
+# ## 4. A scripted run: 60 requests, with the server slowed down half way
+#
+# The server binds over TCP on loopback (the lab picks a free port) and takes 5 ms per request. The
+# scenario starts the client, and after the server has answered 30 requests it throttles the server
+# to 20 ms per request: the same call the panel's slider makes.
+
+# %%
+endpoint = lab.endpoint("echo", "tcp")
+lab.start("server", reqrep.echo_server, endpoint=endpoint)
+lab.throttle("server", 0.005)
+slowdown = Scenario("slow server", seed=0) \
+    .at(0, "start", "client", reqrep.client, endpoint=endpoint, requests=60, timeout=2.0) \
+    .after(30, "server", "replies", "throttle", "server", 0.02)
+print(slowdown.describe())
+report = lab.run(slowdown, seconds=5, until=lambda: lab.peer("client").state == "done")
+report
+
+# %%
+client = lab.peer("client")
+rtt = summarize(client.latencies["rtt"])
+print(f"round trips: n={rtt.count}, median ~{rtt.p50 * 1e3:.1f} ms, slowest ~{rtt.max * 1e3:.1f} ms")
+print("all 60 requests answered, in order:", client.data["answered"] == list(range(60)))
+print("client finished cleanly:", client.state == "done" and not lab.errors())
+assert client.data["answered"] == list(range(60)) and client.state == "done"
+
+# %%
+lab.throttle("server", 0)
+report.plot(counters=["replies"], title="request-reply: the server is throttled after 30 replies",
+            ylabel="replies per second")
+
+# %% [markdown]
+# ## 5. Break it: the server dies while a request is in flight
+#
+# Now a client with 1 000 requests and a server throttled to 5 ms per request. After the server has
+# answered 10 requests the scenario **kills** it, and at t = 0.6 s **restarts** it. The client waits at
+# most 1 s for each reply (a real plain-REQ client would wait forever; the timeout is only so that
+# this notebook ends).
+
+# %%
+lab.remove("client")
+lab.throttle("server", 0.005)
+lab.start("client", reqrep.client, endpoint=endpoint, requests=1000, timeout=1.0)
+crash = Scenario("server crash", seed=0).after(10, "server", "replies", "kill", "server") \
+    .at(0.6, "throttle", "server", 0).at(0.6, "restart", "server")
+report = lab.run(crash, seconds=5, until=lambda: not lab.peer("client").alive)
+report
+
+# %%
+client = lab.peer("client")
+stuck_on = client.data.get("stuck_on")
+print(f"the client got ~{len(client.data['answered'])} replies, then waited for request ~{stuck_on}")
+print("the client is stuck although the server is back:", stuck_on is not None and lab.peer("server").state == "running")
+timeouts = report.events_of("timeout", "client")
+print("the client's timeout fired once:", len(timeouts) == 1)
+assert stuck_on is not None and lab.peer("server").state == "running" and len(timeouts) == 1
+
+# %%
+report.plot(counters=["replies", "requests"], title="request-reply: the server is killed and restarted")
+
+# %% [markdown]
+# **What happened.** The request that was in flight died with the server's socket. The restarted
+# server is up, and TCP reconnected the client to it by itself, but REP only answers requests it
+# *received*, and REQ never sends a request twice. So the client waits for an answer that nobody
+# will send. It cannot even ask again: its socket is still in the "waiting for a reply" state.
+
+# %%
+dead = lab.socket(zmq.REQ)
+dead.connect(lab.endpoint("nobody-home", "tcp"))
+dead.send(b"anyone?")
+print("reply within 300 ms:", bool(dead.poll(300)))
+try:
+    dead.send(b"anyone at all?")
+except zmq.ZMQError as exc:
+    print("sending again:", "EFSM" if exc.errno == zmq.EFSM else exc)
+
+# %% [markdown]
+# The way out is on the client side: poll with a timeout, and when it expires **close the REQ socket,
+# open a new one and resend**, a bounded number of times. That is the *Lazy Pirate* pattern of
+# notebook 09.
+#
+# ## 6. Play with it
+#
+# A client that never stops (a million requests, 2 s timeout) against the server. Slow the server with
+# its slider and watch the reply rate fall; kill it and the client's replies stop; restart it and the
+# client... stays stuck, for the reason above. Restart the client to get going again.
+
+# %%
+lab.remove("client")
+lab.start("client", reqrep.client, endpoint=endpoint, requests=10**6, timeout=5.0)
+panel = lab.panel(counters=["replies"], title="request-reply: server and client")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+panel
+
+# %% [markdown]
+# Headless, the notebook clicks for you and checks each effect.
+
+# %%
+server_row = panel.rows["server"]
+server_row.throttle.value = 0.01
+print("slider -> lab.throttle('server', 0.01):", lab.peer("server").delay == 0.01)
+before = lab.peer("client").get("replies")
+lab.wait_for(lambda: lab.peer("client").get("replies") >= before + 5, timeout=5, what="5 more replies")
+server_row.kill.click()
+print("kill button -> server", lab.peer("server").state, "| panel:", panel.last_message)
+time.sleep(0.1)                         # a reply sent just before the kill may still land
+frozen = lab.peer("client").get("replies")
+time.sleep(0.3)
+print("the client got no reply in the next 300 ms:", lab.peer("client").get("replies") == frozen)
+server_row.restart.click()
+panel.rows["client"].restart.click()
+lab.wait_for(lambda: lab.peer("client").get("replies") > frozen, timeout=5, what="replies after restarts")
+panel.refresh()
+print("after restarting server and client, replies flow again:", lab.peer("client").get("replies") > frozen)
+print("panel rows show:", {name: lab.peer(name).state for name in panel.rows})
+
+# %% [markdown]
+# A role that raises does not vanish into a thread: the peer's state becomes `failed`, the panel shows
+# the traceback, and `lab.check()` raises it here, in the notebook. Here a client is given an endpoint
+# that is not an address at all:
+
+# %%
+lab.start("typo", reqrep.client, endpoint="tcp://no-such-host-or-port")
+lab.wait_done("typo", timeout=5)
+panel.refresh()
+print("state:", lab.peer("typo").state)
+print("last line of its traceback:", lab.peer("typo").error.strip().splitlines()[-1])
+print("the others carry on:", lab.peer("server").state, lab.peer("client").state)
+lab.remove("typo")
+
+# %% [markdown]
+# ## 7. What you saw, and questions
+#
+# * REQ and REP move in lockstep; a call out of turn is refused with `EFSM` and changes nothing.
+# * A REP server serves REQ clients one request at a time; a slow server slows every client.
+# * When the server dies with a request in flight, a plain REQ client waits forever, and restarting
+#   the server does not help: the request is gone and REQ will not resend it.
+#
+# **Questions**
+# 1. Two clients share one server throttled to 10 ms per request. What reply rate does each client see?
+# 2. Why can't the client simply call `send` again after its timeout? What would you have to do first?
+# 3. If the *client* dies after sending, what happens to the server? (Try it with the panel.)
+#
+# **Exercise.** Check your answer to question 1: predict the total reply rate, then run the check.
+
+# %%
+my_guess = None      # total replies per second for both clients together
+
+# %%
+with Lab("reqrep-exercise") as ex:
+    ep = ex.endpoint("echo")
+    ex.start("server", reqrep.echo_server, endpoint=ep)
+    ex.throttle("server", 0.01)
+    ex.start("c1", reqrep.client, endpoint=ep, requests=30)
+    ex.start("c2", reqrep.client, endpoint=ep, requests=30)
+    started = time.perf_counter()
+    ex.wait_done("c1", timeout=10); ex.wait_done("c2", timeout=10)
+    rate = 60 / (time.perf_counter() - started)
+    print(f"both clients together: ~{rate:.0f} replies/s (at most 100 at 10 ms each) | your guess: {my_guess}")
+    print("60 requests answered:", ex.peer("c1").get("replies") + ex.peer("c2").get("replies") == 60)
+
+# %% [markdown]
+# ## Teardown
+
+# %%
+lab.close()
+print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
+assert not lab.threads() and lab.open_sockets() == 0

@@ -1,0 +1,206 @@
+"""Lifecycle of the lab: kill latency, re-run safety, close, errors, bad input."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+import zmq
+
+from zguide_py import Lab, LabError, PeerFailed, UnknownPeer
+from zguide_py.patterns import basics, reqrep
+
+
+def idle_role(peer, endpoint: str):
+    """Binds a socket and polls until killed."""
+    sock = peer.socket(zmq.PULL)
+    sock.bind(endpoint)
+    while peer.running:
+        if sock.poll(50):
+            sock.recv()
+            peer.count("received")
+
+
+def raising_role(peer, after: int = 0):
+    peer.count("before")
+    raise ValueError(f"boom after {after}")
+
+
+def blocking_role(peer, endpoint: str):
+    """A badly written role: blocks in recv() with no timeout."""
+    sock = peer.socket(zmq.PULL)
+    sock.bind(endpoint)
+    sock.recv()
+
+
+@pytest.fixture
+def lab():
+    lab = Lab("test-lab")
+    yield lab
+    lab.close()
+
+
+def test_kill_takes_effect_within_200ms(lab):
+    lab.start("idle", idle_role, endpoint=lab.endpoint("idle"))
+    lab.wait_for(lambda: lab.peer("idle").state == "running", 2)
+    for _ in range(5):
+        started = time.monotonic()
+        lab.kill("idle")
+        elapsed = time.monotonic() - started
+        assert not lab.peer("idle").alive
+        assert lab.peer("idle").state == "killed"
+        assert elapsed < 0.2, f"kill took {elapsed:.3f} s"
+        lab.restart("idle")
+
+
+def test_kill_closes_sockets_and_drops_queued_messages(lab):
+    ep = lab.endpoint("q", "tcp")
+    lab.start("puller", basics.puller, endpoint=ep)
+    lab.throttle("puller", 0.01)
+    lab.start("pusher", basics.pusher, endpoint=ep, count=500)
+    lab.wait_for(lambda: lab.peer("pusher").get("sent") == 500, 5, "all sent")
+    lab.kill("puller")
+    assert lab.peer("puller").open_sockets() == 0
+    received = lab.peer("puller").get("received")
+    assert received < 500                 # what was queued for the dead puller is gone
+
+
+def test_restart_rebinds_the_same_endpoint_and_keeps_counting(lab):
+    ep = lab.endpoint("echo", "tcp")
+    lab.start("server", reqrep.echo_server, endpoint=ep)
+    lab.start("c1", reqrep.client, endpoint=ep, requests=5, timeout=2)
+    lab.wait_done("c1")
+    lab.restart("server")
+    assert lab.peer("server").starts == 2
+    lab.start("c2", reqrep.client, endpoint=ep, requests=5, timeout=2)
+    lab.wait_done("c2")
+    assert lab.peer("c2").data["answered"] == list(range(5))
+    assert lab.peer("server").get("replies") == 10
+
+
+def test_recreating_a_lab_with_the_same_name_keeps_the_thread_count():
+    def make():
+        lab = Lab("rerun")
+        ep = lab.endpoint("echo")          # the same inproc name every time
+        lab.start("server", reqrep.echo_server, endpoint=ep)
+        lab.start("client", reqrep.client, endpoint=ep, requests=3)
+        lab.wait_done("client")
+        return lab
+    first = make()
+    count = threading.active_count()
+    second = make()                        # as if the cell were re-run
+    try:
+        assert first.closed
+        assert threading.active_count() == count
+        assert second.peer("client").data["answered"] == [0, 1, 2]
+    finally:
+        second.close()
+
+
+def test_close_leaves_no_thread_and_no_open_socket():
+    lab = Lab("close-test")
+    for i in range(3):
+        lab.start(f"idle{i}", idle_role, endpoint=lab.endpoint(f"idle{i}"))
+    own = lab.socket(zmq.PUSH)
+    own.connect(lab.endpoint("idle0"))
+    lab.panel()
+    lab.wait_for(lambda: all(p.state == "running" for p in lab.peers.values()), 2)
+    assert lab.open_sockets() == 4
+    lab.close()
+    assert lab.threads() == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("zguide:close-test:")]
+    assert lab.open_sockets() == 0
+    assert lab.ctx.closed
+    lab.close()                            # idempotent
+    with pytest.raises(LabError, match="closed"):
+        lab.start("late", idle_role, endpoint="inproc://late")
+
+
+def test_context_manager_closes():
+    with Lab("ctx-manager") as lab:
+        lab.start("idle", idle_role, endpoint=lab.endpoint("idle"))
+    assert lab.closed and lab.threads() == []
+
+
+def test_a_role_that_raises_shows_its_error_and_others_keep_running(lab):
+    lab.start("idle", idle_role, endpoint=lab.endpoint("idle"))
+    lab.start("bad", raising_role, after=3)
+    lab.wait_done("bad", 2)
+    peer = lab.peer("bad")
+    assert peer.state == "failed"
+    assert "ValueError: boom after 3" in peer.error
+    assert "raising_role" in peer.error                       # the traceback, not just the message
+    assert lab.errors() == {"bad": peer.error}
+    assert "failed" in repr(lab.status()) and "boom after 3" in repr(lab.status())
+    assert lab.events_of("failed", "bad")[0][3] == "ValueError: boom after 3"
+    with pytest.raises(PeerFailed, match="boom after 3"):
+        lab.check()
+    with pytest.raises(PeerFailed, match="boom after 3"):   # a wait stops at once on a failure
+        lab.wait_for(lambda: False, timeout=5)
+    assert lab.peer("idle").state == "running"
+    report = lab.run(seconds=0.1)
+    assert "boom after 3" in repr(report) and "bad" in report.errors
+
+
+def test_bad_input_gets_clear_errors(lab):
+    lab.start("idle", idle_role, endpoint=lab.endpoint("idle"))
+    with pytest.raises(UnknownPeer, match=r"no peer 'ghost' in lab 'test-lab' \(peers: idle\)"):
+        lab.kill("ghost")
+    with pytest.raises(LabError, match="between 0 and 5.0"):
+        lab.throttle("idle", -0.5)
+    with pytest.raises(LabError, match="number of seconds"):
+        lab.throttle("idle", "fast")
+    with pytest.raises(LabError, match="already running"):
+        lab.start("idle", idle_role, endpoint="inproc://other")
+    with pytest.raises(LabError, match="must be a function"):
+        lab.start("x", "not a function")
+    with pytest.raises(LabError, match="unknown transport 'pgm'"):
+        lab.endpoint("x", "pgm")
+    with pytest.raises(LabError, match="bad endpoint name"):
+        lab.endpoint("a b")
+    assert lab.peer("idle").state == "running" and lab.peer("idle").delay == 0
+
+
+def test_bad_endpoint_in_a_role_fails_that_peer_only(lab):
+    lab.start("server", reqrep.echo_server, endpoint="tcp://not-an-endpoint")
+    lab.wait_done("server", 2)
+    assert lab.peer("server").state == "failed"
+    assert "Invalid argument" in lab.peer("server").error
+
+
+def test_a_stuck_role_is_reported_and_close_still_finishes():
+    lab = Lab("stuck")
+    lab.start("blocker", blocking_role, endpoint=lab.endpoint("b"))
+    lab.wait_for(lambda: lab.peer("blocker").state == "running", 2)
+    with pytest.raises(LabError, match="did not stop"):
+        lab.kill("blocker")
+    assert lab.peer("blocker").state == "stuck"
+    lab.close()                            # term() wakes the blocked recv with ETERM
+    assert lab.threads() == []
+
+
+def test_throttle_slows_a_peer(lab):
+    ep = lab.endpoint("echo")
+    lab.start("server", reqrep.echo_server, endpoint=ep)
+    lab.throttle("server", 0.05)
+    lab.start("client", reqrep.client, endpoint=ep, requests=4)
+    started = time.monotonic()
+    lab.wait_done("client", 5)
+    assert time.monotonic() - started >= 4 * 0.05
+    assert lab.peer("client").data["answered"] == [0, 1, 2, 3]
+
+
+def test_process_exit_closes_live_labs():
+    code = textwrap.dedent("""
+        from zguide_py import Lab
+        from zguide_py.patterns import reqrep
+        lab = Lab("exit")
+        lab.start("server", reqrep.echo_server, endpoint=lab.endpoint("echo"))
+        print("started", flush=True)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout

@@ -1,0 +1,124 @@
+"""The project's own setup: pins agree, notebooks match their sources, the README's commands exist."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+
+def requirement_name(spec: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", spec, maxsplit=1)[0].strip().lower().replace("_", "-")
+
+
+def pins() -> dict[str, str]:
+    out = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==")
+            out[name.strip().lower().replace("_", "-")] = version.strip()
+    return out
+
+
+def conda_deps() -> dict[str, str | None]:
+    deps = {}
+    in_deps = False
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        if line.startswith("dependencies:"):
+            in_deps = True
+            continue
+        m = re.match(r"^  - ([A-Za-z0-9_.-]+)(?:=([^\s]+))?\s*$", line)
+        if in_deps and m:
+            deps[m.group(1).lower()] = m.group(2)
+    return deps
+
+
+def test_environment_yml_and_pyproject_agree():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {requirement_name(d) for d in project["dependencies"]}
+    wanted |= {requirement_name(d) for d in project["optional-dependencies"]["test"]}
+    conda = conda_deps()
+    conda.pop("python"), conda.pop("pip")
+    assert set(conda) == wanted, f"only in pyproject: {wanted - set(conda)}; only in environment.yml: {set(conda) - wanted}"
+    pinned = pins()
+    for name, version in conda.items():
+        assert version == pinned[name], f"{name}: environment.yml says {version}, constraints.txt {pinned[name]}"
+
+
+def test_every_dependency_is_pinned_and_installed_at_its_pin():
+    from importlib.metadata import version
+    pinned = pins()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for spec in project["dependencies"] + project["optional-dependencies"]["test"]:
+        name = requirement_name(spec)
+        assert name in pinned, f"{name} is not pinned in constraints.txt"
+        assert version(name) == pinned[name], f"{name} installed {version(name)}, pinned {pinned[name]}"
+
+
+def test_every_notebook_matches_its_source_and_has_outputs():
+    import nbbuild
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    sources = sorted((ROOT / "notebooks" / "src").glob("*.py"))
+    assert [n.stem for n in notebooks] == [s.stem for s in sources]
+    for nb_path, src in zip(notebooks, sources):
+        nb = nbformat.read(nb_path, 4)
+        expected = nbbuild.notebook_from(src)
+        assert [(c.cell_type, c.source) for c in nb.cells] == \
+               [(c.cell_type, c.source) for c in expected.cells], f"{nb_path.name} differs from {src.name}: rebuild it"
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.execution_count for c in code), f"{nb_path.name} has cells that were never run"
+        assert not [o for c in code for o in c.outputs if o.output_type == "error"], f"{nb_path.name} has errors"
+
+
+def test_notebooks_follow_the_house_shape():
+    for src in sorted((ROOT / "notebooks" / "src").glob("*.py")):
+        text = src.read_text()
+        assert "```mermaid" in text, f"{src.name}: no socket diagram"
+        assert "Lab(" in text and "lab.close()" in text, f"{src.name}: no lab or no teardown"
+        assert "assert not lab.threads()" in text, f"{src.name}: teardown does not check threads"
+        assert ".click()" in text, f"{src.name}: the panel is never clicked headless"
+        assert "# NBVAL_IGNORE_OUTPUT\npanel" in text, f"{src.name}: panel display must ignore output"
+        assert "Context.instance(" not in text
+
+
+def test_readme_opens_with_the_two_commands_and_lists_every_notebook():
+    readme = (ROOT / "README.md").read_text()
+    head = readme[:1500]
+    assert "make lab" in head and "make test" in head
+    for nb in (ROOT / "notebooks").glob("*.ipynb"):
+        assert nb.name in readme, f"README's table misses {nb.name}"
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^lab:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_lab_config_turns_off_news_and_update_checks():
+    config = (ROOT / "tools" / "jupyter_lab_config.py").read_text()
+    assert 'c.ServerApp.ip = "127.0.0.1"' in config and "c.LabApp.news_url = None" in config
+    from jupyterlab.handlers.announcements import NeverCheckForUpdate  # noqa: F401 - the class exists
+    assert "NeverCheckForUpdate" in config
+
+
+def test_no_shared_context_in_the_workbook():
+    for path in list((ROOT / "zguide_py").rglob("*.py")) + list((ROOT / "notebooks" / "src").glob("*.py")):
+        assert "Context.instance(" not in path.read_text(), path
+
+
+def test_cli_lists_patterns_and_rejects_unknown_ones():
+    ok = subprocess.run([sys.executable, "-m", "zguide_py", "list"], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "reqrep:" in ok.stdout and "echo_server(endpoint)" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "zguide_py", "run", "nosuch", "x"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "unknown pattern 'nosuch'" in bad.stderr
+    bad_role = subprocess.run([sys.executable, "-m", "zguide_py", "run", "reqrep", "nosuch"],
+                              capture_output=True, text=True, timeout=60)
+    assert bad_role.returncode == 2 and "has no role 'nosuch'" in bad_role.stderr
+    bad_param = subprocess.run([sys.executable, "-m", "zguide_py", "run", "reqrep", "echo_server", "nope=1"],
+                               capture_output=True, text=True, timeout=60)
+    assert bad_param.returncode == 2 and "bad parameters" in bad_param.stderr

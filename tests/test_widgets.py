@@ -1,0 +1,97 @@
+"""The panel: every control does exactly what the matching lab method does, headless."""
+from __future__ import annotations
+
+import pytest
+
+from zguide_py import Lab
+from zguide_py.patterns import reqrep
+
+
+def twin(name: str) -> Lab:
+    lab = Lab(name)
+    ep = lab.endpoint("echo", "tcp")
+    lab.start("server", reqrep.echo_server, endpoint=ep)
+    lab.start("client", reqrep.client, endpoint=ep, requests=10**6, timeout=5)
+    lab.wait_for(lambda: lab.peer("client").get("replies") > 0, 5)
+    return lab
+
+
+def view(lab: Lab) -> dict:
+    """What a control can change: each peer's state, throttle and number of starts, and the events."""
+    peers = {n: (p.state, p.delay, p.starts) for n, p in lab.peers.items()}
+    events = [(k, p, d) for _, k, p, d in lab.events if k in ("kill", "restart", "throttle")]
+    return {"peers": peers, "events": events}
+
+
+@pytest.fixture
+def labs():
+    by_click, by_method = twin("by-click"), twin("by-method")
+    yield by_click, by_method
+    by_click.close()
+    by_method.close()
+
+
+def test_buttons_and_slider_do_what_the_lab_methods_do(labs):
+    by_click, by_method = labs
+    panel = by_click.panel(hz=5)
+    steps = [
+        (lambda: panel.rows["server"].throttle.__setattr__("value", 0.02), lambda: by_method.throttle("server", 0.02)),
+        (lambda: panel.rows["server"].kill.click(), lambda: by_method.kill("server")),
+        (lambda: panel.rows["server"].restart.click(), lambda: by_method.restart("server")),
+        (lambda: panel.rows["client"].restart.click(), lambda: by_method.restart("client")),
+        (lambda: panel.rows["server"].throttle.__setattr__("value", 0.0), lambda: by_method.throttle("server", 0.0)),
+    ]
+    for click, method in steps:
+        click()
+        method()
+        assert view(by_click) == view(by_method)
+    assert by_click.peer("server").starts == 2 and by_click.peer("client").starts == 2
+
+
+def test_a_throttle_set_by_a_scenario_moves_the_slider(labs):
+    by_click, _ = labs
+    panel = by_click.panel(hz=5)
+    by_click.throttle("server", 0.03)
+    panel.refresh(plot=False)
+    assert panel.rows["server"].throttle.value == pytest.approx(0.03)
+    events = [e for e in by_click.events if e[1] == "throttle"]
+    assert len(events) == 1                 # syncing the slider did not call throttle again
+
+
+def test_the_panel_shows_state_counters_errors_and_new_peers(labs):
+    by_click, _ = labs
+    panel = by_click.panel(hz=5)
+    panel.rows["server"].kill.click()
+    assert "killed" in panel.rows["server"].label.value
+    assert "replies=" in panel.rows["client"].counters.value
+    by_click.start("typo", reqrep.client, endpoint="tcp://nowhere")
+    by_click.wait_done("typo", 5)
+    panel.refresh(plot=False)
+    assert "typo" in panel.rows
+    assert "failed" in panel.rows["typo"].label.value
+    assert "peer typo failed" in panel.errors.value and "Invalid argument" in panel.errors.value
+
+
+def test_bad_clicks_show_a_message_and_lose_nothing(labs):
+    by_click, _ = labs
+    panel = by_click.panel(hz=5, actions={"explode": lambda lab: lab.kill("ghost")})
+    panel.action_buttons["explode"].click()
+    assert "explode failed: no peer 'ghost'" in panel.last_message
+    panel._do("throttle", "server", 10)          # what an out-of-range value would reach
+    assert "between 0 and 5.0" in panel.last_message
+    assert by_click.peer("server").state == "running" and by_click.peer("server").delay == 0
+    with pytest.raises(ValueError, match="refresh rate"):
+        by_click.panel(hz=100)
+    with pytest.raises(ValueError, match="max_throttle"):
+        by_click.panel(max_throttle=-1)
+
+
+def test_the_live_plot_moves_while_the_kernel_is_idle(labs):
+    by_click, _ = labs
+    panel = by_click.panel(hz=10)
+    first = panel.frames
+    by_click.wait_for(lambda: panel.frames >= first + 3, 10, "three refreshes")
+    assert panel.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert panel.live
+    by_click.close()
+    assert not panel.live
