@@ -33,6 +33,12 @@ MAX_THROTTLE = 5.0
 STATES = ("starting", "running", "done", "killed", "failed", "stuck")
 
 
+class Killed(BaseException):
+    """Raised inside a role when the lab kills its peer during ``throttle()`` or ``sleep()``, so the
+    role stops right there, as a crash would, instead of finishing the message it was working on.
+    A BaseException, so that a role's own ``except Exception`` does not swallow it."""
+
+
 class Peer:
     """One role running in one daemon thread of a :class:`~zguide_py.lab.Lab`."""
 
@@ -77,13 +83,15 @@ class Peer:
             self._sockets.remove(sock)
 
     def throttle(self) -> None:
-        """Sleep for the throttle delay, if any. A kill interrupts the sleep."""
+        """Sleep for the throttle delay, if any. A kill ends the role right here (see Killed)."""
         if self.delay:
-            self._stop.wait(self.delay)
+            self.sleep(self.delay)
 
     def sleep(self, seconds: float) -> bool:
-        """Sleep that a kill interrupts. Returns ``peer.running`` afterwards."""
-        self._stop.wait(seconds)
+        """Sleep that a kill interrupts: a killed peer stops inside the sleep, as a crash would.
+        Returns ``peer.running`` (False when the lab is closing)."""
+        if self._stop.wait(seconds) and self._killed:
+            raise Killed(self.name)
         return self.running
 
     def count(self, name: str, n: int = 1) -> None:
@@ -140,7 +148,7 @@ class Peer:
         self.state = "running"
         try:
             self.role(self, **self.params)
-        except zmq.ContextTerminated:
+        except (Killed, zmq.ContextTerminated):
             self.state = "killed"
         except Exception:  # noqa: BLE001 - any error of the role is recorded, never lost
             if self._killed:

@@ -6,10 +6,15 @@ formatter is registered when ``zguide_py`` is imported in IPython); ``to_png(fig
 from __future__ import annotations
 
 import io
+import warnings
 from typing import Any, Iterable, Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+# A small live figure with a long legend can be too tight for constrained layout; matplotlib then warns
+# from the refresher thread, and the warning would land in whatever cell runs. The plot is still drawn.
+warnings.filterwarnings("ignore", message="constrained_layout not applied", category=UserWarning)
 
 # events worth a vertical line on a rate plot, and their colours
 EVENT_STYLE = {
@@ -48,9 +53,10 @@ def mark_events(ax, events: Iterable[tuple[float, str, str, Any]], kinds: Sequen
         label = " + ".join(f"{k} {p}" + (f" {d}" if k == "throttle" else "") for _, k, p, d in group)
         if len(label) > 38:
             label = label[:36] + "…"
-        ax.annotate(label, xy=(t, 1), xycoords=("data", "axes fraction"), rotation=90,
-                    va="top", ha="right", fontsize=8, color=colour, annotation_clip=True,
-                    xytext=(-2, -2), textcoords="offset points", clip_on=True)
+        text = ax.annotate(label, xy=(t, 1), xycoords=("data", "axes fraction"), rotation=90,
+                           va="top", ha="right", fontsize=8, color=colour, annotation_clip=True,
+                           xytext=(-2, -2), textcoords="offset points", clip_on=True)
+        text.set_in_layout(False)          # a long label must not squeeze the axes away
 
 
 def rates_figure(series: dict[tuple[str, str], tuple[list[float], list[float]]],

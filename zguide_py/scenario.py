@@ -142,7 +142,7 @@ class Report:
                             ylabel=ylabel)
 
     def __repr__(self) -> str:
-        lines = [f"run of {self.scenario!r}: {self.duration:.1f} s, "
+        lines = [f"run of {self.scenario!r}: ~{self.duration:.1f} s, "
                  f"{sum(s.fired_at is not None for s in self.steps)} of {len(self.steps)} steps fired"]
         for s in self.steps:
             fired = f"~{s.fired_at:.2f} s" if s.fired_at is not None else "not fired"
