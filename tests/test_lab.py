@@ -204,3 +204,15 @@ def test_process_exit_closes_live_labs():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "started" in result.stdout
+
+
+def test_a_kill_during_throttle_stops_the_role_before_it_replies(lab):
+    ep = lab.endpoint("echo", "tcp")
+    lab.start("server", reqrep.echo_server, endpoint=ep)
+    lab.throttle("server", 2.0)                       # the server "works" 2 s on each request
+    lab.start("client", reqrep.client, endpoint=ep, requests=1, timeout=1.0)
+    lab.wait_for(lambda: lab.peer("server").get("requests") == 1, 5, "the request to arrive")
+    lab.kill("server")                                # mid-request, as a crash would
+    assert lab.peer("server").state == "killed" and lab.peer("server").get("replies") == 0
+    lab.wait_done("client", 5)
+    assert lab.peer("client").data["stuck_on"] == 0 and lab.peer("client").get("replies") == 0
