@@ -97,8 +97,13 @@ def cmd_run(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .perf import bench_overhead
-    return bench_overhead(messages=args.messages, rounds=args.rounds)
+    from .perf import bench_overhead, sweep, sweep_table
+    status = bench_overhead(messages=args.messages, rounds=args.rounds)
+    if args.sweep:
+        print()
+        print("Throughput and latency by message size (talk = the seed talk's C# figures on localhost)")
+        print(sweep_table(sweep(transports=args.sweep.split(","), seconds=0.2)))
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     bench = sub.add_parser("bench", help="message rate: bare pyzmq against a lab role")
     bench.add_argument("--messages", type=int, default=200_000)
     bench.add_argument("--rounds", type=int, default=5)
+    bench.add_argument("--sweep", default="inproc,ipc,tcp",
+                       help="transports for the size sweep, comma-separated ('' to skip)")
     bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     return args.func(args)

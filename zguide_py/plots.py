@@ -62,14 +62,15 @@ def mark_events(ax, events: Iterable[tuple[float, str, str, Any]], kinds: Sequen
 def rates_figure(series: dict[tuple[str, str], tuple[list[float], list[float]]],
                  events: Iterable[tuple[float, str, str, Any]] = (), title: str = "",
                  ylabel: str = "messages per second", xlabel: str = "time since start of run (s)",
-                 fig: Figure | None = None) -> Figure:
-    """One line per (peer, counter) rate series, events as labelled vertical lines."""
+                 fig: Figure | None = None, merge: float = 0.02) -> Figure:
+    """One line per (peer, counter) rate series, events as labelled vertical lines (events closer
+    than ``merge`` seconds share a line)."""
     fig = fig or new_figure()
     ax = fig.add_subplot()
     for (peer, counter), (times, rates) in series.items():
         if times:
             ax.plot(times, rates, marker=".", markersize=3, linewidth=1.2, label=f"{peer}.{counter}")
-    mark_events(ax, events)
+    mark_events(ax, events, merge=merge)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title or "rates")

@@ -179,7 +179,7 @@ class Panel(W.VBox):
         events = [(t - now, k, p, d) for t, k, p, d in lab.events_of(since=since)]
         fig = new_figure(6.4, 2.8)
         rates_figure(series, events, title="live rates (last %g s)" % self.window,
-                     xlabel="seconds ago", fig=fig)
+                     xlabel="seconds ago", fig=fig, merge=self.window / 40)
         fig.axes[0].set_xlim(-self.window, 0)
         return to_png(fig, dpi=80)
 

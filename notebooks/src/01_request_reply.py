@@ -173,7 +173,7 @@ except zmq.ZMQError as exc:
 #
 # ## 6. Play with it
 #
-# A client that never stops (a million requests, 2 s timeout) against the server. Slow the server with
+# A client that never stops (a million requests, 5 s timeout) against the server. Slow the server with
 # its slider and watch the reply rate fall; kill it and the client's replies stop; restart it and the
 # client... stays stuck, for the reason above. Restart the client to get going again.
 
