@@ -1,0 +1,411 @@
+# Source of notebooks/02_publish_subscribe.ipynb - build with: python tools/nbbuild.py notebooks/src/02_publish_subscribe.py
+# %% [markdown]
+# # 02 · Publish-subscribe: one sender, any number of listeners
+#
+# **The problem:** one program produces a stream of updates (prices, weather readings, log lines) and
+# any number of others want some of them. The producer should not know who listens, nor wait for
+# anybody. A **PUB** socket sends every message to all the **SUB** sockets connected to it whose
+# *subscription* matches; each subscriber picks what it wants by topic. Nothing goes back from the
+# subscribers to the publisher except their subscriptions.
+#
+# ```mermaid
+# flowchart LR
+#     S1["subscriber 'weather.'<br/>SUB (connect)"] -- "weather.*" --> P["publisher<br/>PUB (bind)"]
+#     S2["subscriber 'news'<br/>SUB (connect)"] -- "news*" --> P
+#     S3["subscriber, no subscription<br/>SUB (connect)"] -. "nothing" .-> P
+#     S1 -- "ready? (handshake)" --> R["publisher<br/>REP (bind)"]
+# ```
+#
+# Arrows go from the socket that connects to the one that binds; the labels say what each
+# subscriber receives. This notebook shows topic filtering, a subscriber fed by two publishers, and
+# the two ways messages vanish: nobody is listening yet, or the listener joined a moment too late
+# (the *slow joiner*), with the handshake that fixes the second.
+
+# %%
+import time
+
+import zmq
+
+from zguide_py import Lab, show_source
+from zguide_py.patterns import pubsub
+from zguide_py.plots import new_figure, timeline_figure
+
+lab = Lab("pubsub")
+
+# %% [markdown]
+# ## 1. One call per cell
+#
+# A publisher binds, a subscriber connects and subscribes to the prefix `weather.`. Messages here
+# have two frames: a topic, then the data. The subscription is matched against the first frame.
+
+# %%
+pub = lab.socket(zmq.PUB)
+pub.bind("inproc://news")
+print("the publisher is bound to", pub.last_endpoint)
+
+# %%
+sub = lab.socket(zmq.SUB)
+sub.connect("inproc://news")
+sub.subscribe(b"weather.")
+
+# %% [markdown]
+# The subscription has to travel to the publisher before it counts, and until it gets there the
+# publisher sends weather to nobody. So we send a probe every 10 ms until one arrives (section 5
+# comes back to this).
+
+# %%
+probes = 0
+while not sub.poll(10):
+    pub.send_multipart([b"weather.probe", b"are you there?"])
+    probes += 1
+    assert probes < 500, "the subscription never arrived"
+print("a probe got through:", sub.recv_multipart())
+
+# %%
+pub.send_multipart([b"weather.paris", b"21 C"])
+pub.send_multipart([b"sports.football", b"2-1"])
+pub.send_multipart([b"weather.london", b"14 C"])
+
+# %%
+sub.recv_multipart()
+
+# %%
+sub.recv_multipart()
+
+# %% [markdown]
+# The football score never reached this subscriber: it did not ask for `sports.`. And a SUB socket
+# that subscribes to nothing receives nothing at all:
+
+# %%
+deaf = lab.socket(zmq.SUB)
+deaf.connect("inproc://news")
+pub.send_multipart([b"weather.paris", b"22 C"])
+print("the deaf subscriber got something within 200 ms:", bool(deaf.poll(200)))
+print("the weather subscriber did:", sub.recv_multipart())
+
+# %% [markdown]
+# ## 2. The roles
+#
+# The publisher cycles through its topics and numbers the messages of each topic (0, 1, 2, ...), so a
+# subscriber can tell exactly which ones it missed. The subscriber connects to one or more
+# publishers, subscribes, and logs every message it gets. With `sync` set, both take part in the
+# handshake of section 5; ignore that part for now.
+
+# %%
+show_source(pubsub.publisher, pubsub.subscriber)
+
+# %% [markdown]
+# ## 3. Topic filtering is a prefix match
+#
+# One publisher sends 100 messages on each of five topics. Five subscribers listen: to everything
+# (`""`), to `weather.`, to `weather.paris`, to `news`, and to nothing at all. All of them do the
+# handshake first, so that none misses the start.
+
+# %%
+TOPICS = ["weather.london", "weather.paris", "sports.football", "news.world", "newsletter"]
+LISTENERS = {"everything": [""], "weather": ["weather."], "paris": ["weather.paris"],
+             "news": ["news"], "nothing": []}
+
+endpoint, sync = lab.endpoint("topics", "tcp"), lab.endpoint("topics-sync", "tcp")
+lab.start("publisher", pubsub.publisher, endpoint=endpoint, sync=sync, topics=TOPICS,
+          count=100 * len(TOPICS), subscribers=len(LISTENERS))
+for name, prefixes in LISTENERS.items():
+    lab.start(name, pubsub.subscriber, endpoint=endpoint, topics=prefixes, sync=sync)
+publisher = lab.peer("publisher")
+lab.wait_for(lambda: publisher.data.get("done"), timeout=10, what="the publisher to send everything")
+
+
+def expected(prefixes):
+    """What a subscriber to these prefixes should get: every topic that starts with one of them."""
+    return {t: n for t, n in publisher.data["sent"].items() if any(t.startswith(p) for p in prefixes)}
+
+
+lab.wait_for(lambda: all(lab.peer(n).get("received") == sum(expected(p).values())
+                         for n, p in LISTENERS.items()), timeout=10, what="every subscriber's messages")
+for name, prefixes in LISTENERS.items():
+    got = lab.peer(name).data["per_topic"]
+    print(f"{name:<11} subscribed to {str(prefixes):<18} got {sum(got.values()):>3}:",
+          ", ".join(f"{t} {n}" for t, n in sorted(got.items())) or "nothing")
+
+# %%
+fig = new_figure(8, 3.4)
+ax = fig.add_subplot()
+bottom = [0] * len(LISTENERS)
+for topic in TOPICS:
+    heights = [lab.peer(n).data["per_topic"].get(topic, 0) for n in LISTENERS]
+    ax.bar(list(LISTENERS), heights, bottom=bottom, label=topic)
+    bottom = [b + h for b, h in zip(bottom, heights)]
+for x, total in enumerate(bottom):
+    ax.annotate(str(total), (x, total), xytext=(0, 2), textcoords="offset points", ha="center", fontsize=8)
+ax.set_ylim(0, max(bottom) * 1.12)
+ax.set_xticks(range(len(LISTENERS)), [f"{n}\n{p!r}" if p else f"{n}\n(none)"
+                                      for n, p in LISTENERS.items()])
+ax.set_xlabel("subscriber (and its subscription)")
+ax.set_ylabel("messages received")
+ax.set_title("topic filtering: each subscriber gets the topics its prefix matches")
+ax.legend(title="topic", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+ax.grid(True, axis="y", alpha=0.3)
+fig
+
+# %%
+exact = all(lab.peer(n).data["per_topic"] == expected(p) for n, p in LISTENERS.items())
+print("every subscriber got exactly the topics its prefixes match, all 100 of each:", exact)
+print("'news' also matched 'newsletter' (a prefix of bytes, not a word):",
+      lab.peer("news").data["per_topic"].get("newsletter") == 100)
+print("the subscriber with no subscription received nothing:", lab.peer("nothing").get("received") == 0)
+assert exact and lab.peer("nothing").get("received") == 0
+for name in ["publisher", *LISTENERS]:
+    lab.remove(name)
+
+# %% [markdown]
+# ## 4. One subscriber, two publishers: fair queuing
+#
+# A SUB socket may connect to many publishers. Their messages arrive interleaved; when several
+# publishers have messages waiting, the subscriber takes **one from each in turn** (*fair queuing*),
+# so a chatty publisher cannot starve a quiet one. To see the turn-taking we make the subscriber slow
+# (2 ms per message), so that both publishers' 200 messages are waiting in its queues.
+
+# %%
+a, b = lab.endpoint("pubA"), lab.endpoint("pubB")
+sync_a, sync_b = lab.endpoint("pubA-sync"), lab.endpoint("pubB-sync")
+lab.start("pubA", pubsub.publisher, endpoint=a, sync=sync_a, topics=["tick"], count=200)
+lab.start("pubB", pubsub.publisher, endpoint=b, sync=sync_b, topics=["tick"], count=200)
+both = lab.start("both", pubsub.subscriber, endpoint=[a, b], topics=["tick"], sync=[sync_a, sync_b])
+lab.throttle("both", 0.002)
+lab.wait_for(lambda: both.get("received") == 400, timeout=10, what="400 messages")
+arrivals = both.data["log"]
+sources = [source for _, source, _, _ in arrivals]      # who sent each message, in arrival order
+
+# %%
+rows = {src: [(i, "arrived") for i, s in enumerate(sources[:60]) if s == src] for src in ["pubA", "pubB"]}
+fig = timeline_figure(rows, title="one SUB socket fed by two publishers: the first 60 arrivals",
+                      xlabel="arrival order at the subscriber (message number)",
+                      colours={"arrived": "tab:blue"})
+fig.axes[0].set_ylabel("sent by")
+fig
+
+# %%
+sent_done = max(t for t, _, peer, _ in lab.events_of("done") if peer in ("pubA", "pubB"))   # all sent
+start = next(i for i, entry in enumerate(arrivals) if entry[0] > sent_done)
+end = min(max(i for i, s in enumerate(sources) if s == src) for src in ["pubA", "pubB"])
+window = sources[start:end + 1]
+in_order = all([seq for _, s, _, seq in arrivals if s == src] == list(range(200)) for src in ["pubA", "pubB"])
+alternating = all(x != y for x, y in zip(window, window[1:]))
+print("all 400 messages arrived, each publisher's in its own order:", in_order)
+print(f"while both had messages waiting (~{len(window)} arrivals),",
+      "the subscriber took one from each in turn:", alternating)
+assert in_order and alternating and len(window) > 100
+for name in ["pubA", "pubB", "both"]:
+    lab.remove(name)
+
+# %% [markdown]
+# ## 5. The slow joiner
+#
+# A publisher starts sending the moment it has bound. A subscriber is started at once, over TCP: as
+# soon as the publisher has sent its first message. But connecting, greeting and sending the
+# subscription upstream takes a few milliseconds, and everything published in the meantime goes
+# nowhere. The subscriber never learns what it missed, unless, like ours, it checks sequence numbers.
+#
+# **The fix** is a handshake. The publisher first sends `!hello` on its PUB socket every 10 ms. A
+# subscriber that *receives* a hello knows its subscription has reached the publisher, and says
+# "ready" over a REQ socket to the publisher's REP socket. Only when every expected subscriber is
+# ready does the publisher send its data. (A sleep before publishing, as in many examples, only makes
+# the loss rarer.)
+
+# %%
+COUNT = 1000
+
+
+def run_once(handshake):
+    """One publisher sending COUNT messages (one every ~0.1 ms), one subscriber; the lost numbers."""
+    endpoint = lab.endpoint("stream", "tcp")
+    sync = lab.endpoint("stream-sync", "tcp") if handshake else None
+    pub = lab.start("publisher", pubsub.publisher, endpoint=endpoint, sync=sync, count=COUNT,
+                    interval=0.0001)
+    if not handshake:
+        lab.wait_for(lambda: pub.get("sent") >= 1, timeout=5, what="the first message")
+    joined = time.perf_counter()
+    sub = lab.start("subscriber", pubsub.subscriber, endpoint=endpoint, sync=sync)
+    lab.wait_for(lambda: sub.data.get("log"), timeout=5, what="a first message")
+    join_ms = (time.perf_counter() - joined) * 1e3
+    lab.wait_for(lambda: pub.data.get("done") and sub.data["log"][-1][3] == COUNT - 1, timeout=10,
+                 what="the last message")
+    missed = pubsub.lost(sub, "publisher", "", COUNT)
+    lab.remove("publisher")
+    lab.remove("subscriber")
+    return missed, join_ms
+
+
+missed_plain, join_plain = run_once(handshake=False)
+missed_sync, join_sync = run_once(handshake=True)
+print(f"without handshake: the first message reached the subscriber ~{join_plain:.1f} ms after it started;"
+      f" it lost ~{len(missed_plain)} of {COUNT}")
+print(f"with handshake:    lost {len(missed_sync)} of {COUNT}")
+
+# %%
+shown = max(60, len(missed_plain) + 20)
+fig = new_figure(8, 1.9)
+ax = fig.add_subplot()
+for y, missed in enumerate([missed_plain, missed_sync]):
+    for kind, colour in [("received", "tab:green"), ("lost", "tab:red")]:
+        xs = [n for n in range(shown) if (n in missed) == (kind == "lost")]
+        ax.scatter(xs, [y] * len(xs), marker="s", s=14, color=colour, label=kind if y == 0 else None)
+ax.set_yticks([0, 1], [f"no handshake\n({len(missed_plain)} lost)", f"handshake\n({len(missed_sync)} lost)"])
+ax.set_ylim(1.6, -0.6)
+ax.set_xlabel("message number (the publisher's sequence)")
+ax.set_ylabel("run")
+ax.set_title(f"slow joiner: the first {shown} of {COUNT} messages, as the subscriber saw them")
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+ax.grid(True, axis="x", alpha=0.3)
+fig
+
+# %%
+print("without the handshake, messages were lost:", len(missed_plain) > 0)
+print("all of them before the first one that arrived:", missed_plain == list(range(len(missed_plain))))
+print("with the handshake, lost:", len(missed_sync))
+assert missed_plain and missed_plain == list(range(len(missed_plain))) and missed_sync == []
+
+# %% [markdown]
+# ## 6. Nobody listening: the publisher drops
+#
+# PUB does not keep messages for subscribers that may come later. Here the publisher sends 500
+# messages right after binding, with no subscriber anywhere, then waits for one subscriber's
+# handshake and sends 10 more. It never blocked, and the subscriber's first message is number 500.
+
+# %%
+endpoint, sync = lab.endpoint("alone", "tcp"), lab.endpoint("alone-sync", "tcp")
+alone = lab.start("publisher", pubsub.publisher, endpoint=endpoint, sync=sync, preamble=500, count=10)
+lab.wait_for(lambda: alone.data.get("preamble_done"), timeout=5, what="500 messages into the void")
+late = lab.start("latecomer", pubsub.subscriber, endpoint=endpoint, sync=sync)
+lab.wait_for(lambda: late.get("received") == 10, timeout=5, what="the 10 messages after the handshake")
+numbers = [seq for *_, seq in late.data["log"]]
+print("the publisher sent:", alone.get("sent"), "| the latecomer received:", numbers)
+print("of the 500 sent before anyone listened, the latecomer got:", sum(n < 500 for n in numbers))
+assert alone.get("sent") == 510 and numbers == list(range(500, 510))
+lab.remove("publisher")
+lab.remove("latecomer")
+
+# %% [markdown]
+# ## 7. Play with it
+#
+# A publisher sends forever on three topics, about 300 messages a second. Three subscribers listen to
+# `weather.`, `sports.` and everything. The buttons add a subscriber (to everything), remove the last
+# one added, and switch `sub1` between `weather.` and `sports.` (the subscriber restarts with its new
+# topic). Each row's slider slows that subscriber down. The plot shows every subscriber's rate.
+#
+# Things to try: throttle `sub3` to 0.01 s/msg. Its rate drops to 100/s at most, while the publisher
+# and the others carry on: a slow subscriber slows nobody else. Its queue fills, and once it is full
+# (the high-water mark, 1 000 messages by default) the publisher drops that subscriber's messages.
+
+# %%
+live = lab.endpoint("live", "tcp")
+lab.start("publisher", pubsub.publisher, endpoint=live, topics=["weather.london", "sports.football",
+                                                                 "weather.paris"], interval=0.003)
+for name, prefix in [("sub1", "weather."), ("sub2", "sports."), ("sub3", "")]:
+    lab.start(name, pubsub.subscriber, endpoint=live, topics=[prefix])
+added = []
+
+
+def add_subscriber(lab):
+    name = f"extra{len(added) + 1}"
+    lab.start(name, pubsub.subscriber, endpoint=live, topics=[""])
+    added.append(name)
+
+
+def remove_subscriber(lab):
+    if added:
+        lab.remove(added.pop())
+
+
+def switch_sub1(lab):
+    now = lab.peer("sub1").params["topics"]
+    pubsub.retopic(lab, "sub1", ["sports."] if now == ["weather."] else ["weather."])
+
+
+panel = lab.panel(counters=["received"], title="publish-subscribe: rates per subscriber",
+                  actions={"add subscriber": add_subscriber, "remove subscriber": remove_subscriber,
+                           "switch sub1's topic": switch_sub1})
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+panel
+
+# %% [markdown]
+# Headless, the notebook clicks for you and checks each effect.
+
+# %%
+def grows(name, by=10, timeout=5):
+    """Wait until subscriber `name` has received `by` more messages."""
+    before = lab.peer(name).get("received")
+    lab.wait_for(lambda: lab.peer(name).get("received") >= before + by, timeout=timeout,
+                 what=f"{by} more messages at {name}")
+    return True
+
+
+panel.action_buttons["add subscriber"].click()
+print("'add subscriber' -> new peer:", added == ["extra1"], "| it receives:", grows("extra1"))
+
+panel.action_buttons["switch sub1's topic"].click()
+sports_before = lab.peer("sub1").data["per_topic"].get("sports.football", 0)
+grows("sub1")
+print("'switch sub1's topic' -> sub1 now gets sports.football:",
+      lab.peer("sub1").data["per_topic"].get("sports.football", 0) > sports_before,
+      "| subscribed to:", lab.peer("sub1").data["topics"])
+
+panel.rows["sub3"].throttle.value = 0.01
+t0, before = time.perf_counter(), lab.peer("sub3").get("received")
+grows("extra1", by=100)
+elapsed, got = time.perf_counter() - t0, lab.peer("sub3").get("received") - before
+print("slider -> lab.throttle('sub3', 0.01):", lab.peer("sub3").delay == 0.01)
+print(f"throttled sub3 got ~{got} while extra1 got 100 or more; at most one per 10 ms:",
+      got <= elapsed / 0.01 + 2)
+
+panel.action_buttons["remove subscriber"].click()
+panel.refresh()
+print("'remove subscriber' -> extra1 gone from lab and panel:", "extra1" not in lab.peers and
+      "extra1" not in panel.rows)
+print("no peer failed:", not lab.errors())
+assert not added and got <= elapsed / 0.01 + 2 and not lab.errors()
+
+# %% [markdown]
+# ## 8. What you saw, and questions
+#
+# * A subscription is a prefix of the first frame, matched byte by byte: `news` also catches
+#   `newsletter`. No subscription, no messages.
+# * A subscriber connected to several publishers takes one message from each in turn while both have
+#   messages waiting; each publisher's own messages stay in order.
+# * PUB never waits and never stores for later: with nobody subscribed, messages are dropped; a
+#   subscriber that joins late misses what was sent before its subscription arrived.
+# * A handshake (hello on the PUB socket, "ready" over REQ/REP) makes the start lossless.
+#
+# **Questions**
+# 1. The handshake needs the publisher to know how many subscribers to wait for. What would you do
+#    if subscribers come and go all the time? (The Clone pattern of notebooks 06 and 07 is one
+#    answer.)
+# 2. Why must the subscriber wait for a *hello* before saying "ready", rather than say "ready" right
+#    after `connect()` and `subscribe()`?
+# 3. In section 4, what would the arrival order look like if the subscriber were fast?
+#
+# **Exercise.** A subscriber subscribes to *two* prefixes, `sports.` and `news.w`. The publisher sends
+# 30 messages on each of the five topics of section 3. How many does the subscriber get? Write your
+# guess, then run the check.
+
+# %%
+my_guess = None      # messages received by the subscriber to "sports." and "news.w"
+
+# %%
+with Lab("pubsub-exercise") as ex:
+    ep, sy = ex.endpoint("pub", "tcp"), ex.endpoint("sync", "tcp")
+    ex.start("publisher", pubsub.publisher, endpoint=ep, sync=sy, topics=TOPICS, count=30 * len(TOPICS))
+    two = ex.start("two", pubsub.subscriber, endpoint=ep, topics=["sports.", "news.w"], sync=sy)
+    ex.wait_for(lambda: ex.peer("publisher").data.get("done") and two.get("received") >= 60, timeout=10)
+    answer = two.get("received")
+    print("the subscriber got:", answer, "| your guess:", my_guess, "| right:", my_guess == answer)
+
+# %% [markdown]
+# ## Teardown
+
+# %%
+lab.close()
+print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
+assert not lab.threads() and lab.open_sockets() == 0
