@@ -216,3 +216,16 @@ def test_a_kill_during_throttle_stops_the_role_before_it_replies(lab):
     assert lab.peer("server").state == "killed" and lab.peer("server").get("replies") == 0
     lab.wait_done("client", 5)
     assert lab.peer("client").data["stuck_on"] == 0 and lab.peer("client").get("replies") == 0
+
+
+def test_restart_with_new_parameters(lab):
+    ep = lab.endpoint("echo")
+    lab.start("server", reqrep.echo_server, endpoint=ep)
+    lab.start("client", reqrep.client, endpoint=ep, requests=2)
+    lab.wait_done("client")
+    lab.restart("client", requests=3)
+    lab.wait_done("client")
+    assert lab.peer("client").params["requests"] == 3 and lab.peer("client").get("replies") == 5
+    with pytest.raises(LabError, match="cannot restart 'client'"):
+        lab.restart("client", colour="blue")
+    assert lab.peer("client").params == {"endpoint": ep, "requests": 3}

@@ -159,13 +159,21 @@ class Lab:
                            "poll with a timeout and check peer.running")
         return peer
 
-    def restart(self, name: str) -> Peer:
-        """Kill the peer if it runs, then start its role again with the same parameters.
-        Counters carry on, so rates stay continuous across the restart."""
+    def restart(self, name: str, **params: Any) -> Peer:
+        """Kill the peer if it runs, then start its role again, with the same parameters except
+        those given here (``lab.restart("sub1", topics=["sports."])``). Counters carry on, so rates
+        stay continuous across the restart."""
         self._check_open()
         peer = self.peer(name)
+        if params:
+            import inspect
+            try:
+                inspect.signature(peer.role).bind(peer, **{**peer.params, **params})
+            except TypeError as exc:
+                raise LabError(f"cannot restart {name!r} with {params}: {exc}") from None
         if peer.alive:
             self.kill(name)
+        peer.params.update(params)
         peer._start()
         self.record("restart", name)
         return peer

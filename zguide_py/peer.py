@@ -118,6 +118,10 @@ class Peer:
         """Record an event (a retry, a heartbeat lost, a failover...) with the lab's clock."""
         self.lab.record(kind, self.name, detail)
 
+    def now(self) -> float:
+        """The lab's clock: seconds since the lab was created (the time axis of every plot)."""
+        return self.lab.now()
+
     def latency(self, name: str, seconds: float) -> None:
         """Record one latency sample (seconds). Keeps the last 100 000."""
         samples = self.latencies.get(name)
