@@ -1,0 +1,348 @@
+# Source of notebooks/08_slow_subscriber.ipynb - build with: python tools/nbbuild.py notebooks/src/08_slow_subscriber.py
+# %% [markdown]
+# # 08 · The slow subscriber: queue, drop, or die
+#
+# **The problem:** a publisher sends 1 000 messages a second; one of its subscribers can only
+# handle 250. PUB never waits for anyone, so the difference has to go somewhere. Between the two
+# programs there are three queues: the publisher's queue for that subscriber (bounded by the
+# publisher's **send high-water mark**, `sndhwm`), the operating system's TCP buffers, and the
+# subscriber's own queue (its **receive high-water mark**, `rcvhwm`). When they are full, something
+# has to give. There are three answers, and each is a choice you make:
+#
+# 1. **Queue on the publisher**: no limit (`sndhwm=0`). Nothing is lost, but the publisher's memory
+#    grows for as long as the subscriber is slow.
+# 2. **Drop at the high-water mark** (ZeroMQ's default): the publisher throws away that
+#    subscriber's messages while its queue is full. Everybody else carries on.
+# 3. **The suicidal snail**: the subscriber notices that it has fallen behind, says why, and stops,
+#    so that someone fixes it, rather than go on with old or incomplete data.
+#
+# ```mermaid
+# flowchart LR
+#     S1["steady<br/>SUB (connect)<br/>rcvhwm"] -- "every message" --> P["publisher<br/>XPUB (bind)<br/>sndhwm per subscriber"]
+#     S2["slow, or snail<br/>SUB (connect)<br/>rcvhwm"] -- "as many as fit in its queues" --> P
+# ```
+#
+# Arrows go from the socket that connects to the one that binds. Every message carries a sequence
+# number and the time it was published, so a subscriber can tell exactly what it lost and how late
+# it is.
+
+# %%
+import re
+
+import ipywidgets as widgets
+
+from zguide_py import Lab, Scenario, show_source
+from zguide_py.patterns import slowsub
+from zguide_py.plots import bars_figure
+
+lab = Lab("slow-subscriber", sample_interval=0.05)
+SMALL = 8192     # TCP buffer size (bytes) for our sockets: keep the queue where the HWMs govern it
+
+# %% [markdown]
+# ## 1. The roles
+#
+# The publisher is an XPUB socket: a PUB that also receives the subscriptions, so it waits until its
+# subscribers are there before it sends message 0 (nothing is lost to a slow joiner; every loss we
+# count happens at a high-water mark). It sends numbered, time-stamped messages at a steady rate and
+# never blocks. When it has sent `count` messages it repeats an end marker with the count, so the
+# subscriber can also count losses after its last message.
+#
+# The subscriber checks each sequence number with a `SeqChecker`: a jump from 41 to 45 is a gap of
+# 3 lost messages, counted exactly. It also measures each message's age. With `max_gap` or
+# `max_age` set it is a suicidal snail. Its throttle (the panel's slider) makes it slow.
+
+# %%
+show_source(slowsub.publisher, slowsub.subscriber)
+
+# %% [markdown]
+# ## 2. Drop at the high-water mark
+#
+# The publisher sends 5 000 messages at 2 000 a second, with ZeroMQ's default `sndhwm=1000`. Two
+# subscribers: `steady` keeps up (with the default `rcvhwm=1000`: room for a hiccup of half a
+# second); `slow`, with `rcvhwm=100`, is throttled to 5 ms a message (200 a second) from 0.4 s to
+# 1.6 s, then released. With our small TCP buffers the queues between the publisher and `slow` hold
+# about 1 000 + 100 + a few hundred messages; in those 1.2 s it falls over 2 000 messages behind.
+
+# %%
+ep = lab.endpoint("drop", "tcp")
+lab.start("steady", slowsub.subscriber, endpoint=ep, rcvhwm=1000, rcvbuf=SMALL)
+lab.start("slow", slowsub.subscriber, endpoint=ep, rcvhwm=100, rcvbuf=SMALL)
+lab.start("publisher", slowsub.publisher, endpoint=ep, rate=2000, count=5000, sndhwm=1000,
+          sndbuf=SMALL, subscribers=2)
+slow_for_a_while = Scenario("slow for a while").at(0.4, "throttle", "slow", 0.005) \
+    .at(1.6, "throttle", "slow", 0)
+print(slow_for_a_while.describe())
+report = lab.run(slow_for_a_while, seconds=15,
+                 until=lambda: all(lab.peer(n).data.get("complete") for n in ["steady", "slow"]))
+print(f"run took ~{report.duration:.1f} s")
+
+# %%
+slowsub.queue_figure(lab, report, "publisher", ["steady", "slow"],
+                     title="drop at the HWM: the slow subscriber's queue fills, then it loses messages")
+
+# %% [markdown]
+# Top: while `slow` is throttled, messages pile up in its queues until they are full (the HWMs plus
+# the TCP buffers); the line flattens there. Bottom: from that moment the publisher drops `slow`'s
+# messages (solid line). `slow` itself only finds out when it reads the first message after a hole,
+# after it has worked through everything queued in front of it (dotted line): the news of a loss
+# is as late as the queue is long. Released, `slow` drains its queue and is back with the stream.
+# `steady` never notices a thing. (Both curves are worked out after the run, from the exact list
+# of gaps that `slow` found.)
+
+# %%
+published = lab.peer("publisher").data["published"]
+slow = lab.peer("slow").data["checker"]
+steady = lab.peer("steady").data["checker"]
+gaps = lab.peer("slow").data["gaps_at"]
+print(f"published {published}; slow received ~{slow.received}, lost ~{slow.lost} in ~{slow.gaps} gaps")
+print("slow lost some:", slow.lost > 0)
+print("lost = published - received, exactly:", slow.lost == published - slow.received)
+print("every loss was found as a gap in the sequence numbers:", slow.lost == sum(b - a for a, b in gaps))
+print("steady received all", published, "and lost none:", (steady.received, steady.lost) == (published, 0))
+assert slow.lost > 0 and slow.lost == published - slow.received == sum(b - a for a, b in gaps)
+assert (steady.received, steady.lost) == (published, 0)
+for name in ["publisher", "steady", "slow"]:
+    lab.remove(name)
+
+# %% [markdown]
+# ## 3. Queue on the publisher: what a huge HWM costs
+#
+# Now a subscriber that takes 10 ms a message, and a publisher that sends 50 000 messages of 1 kB
+# as fast as it can. Twice: with `sndhwm=1000`, then with `sndhwm=0` (no limit). We measure this
+# process's resident memory (`VmRSS` in `/proc/self/status`) before and right after the publisher
+# has sent everything. (Here publisher and subscriber are threads of one process; in real life the
+# growth is in the publisher's process.)
+
+# %%
+growth = {}
+for hwm in [1000, 0]:
+    ep = lab.endpoint(f"memory{hwm}", "tcp")
+    before = slowsub.rss_mb()
+    lab.start(f"sub{hwm}", slowsub.subscriber, endpoint=ep, rcvhwm=100, rcvbuf=SMALL)
+    lab.throttle(f"sub{hwm}", 0.01)
+    pub = lab.start(f"pub{hwm}", slowsub.publisher, endpoint=ep, rate=None, count=50_000, size=1000,
+                    sndhwm=hwm, sndbuf=SMALL)
+    lab.wait_for(lambda pub=pub: pub.data.get("published"), timeout=20, what="50,000 messages sent")
+    growth[hwm] = slowsub.rss_mb() - before
+    received = lab.peer(f"sub{hwm}").get("received")
+    print(f"sndhwm={hwm:<5} memory grew by ~{growth[hwm]:.0f} MB; the subscriber has read ~{received}")
+    lab.remove(f"pub{hwm}")
+    lab.remove(f"sub{hwm}")
+
+# %%
+fig = bars_figure({"sndhwm=1000\n(drops)": round(growth[1000], 1), "sndhwm=0\n(no limit)": round(growth[0], 1)},
+                  title="memory growth: 50,000 x 1 kB messages for a slow subscriber",
+                  ylabel="resident memory growth (MB)", xlabel="publisher's send high-water mark")
+fig.axes[0].set_ylim(top=max(growth.values()) * 1.15)
+fig
+
+# %%
+print("with no limit, the queue held about all 50 MB: grew by more than 35 MB:", growth[0] > 35)
+print("with sndhwm=1000, memory stayed flat: grew by less than 15 MB:", growth[1000] < 15)
+assert growth[0] > 35 and growth[1000] < 15
+
+# %% [markdown]
+# With no limit nothing was lost, yet: the 50 000 messages wait in the publisher's queue, and the
+# subscriber would need over 8 minutes to read them. A publisher with many subscribers and no limit
+# can be brought down by its slowest one. Killing the publisher dropped the queue (linger 0).
+#
+# ## 4. The suicidal snail
+#
+# A publisher sends 1 000 messages a second to `steady` and to `snail`. The snail gives itself two
+# rules: no message may be older than 0.3 s when it reads it (`max_age=0.3`), and no message may be
+# missing (`max_gap=0`). At 0.5 s it is throttled to 4 ms a message: it falls behind by 750 messages
+# a second, and the messages it reads grow older and older.
+
+# %%
+ep = lab.endpoint("snail", "tcp")
+lab.start("steady", slowsub.subscriber, endpoint=ep, rcvbuf=SMALL)
+lab.start("snail", slowsub.snail, endpoint=ep, rcvbuf=SMALL, max_age=0.3, max_gap=0)
+lab.start("publisher", slowsub.publisher, endpoint=ep, rate=1000, sndbuf=SMALL, subscribers=2)
+snail_run = Scenario("the snail slows down").at(0.5, "throttle", "snail", 0.004)
+
+
+def snail_dead_for_a_while():
+    """The snail's role has returned, and 0.3 s have passed since (so the plot shows the others go on)."""
+    deaths = lab.events_of("suicide", "snail")
+    return lab.peer("snail").state == "done" and deaths and lab.now() - deaths[0][0] > 0.3
+
+
+report = lab.run(snail_run, seconds=10, until=snail_dead_for_a_while)
+print(f"the snail is {lab.peer('snail').state}; steady is {lab.peer('steady').state}")
+print("its last words (event 'suicide'):", re.sub(r"(\d+(\.\d+)?)", r"~\1",
+                                                   report.events_of("suicide", "snail")[0][3]))
+
+# %%
+slowsub.age_figure(lab, report, ["steady", "snail"], 0.3,
+                   title="the suicidal snail: its messages grow old; it dies at the first one past 0.3 s")
+
+# %% [markdown]
+# The age of the messages `steady` reads stays near zero. The snail's climbs from the moment it is
+# throttled, because every message waits behind more and more others; it dies at the first message
+# older than its limit. It could also have died by its gap rule, but its queues (1 000 + 1 000
+# messages plus the TCP buffers) are deep enough that age comes first here.
+#
+# **The bound.** The snail checks every message it reads. It *falls behind* when the oldest message
+# waiting for it turns 0.3 s old; that message is the very next one it reads, at most one
+# processing step (its 4 ms throttle) plus one 50 ms poll later. So it dies within ~54 ms of falling
+# behind, and its fatal message is at most that much older than the limit. (`tests/test_slowsub.py`
+# checks this bound, with 0.25 s of slack for a busy machine, and checks the gap rule: the snail
+# dies on the first message after a hole, having processed nothing past it.)
+
+# %%
+death = lab.peer("snail").data["death"]
+print(f"the fatal message: number ~{death['seq']}, ~{death['age']:.3f} s old, "
+      f"after ~{death['received']} messages read")
+print("the snail died by its age rule:", death["reason"] == "too old")
+print("it was not behind before: every earlier message was read younger than 0.3 s:",
+      death["oldest_before"] <= 0.3)
+print("it died within one step of falling behind (0.004 s + 0.05 s poll + 0.25 s slack):",
+      death["age"] - 0.3 <= 0.004 + 0.05 + 0.25)
+print("it died only after it was slowed down:",
+      report.events_of("suicide", "snail")[0][0] > report.events_of("throttle", "snail")[0][0])
+print("steady lost nothing:", lab.peer("steady").data["checker"].lost == 0)
+assert death["reason"] == "too old" and death["oldest_before"] <= 0.3 < death["age"] <= 0.3 + 0.304
+assert lab.peer("steady").data["checker"].lost == 0
+for name in ["publisher", "steady", "snail"]:
+    lab.remove(name)
+
+# %% [markdown]
+# Why die? A subscriber that silently serves data that is seconds old, or has holes in it, does
+# more harm than one that stops and says so. The snail's death is loud and has a reason; a
+# supervisor (or you) can restart it, give it a faster machine, or split its work.
+#
+# ## 5. Play with it
+#
+# A publisher sends 1 000 messages a second, for ever, with `sndhwm=100` (small, so that losses
+# come quickly), to a `subscriber` (`rcvhwm=100`) and a `snail` (`rcvhwm=1000`; it dies when a
+# message is older than 0.5 s; here it tolerates gaps, because with such small queues a busy
+# machine can make anyone lose a message now and then). Move the sliders to slow them
+# down: the subscriber's `lost` count starts to climb once its queues are full; the snail dies
+# (its state becomes `done`, with `suicide=1`). Restart it with its button. *no HWM* restarts the
+# publisher with `sndhwm=0`: slow the subscriber again and it loses nothing, while its `age_ms`
+# grows without bound. *HWM 100* puts the limit back. *memory* shows this process's memory.
+
+# %%
+ep = lab.endpoint("live", "tcp")
+lab.start("subscriber", slowsub.subscriber, endpoint=ep, rcvhwm=100, rcvbuf=SMALL)
+lab.start("snail", slowsub.snail, endpoint=ep, rcvhwm=1000, rcvbuf=SMALL, max_age=0.5, max_gap=None)
+lab.start("publisher", slowsub.publisher, endpoint=ep, rate=1000, sndhwm=100, sndbuf=SMALL,
+          subscribers=2, wait=2.0)
+memory = widgets.HTML("<i>memory: not measured yet</i>")
+
+
+def restart_publisher(lab, sndhwm):
+    lab.remove("publisher")
+    lab.start("publisher", slowsub.publisher, endpoint=ep, rate=1000, sndhwm=sndhwm, sndbuf=SMALL,
+              subscribers=sum(lab.peer(n).alive for n in ["subscriber", "snail"]), wait=2.0)
+
+
+def show_memory(lab):
+    memory.value = f"this process's resident memory: <b>{slowsub.rss_mb():.0f} MB</b>"
+
+
+panel = lab.panel(counters=["sent", "received", "lost"], max_throttle=0.01,
+                  title="slow subscriber: throttle, watch the losses, kill the snail",
+                  actions={"no HWM": lambda lab: restart_publisher(lab, 0),
+                           "HWM 100": lambda lab: restart_publisher(lab, 100),
+                           "memory": show_memory})
+panel.children = (*panel.children, memory)      # one more line under the panel
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+panel
+
+# %% [markdown]
+# Headless, the notebook moves the sliders and clicks the buttons, and checks each effect.
+
+# %%
+subscriber, snail = lab.peer("subscriber"), lab.peer("snail")
+
+
+def behind():
+    """Messages published after the one the subscriber read last (queued, or already dropped)."""
+    return lab.peer("publisher").get("sent") - 1 - subscriber.get("last_seq")
+
+
+lab.wait_for(lambda: subscriber.get("received") > 100, timeout=5, what="the stream to flow")
+lost_before = subscriber.get("lost")
+panel.rows["subscriber"].throttle.value = 0.005
+lab.wait_for(lambda: subscriber.get("lost") > lost_before, timeout=10, what="a loss at the HWM")
+print("slider -> subscriber at 5 ms/msg:", subscriber.delay == 0.005, "| it loses messages:",
+      subscriber.get("lost") > lost_before)
+panel.rows["subscriber"].throttle.value = 0
+lab.wait_for(lambda: behind() < 50, timeout=10, what="the subscriber to catch up")
+print("slider back to 0 -> it catches up:", behind() < 50)
+
+panel.rows["snail"].throttle.value = 0.005
+lab.wait_for(lambda: snail.state == "done", timeout=10, what="the snail to die")
+panel.refresh()
+print("slider -> the snail falls behind and dies:", snail.state, "| because:", snail.data["death"]["reason"])
+panel.rows["snail"].throttle.value = 0
+panel.rows["snail"].restart.click()
+received = snail.get("received")
+lab.wait_for(lambda: snail.get("received") > received + 100, timeout=5, what="the snail to receive again")
+print("restart button -> the snail lives again and receives:", snail.state)
+
+panel.action_buttons["no HWM"].click()
+lab.wait_for(lambda: subscriber.data["checker"].received > 100, timeout=10, what="the new publisher's messages")
+lost_before = subscriber.get("lost")
+panel.rows["subscriber"].throttle.value = 0.005
+lab.wait_for(lambda: behind() > 700, timeout=10, what="700 messages queued")
+print("'no HWM' -> with the subscriber slowed, more than 700 messages queue up:", behind() > 700,
+      "| none lost:", subscriber.get("lost") == lost_before)
+no_loss = subscriber.get("lost") == lost_before
+panel.rows["subscriber"].throttle.value = 0
+panel.action_buttons["HWM 100"].click()
+panel.action_buttons["memory"].click()
+print("'memory' ->", re.sub("<[^>]+>", "", memory.value).replace("memory: ", "memory: ~"))
+print("no peer failed:", not lab.errors())
+assert no_loss and snail.state == "running" and not lab.errors()
+
+# %% [markdown]
+# ## 6. What you saw, and questions
+#
+# * A slow subscriber does not slow the publisher down, nor the other subscribers: PUB never waits.
+# * With a high-water mark, the slow subscriber loses whole runs of messages once its queues are
+#   full; numbered messages make every loss visible and exactly countable.
+# * Without one, nothing is lost but the publisher's memory pays for every message the subscriber
+#   has not read yet: 50 000 messages of 1 kB cost about 50 MB.
+# * The suicidal snail trades silent staleness for a loud, explained death, within one message of
+#   falling behind.
+#
+# **Questions**
+# 1. Our queues held a few hundred messages. With ZeroMQ's default HWMs (1 000 on each side) and
+#    normal TCP buffers, how long would a subscriber at half the publisher's rate take to lose its
+#    first message, at 1 000 messages a second?
+# 2. The snail's age rule needs the publisher's clock and the subscriber's clock to agree. What
+#    happens if they run on two machines whose clocks differ by a second? Which rule has no such
+#    problem?
+# 3. When is dropping the right answer, and when is the snail? Think of stock prices, and of a
+#    replica of a database.
+#
+# **Exercise.** Section 2's slow subscriber recorded every gap as `(expected, got)`: it expected
+# message `expected` and got `got`. From that list compute the number of messages lost and the
+# longest run of consecutive losses, and check them against its `SeqChecker`. One answer is filled
+# in: change it and re-run the check.
+
+# %%
+def from_gaps(gaps):
+    """(messages lost, longest run of lost messages) from a list of (expected, got) gaps."""
+    runs = [got - expected for expected, got in gaps]
+    return sum(runs), max(runs, default=0)
+
+
+# %%
+total, longest = from_gaps(gaps)
+print(f"from the gap list: ~{total} lost, longest run ~{longest}")
+print("matches the SeqChecker's count:", total == slow.lost)
+print("the longest run is at least one message:", longest >= 1)
+assert total == slow.lost and longest >= 1
+
+# %% [markdown]
+# ## Teardown
+
+# %%
+lab.close()
+print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
+assert not lab.threads() and lab.open_sockets() == 0

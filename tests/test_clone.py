@@ -1,0 +1,145 @@
+"""Clone pattern guarantees: every client ends with exactly the server's state, whatever kills,
+restarts, late starts and dropped updates happen on the way (notebooks 06 and 07)."""
+from __future__ import annotations
+
+import pytest
+import zmq
+
+from zguide_py import Lab, Scenario
+from zguide_py.patterns import clone as C
+
+
+def _model2(lab: Lab, transport: str = "tcp", **server):
+    eps = dict(snapshot=lab.endpoint("snapshot", transport), publisher=lab.endpoint("updates", transport))
+    lab.start("server", C.clonesrv2, **eps, **server)
+    return eps
+
+
+def _model3(lab: Lab):
+    eps = dict(snapshot=lab.endpoint("snapshot", "tcp"), publisher=lab.endpoint("updates", "tcp"),
+               collector=lab.endpoint("collector", "tcp"))
+    lab.start("server", C.clonesrv3, **eps)
+    return eps
+
+
+def _all_fired(scenario: Scenario):
+    return lambda: all(s.fired_at is not None for s in scenario.steps)
+
+
+def test_kvmsg_round_trip_uses_the_guide_framing():
+    msg = C.KVMsg("key-001", 42, b"hello", properties={"from": "client1", "ttl": "30"})
+    frames = msg.encode()
+    assert len(frames) == 5
+    assert frames[0] == b"key-001"
+    assert frames[1] == (42).to_bytes(8, "big")          # int64, network byte order
+    assert len(frames[2]) == 16                          # uuid
+    assert frames[3] == b"from=client1\nttl=30\n"        # name=value lines
+    assert frames[4] == b"hello"
+    back = C.KVMsg.decode(frames)
+    assert back == msg
+    with pytest.raises(ValueError, match="5 frames"):
+        C.KVMsg.decode(frames[:3])
+    with pytest.raises(ValueError, match="8 bytes"):
+        C.KVMsg.decode([frames[0], b"\x01", *frames[2:]])
+    with pytest.raises(ValueError, match="name=value"):
+        C.KVMsg.decode([*frames[:3], b"oops\n", frames[4]])
+
+
+@pytest.mark.timeout(60)
+def test_snapshot_by_hand_ends_with_kthxbai_carrying_the_version():
+    lab = Lab("test-clone-byhand")
+    try:
+        eps = _model2(lab, count=7, rate=1000, keys=5)
+        lab.wait_for(lambda: lab.peer("server").data.get("done"), 5, "7 updates published")
+        dealer = lab.socket(zmq.DEALER, rcvtimeo=2000)
+        dealer.connect(eps["snapshot"])
+        dealer.send(C.ICANHAZ)
+        entries = []
+        while True:
+            msg = C.KVMsg.decode(dealer.recv_multipart())
+            if msg.key == C.KTHXBAI:
+                break
+            entries.append(msg)
+        assert msg.sequence == 7
+        _, server_map = C.state_of(lab.peer("server"))
+        assert {m.key: (m.sequence, m.body) for m in entries} == server_map
+        assert max(m.sequence for m in entries) == 7
+    finally:
+        lab.close()
+    assert not lab.threads()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_model2_late_and_restarted_clients_converge(seed):
+    lab = Lab(f"test-clone2-{seed}")
+    try:
+        eps = _model2(lab, count=1500, rate=1000, keys=60, seed=seed)
+        clients = ["client1", "client2"]
+        for c in clients:
+            lab.start(c, C.clonecli2, **eps)
+
+        def start_late(lab):
+            lab.start("late", C.clonecli2, **eps)
+
+        sc = Scenario("kills", seed=seed).chaos(clients, kills=3, start=0.2, end=1.0, downtime=(0.1, 0.3))
+        sc.at(0.6, start_late)
+        everyone = clients + ["late"]
+        lab.run(sc, seconds=20, until=lambda: _all_fired(sc)() and lab.peer("server").data.get("done")
+                and C.caught_up(lab, "server", everyone))
+        lab.check()
+        assert C.caught_up(lab, "server", everyone), "clients did not reach the server's sequence"
+        assert lab.peer("server").data["sequence"] == 1500
+        assert C.same_state(lab, "server", everyone) == {c: True for c in everyone}
+        assert lab.peer("server").get("snapshots") >= 1 + len(clients) + 3   # every start asked once
+    finally:
+        lab.close()
+    assert not lab.threads()
+
+
+@pytest.mark.timeout(60)
+def test_model2_client_that_drops_updates_at_its_hwm_resyncs_and_converges():
+    lab = Lab("test-clone2-drops")
+    try:
+        # inproc: no kernel buffers, so the queue is just the two HWMs and drops come quickly
+        eps = _model2(lab, transport="inproc", count=3000, rate=2000, keys=50, sndhwm=20)
+        lab.start("slow", C.clonecli2, rcvhwm=20, **eps)
+        lab.start("fast", C.clonecli2, **eps)
+        sc = Scenario("slow client").at(0.2, "throttle", "slow", 0.003).at(0.9, "throttle", "slow", 0)
+        lab.run(sc, seconds=20, until=lambda: _all_fired(sc)() and lab.peer("server").data.get("done")
+                and C.caught_up(lab, "server", ["slow", "fast"]))
+        lab.check()
+        assert lab.events_of("gap", "slow"), "the throttled client never saw a gap (nothing dropped?)"
+        assert lab.peer("slow").get("resyncs") >= 1
+        assert C.same_state(lab, "server", ["slow", "fast"]) == {"slow": True, "fast": True}
+    finally:
+        lab.close()
+    assert not lab.threads()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("seed", [3, 4])
+def test_model3_clients_converge_after_seeded_kills_and_restarts(seed):
+    lab = Lab(f"test-clone3-{seed}")
+    try:
+        eps = _model3(lab)
+        clients = ["client1", "client2", "client3"]
+        for c in clients:
+            lab.start(c, C.clonecli3, count=80, rate=80, keys=15, seed=seed, **eps)
+        sc = Scenario("kills", seed=seed).chaos(clients, kills=4, start=0.2, end=1.2, downtime=(0.1, 0.4))
+        lab.run(sc, seconds=20, until=lambda: _all_fired(sc)() and C.writes_settled(lab, "server", clients)
+                and C.caught_up(lab, "server", clients))
+        lab.check()
+        assert C.writes_settled(lab, "server", clients)
+        assert C.caught_up(lab, "server", clients)
+        assert C.same_state(lab, "server", clients) == {c: True for c in clients}
+        server = lab.peer("server").data
+        every_sent = {u for c in clients for u in lab.peer(c).data["sent_uuids"]}
+        assert len(server["sequenced"]) == server["sequence"]      # one number per update
+        assert server["sequenced"] <= every_sent                   # the server invents nothing
+        # the last start of every client pushed all its updates and every one was numbered
+        for c in clients:
+            assert len(lab.peer(c).data["life_uuids"]) == 80
+    finally:
+        lab.close()
+    assert not lab.threads()

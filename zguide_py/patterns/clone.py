@@ -1,0 +1,445 @@
+"""Clone: pub-sub that keeps state. A server holds a key-value map; clients hold exact copies.
+
+Plain pub-sub forgets: a subscriber that joins late, or crashes and comes back, has missed every
+update published while it was away, and no later update tells it what it missed. The guide's
+Clone pattern fixes that with three ideas:
+
+* **Every update carries a sequence number.** The server numbers updates 1, 2, 3... and keeps, for
+  each key, the latest update it published. The sequence number of the newest one is "the version
+  of the state".
+* **A snapshot on request (model 2).** A client first subscribes to the updates (SUB -> PUB),
+  then asks for the whole state over a second socket (DEALER -> ROUTER): it sends ``ICANHAZ?``,
+  the server answers with one message per key and ends with a ``KTHXBAI`` message whose sequence
+  number is the version of that snapshot. The client then applies only the updates from the PUB
+  stream that are newer than the snapshot, and skips the older ones that were already queued.
+* **Clients write through the server (model 3).** A client that wants to change a key pushes the
+  update to the server (PUSH -> PULL) with no sequence number. The server gives it the next
+  number, stores it and republishes it to everyone, the writer included. Because one server
+  decides the order, every client applies the same updates in the same order and they converge.
+
+On the wire every update is the guide's five-frame ``kvmsg``: key, sequence (8 bytes, network byte
+order), uuid (16 bytes), properties (``name=value`` lines) and body. The guide's first models use
+only key, sequence and body; we use the full framing from the start so the wire format never
+changes between the two notebooks.
+
+One thing here goes beyond the guide's models 2 and 3: a client checks that the updates it
+applies are consecutive. A PUB socket drops updates for a subscriber whose queue is full (its
+high-water mark), and a fresh subscription takes a moment to reach the publisher; either way the
+client would silently miss an update. A gap in the sequence numbers shows it, and the client
+simply asks for a new snapshot. Notebooks 06 (model 2) and 07 (model 3) use this module.
+"""
+from __future__ import annotations
+
+import random
+import re
+import struct
+import time
+import uuid as _uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+
+ICANHAZ = b"ICANHAZ?"     # "I can has snapshot?": the request a client sends to the ROUTER
+KTHXBAI = "KTHXBAI"       # the key of the message that ends a snapshot; its sequence = version
+
+
+# ---- the message: kvmsg -------------------------------------------------------------------------
+
+@dataclass
+class KVMsg:
+    """One key-value update, in the guide's Clone framing (five frames).
+
+    ``sequence`` is 0 for an update a client sends to the server; the server numbers it.
+    ``uuid`` identifies one update (16 random bytes), so a client can recognise its own update
+    when the server republishes it. ``properties`` are free ``name=value`` pairs.
+    """
+
+    key: str
+    sequence: int = 0
+    body: bytes = b""
+    uuid: bytes = field(default_factory=lambda: _uuid.uuid4().bytes)
+    properties: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> list[bytes]:
+        """The five frames: key, sequence (int64, network order), uuid, properties, body."""
+        props = "".join(f"{name}={value}\n" for name, value in self.properties.items())
+        return [self.key.encode(), struct.pack("!q", self.sequence), self.uuid, props.encode(),
+                self.body]
+
+    @classmethod
+    def decode(cls, frames: list[bytes]) -> "KVMsg":
+        """Parse the five frames of a kvmsg; a clear ValueError says what is wrong."""
+        if len(frames) != 5:
+            raise ValueError(f"a kvmsg has 5 frames (key, sequence, uuid, properties, body), "
+                             f"not {len(frames)}")
+        key, seq, uid, props, body = frames
+        if len(seq) != 8:
+            raise ValueError(f"the sequence frame holds 8 bytes, not {len(seq)}")
+        if len(uid) != 16:
+            raise ValueError(f"the uuid frame holds 16 bytes, not {len(uid)}")
+        properties = {}
+        for line in props.decode().splitlines():
+            name, sep, value = line.partition("=")
+            if not sep:
+                raise ValueError(f"a property line looks like name=value, not {line!r}")
+            properties[name] = value
+        return cls(key.decode(), struct.unpack("!q", seq)[0], bytes(body), bytes(uid), properties)
+
+    def send(self, sock: zmq.Socket, flags: int = 0) -> None:
+        sock.send_multipart(self.encode(), flags)
+
+    @classmethod
+    def recv(cls, sock: zmq.Socket) -> "KVMsg":
+        return cls.decode(sock.recv_multipart())
+
+    @property
+    def uuid_str(self) -> str:
+        return str(_uuid.UUID(bytes=self.uuid))
+
+    def __repr__(self) -> str:
+        props = "".join(f" {k}={v}" for k, v in self.properties.items())
+        return f"KVMsg(key={self.key!r}, seq={self.sequence}, body={self.body!r}{props})"
+
+
+# ---- shared by both clients ----------------------------------------------------------------------
+
+def request_snapshot(peer, endpoint: str, timeout: float = 1.0):
+    """Ask the server for its whole state: ICANHAZ? -> one kvmsg per key ... KTHXBAI.
+
+    Returns ``(kvmap, sequence)``, or None if the peer was stopped while waiting. If no complete
+    answer comes within ``timeout`` seconds (the server is down), the DEALER is closed and a new
+    one asks again, as Lazy Pirate does: an old answer can then never mix with a new one.
+    """
+    while peer.running:
+        dealer = peer.socket(zmq.DEALER, sndtimeo=1000)
+        dealer.connect(endpoint)
+        dealer.send(ICANHAZ)
+        peer.count("snapshot requests")
+        kvmap: dict[str, KVMsg] = {}
+        deadline = time.monotonic() + timeout
+        while peer.running and time.monotonic() < deadline:
+            if dealer.poll(50):
+                msg = KVMsg.recv(dealer)
+                if msg.key == KTHXBAI:
+                    peer.close_socket(dealer)
+                    return kvmap, msg.sequence
+                kvmap[msg.key] = msg
+        peer.close_socket(dealer)
+        if peer.running:
+            peer.log("snapshot timeout", f"no snapshot within {timeout} s, asking again")
+    return None
+
+
+def send_snapshot(router: zmq.Socket, kvmap: dict[str, KVMsg], sequence: int) -> None:
+    """Answer one ICANHAZ? on a ROUTER: every key, then KTHXBAI carrying the state's version."""
+    identity, request = router.recv_multipart()[:2]
+    if request != ICANHAZ:
+        return
+    for msg in list(kvmap.values()):
+        router.send_multipart([identity, *msg.encode()])
+    router.send_multipart([identity, *KVMsg(KTHXBAI, sequence, uuid=bytes(16)).encode()])
+
+
+def _publish_state(peer, kvmap: dict[str, KVMsg], sequence: int) -> None:
+    """Leave a client's state where the notebook can see it (replaced, never mutated in place
+    from two threads at once: the notebook reads it with ``state_of``)."""
+    peer.data["kvmap"] = kvmap
+    peer.data["sequence"] = sequence
+    peer.counter("sequence").value = sequence
+
+
+# ---- model 2: the server publishes, clients take a snapshot then follow --------------------------
+
+def clonesrv2(peer, snapshot: str, publisher: str, count: int | None = None, rate: float = 500.0,
+              keys: int = 100, seed: int | None = 0, sndhwm: int = 1000):
+    """Clone server, model 2: publishes ``count`` random updates (``None``: forever) at ``rate``
+    per second on a PUB socket, keeps the latest update of each key, and answers snapshot
+    requests on a ROUTER socket. Setting ``peer.data["paused"] = True`` pauses the updates
+    (the notebook's "pause updates" button does that); snapshots are still answered."""
+    router = peer.socket(zmq.ROUTER)
+    router.bind(snapshot)
+    pub = peer.socket(zmq.PUB, sndhwm=sndhwm)
+    pub.bind(publisher)
+    rng = random.Random(seed)
+    kvmap: dict[str, KVMsg] = {}
+    sequence = 0
+    peer.data.update(kvmap=kvmap, sequence=0, done=False)
+    credit, last = 0.0, time.monotonic()
+    while peer.running:
+        # 1. answer snapshot requests (poll: a kill takes effect within 10 ms)
+        if router.poll(10):
+            send_snapshot(router, kvmap, sequence)
+            peer.count("snapshots")
+        # 2. publish the updates that are due at this rate
+        now = time.monotonic()
+        if peer.data.get("paused") or (count is not None and sequence >= count):
+            credit, last = 0.0, now
+            peer.data["done"] = count is not None and sequence >= count
+            continue
+        credit, last = min(credit + (now - last) * rate, max(10.0, rate / 5)), now
+        while credit >= 1 and (count is None or sequence < count):
+            credit -= 1
+            sequence += 1
+            msg = KVMsg(f"key-{rng.randrange(keys):03d}", sequence, str(rng.randrange(10**6)).encode())
+            msg.send(pub)
+            kvmap[msg.key] = msg             # store after publishing: the snapshot's version
+            peer.data["sequence"] = sequence  # is always the last update sent
+            peer.counter("sequence").value = sequence
+            peer.count("published")
+            peer.throttle()
+
+
+def clonecli2(peer, snapshot: str, publisher: str, rcvhwm: int = 1000, timeout: float = 1.0):
+    """Clone client, model 2: subscribe first, then get a snapshot, then apply only newer updates.
+
+    A gap in the sequence numbers (an update dropped at the high-water mark, or published before
+    the subscription reached the server) makes the client ask for a new snapshot.
+    """
+    sub = peer.socket(zmq.SUB, rcvhwm=rcvhwm)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")     # 1. subscribe first, so no update can slip past...
+    sub.connect(publisher)
+    kvmap, sequence = None, 0
+    _publish_state(peer, {}, 0)             # a restart starts from nothing, as a crash would
+    while peer.running:
+        if kvmap is None:                   # 2. ...then ask for the state
+            got = request_snapshot(peer, snapshot, timeout)
+            if got is None:
+                return
+            kvmap, sequence = got
+            _publish_state(peer, kvmap, sequence)
+            peer.count("snapshots")
+            peer.log("snapshot", f"{len(kvmap)} keys at sequence {sequence}")
+        if not sub.poll(50):
+            continue
+        msg = KVMsg.recv(sub)
+        if msg.sequence <= sequence:        # 3. already in the snapshot: skip it
+            peer.count("skipped")
+            continue
+        if msg.sequence > sequence + 1:     # missed at least one update: start over
+            peer.count("resyncs")
+            peer.log("gap", f"expected {sequence + 1}, got {msg.sequence}: new snapshot")
+            kvmap = None
+            continue
+        kvmap[msg.key] = msg                # 4. the next update: apply it
+        sequence = msg.sequence
+        peer.data["sequence"] = sequence
+        peer.counter("sequence").value = sequence
+        peer.count("applied")
+        peer.throttle()
+
+
+# ---- model 3: clients write through the server -----------------------------------------------------
+
+def clonesrv3(peer, snapshot: str, publisher: str, collector: str):
+    """Clone server, model 3: numbers each update that clients push (PULL), stores it,
+    republishes it (PUB), and answers snapshot requests (ROUTER). One thread, one poll loop."""
+    router = peer.socket(zmq.ROUTER)
+    router.bind(snapshot)
+    pub = peer.socket(zmq.PUB)
+    pub.bind(publisher)
+    pull = peer.socket(zmq.PULL)
+    pull.bind(collector)
+    poller = zmq.Poller()
+    poller.register(router, zmq.POLLIN)
+    poller.register(pull, zmq.POLLIN)
+    kvmap: dict[str, KVMsg] = {}
+    sequenced: set[bytes] = set()           # uuids of every update numbered (for the exercise)
+    sequence = 0
+    peer.data.update(kvmap=kvmap, sequence=0, sequenced=sequenced)
+    while peer.running:
+        events = dict(poller.poll(50))
+        if pull in events:
+            msg = KVMsg.recv(pull)
+            sequence += 1
+            msg.sequence = sequence         # the server alone decides the order
+            msg.send(pub)
+            kvmap[msg.key] = msg
+            sequenced.add(msg.uuid)
+            peer.data["sequence"] = sequence
+            peer.counter("sequence").value = sequence
+            peer.count("updates")
+            peer.throttle()
+        if router in events:
+            send_snapshot(router, kvmap, sequence)
+            peer.count("snapshots")
+
+
+def clonecli3(peer, snapshot: str, publisher: str, collector: str, count: int = 100,
+              rate: float = 50.0, keys: int = 20, seed: int | None = 0, timeout: float = 1.0):
+    """Clone client, model 3: follows the state like model 2, and pushes ``count`` updates of its
+    own (per start) at ``rate`` per second to the server, which numbers and republishes them.
+    ``peer.data["paused"] = True`` stops the writing (the notebook's "pause writers" button).
+
+    The client does not apply its own update when it sends it: it waits to see it come back on
+    the PUB stream with its number, like every other client. The ``uuid`` of each update lets
+    anyone match it later: ``peer.data["sent_uuids"]`` lists every update this client pushed,
+    ``peer.data["life_uuids"]`` those of the current start, ``"mine back"`` counts its own
+    updates seen back in the stream.
+    """
+    sub = peer.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(publisher)
+    push = peer.socket(zmq.PUSH)
+    push.connect(collector)
+    rng = random.Random(f"{seed}:{peer.name}:{peer.starts}") if seed is not None else random.Random()
+    sent_uuids = peer.data.setdefault("sent_uuids", [])   # every update this client ever pushed
+    life_uuids: list[bytes] = []                          # ... and those of this start
+    pending: set[bytes] = set()
+    peer.data.update(life_uuids=life_uuids, idle=False)
+    kvmap, sequence = None, 0
+    _publish_state(peer, {}, 0)
+    sent, credit, last = 0, 0.0, time.monotonic()
+    while peer.running:
+        if kvmap is None:
+            got = request_snapshot(peer, snapshot, timeout)
+            if got is None:
+                return
+            kvmap, sequence = got
+            _publish_state(peer, kvmap, sequence)
+            peer.count("snapshots")
+            peer.log("snapshot", f"{len(kvmap)} keys at sequence {sequence}")
+        # write: push the updates that are due (fire and forget, never blocking)
+        now = time.monotonic()
+        credit, last = min(credit + (now - last) * rate, 10.0), now
+        if peer.data.get("paused"):
+            credit = 0.0
+        while credit >= 1 and sent < count:
+            credit -= 1
+            msg = KVMsg(f"key-{rng.randrange(keys):03d}", 0, str(rng.randrange(10**6)).encode(),
+                        properties={"from": peer.name})
+            try:
+                msg.send(push, zmq.NOBLOCK)
+            except zmq.Again:               # no server to take it: this update is lost
+                peer.count("not sent")
+                break
+            sent += 1
+            sent_uuids.append(msg.uuid)
+            life_uuids.append(msg.uuid)
+            pending.add(msg.uuid)
+            peer.count("sent")
+        # read: apply the numbered updates, in order
+        if sub.poll(10):
+            msg = KVMsg.recv(sub)
+            if msg.sequence <= sequence:
+                peer.count("skipped")
+            elif msg.sequence > sequence + 1:
+                peer.count("resyncs")
+                peer.log("gap", f"expected {sequence + 1}, got {msg.sequence}: new snapshot")
+                kvmap = None
+            else:
+                kvmap[msg.key] = msg
+                sequence = msg.sequence
+                peer.data["sequence"] = sequence
+                peer.counter("sequence").value = sequence
+                peer.count("applied")
+                if msg.uuid in pending:
+                    pending.discard(msg.uuid)
+                    peer.count("mine back")
+                peer.throttle()
+        peer.data["idle"] = sent >= count or bool(peer.data.get("paused"))
+
+
+ROLES = {"clonesrv2": clonesrv2, "clonecli2": clonecli2, "clonesrv3": clonesrv3, "clonecli3": clonecli3}
+
+
+# ---- for the notebooks: read states safely, compare them, plot progress ---------------------------
+
+def state_of(peer) -> tuple[int, dict[str, tuple[int, bytes]]]:
+    """A peer's state as ``(sequence, {key: (sequence, body)})``, copied safely from another
+    thread (the role may be adding a key while we copy)."""
+    for _ in range(100):
+        try:
+            kvmap = peer.data.get("kvmap") or {}
+            seq = peer.data.get("sequence", 0)
+            return seq, {k: (m.sequence, m.body) for k, m in list(kvmap.items())}
+        except RuntimeError:
+            time.sleep(0)
+    raise RuntimeError(f"could not copy the state of {peer.name}")
+
+
+def same_state(lab, server: str, clients: list[str]) -> dict[str, bool]:
+    """{client: its map equals the server's map, key by key, sequence and body}."""
+    _, expected = state_of(lab.peer(server))
+    return {c: state_of(lab.peer(c))[1] == expected for c in clients}
+
+
+def caught_up(lab, server: str, clients: list[str]) -> bool:
+    """True when every client is running and has reached the server's sequence number."""
+    target = lab.peer(server).data.get("sequence", 0)
+    return all(lab.peer(c).alive and lab.peer(c).data.get("sequence", -1) == target for c in clients)
+
+
+def writes_settled(lab, server: str, clients: list[str]) -> bool:
+    """Model 3: every running client has stopped writing (sent its ``count`` or paused), and the
+    server has numbered every update of its current start (matched by uuid). Updates a client had queued when it was
+    killed died with its socket: they never reach the server, so they are not waited for."""
+    sequenced = lab.peer(server).data.get("sequenced", set())
+    for c in clients:
+        peer = lab.peer(c)
+        if not (peer.alive and peer.data.get("idle")):
+            return False
+        if not all(u in sequenced for u in list(peer.data.get("life_uuids", []))):
+            return False
+    return True
+
+
+def snapshots(report, peer: str) -> list[tuple[float, int, int]]:
+    """The snapshots a client received during a run: (time, keys, version)."""
+    found = []
+    for t, _, _, detail in report.events_of("snapshot", peer):
+        m = re.search(r"(\d+) keys at sequence (\d+)", str(detail))
+        if m:
+            found.append((t, int(m.group(1)), int(m.group(2))))
+    return found
+
+
+def counter_values(lab, peer: str, counter: str, since: float = 0.0) -> tuple[list[float], list[int]]:
+    """The sampled values (not rates) of one counter: (times since ``since``, values)."""
+    times, values = [], []
+    for t, snap in list(lab.sampler.samples):
+        value = snap.get(peer, {}).get(counter)
+        if t >= since and value is not None:
+            times.append(t - since)
+            values.append(value)
+    return times, values
+
+
+def progress_figure(lab, report, peers: list[str], counter: str = "sequence", title: str = "",
+                    ylabel: str = "sequence number reached"):
+    """How far each peer got over the run (the sampled counter value), kills and restarts marked."""
+    from ..plots import mark_events, new_figure
+    fig = new_figure(8, 3.6)
+    ax = fig.add_subplot()
+    styles = ["--", "-.", ":", "-"]
+    for i, name in enumerate(peers):
+        times, values = counter_values(lab, name, counter, since=report.start)
+        if not times:
+            continue
+        if i == 0:     # the reference (the server): a wide pale band that the others run along
+            ax.plot(times, values, linewidth=7, alpha=0.3, color="tab:blue", label=name,
+                    solid_capstyle="butt")
+        else:
+            ax.plot(times, values, linestyle=styles[(i - 1) % len(styles)], linewidth=1.6,
+                    color=f"C{i}", label=name)
+    snaps = [(t, int(m.group(1))) for t, kind, name, detail in report.events
+             if kind == "snapshot" and name in peers and (m := re.search(r"at sequence (\d+)", str(detail)))]
+    if snaps:
+        ax.scatter([t for t, _ in snaps], [q for _, q in snaps], marker="o", s=40, facecolors="none",
+                   edgecolors="black", zorder=5, label="snapshot received")
+    mark_events(ax, report.events, kinds=("kill", "restart", "start"))
+    ax.set_xlabel("time since start of run (s)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or f"{lab.name}: {counter} per peer")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    return fig
+
+
+def describe(kvmap: dict[str, Any], limit: int = 5) -> str:
+    """A few entries of a state, for printing."""
+    items = sorted(kvmap.items())[:limit]
+    more = f" ... ({len(kvmap)} keys)" if len(kvmap) > limit else ""
+    return ", ".join(f"{k}={v[1].decode() if isinstance(v, tuple) else v}" for k, v in items) + more
