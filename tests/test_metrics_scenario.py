@@ -140,3 +140,11 @@ def test_report_plot_has_labelled_axes_and_marked_events(lab):
     assert any("throttle server" in t.get_text() for t in ax.texts)
     from zguide_py.plots import to_png
     assert to_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sampler_values_are_the_raw_counts(lab):
+    sampler = lab.sampler
+    sampler.stop()
+    sampler.samples.clear()
+    sampler.samples.extend([(1.0, {"p": {"n": 3}}), (2.0, {"q": {}}), (3.0, {"p": {}})])
+    assert sampler.values("p", "n") == ([1.0, 3.0], [3, 0])

@@ -95,3 +95,10 @@ def test_the_live_plot_moves_while_the_kernel_is_idle(labs):
     assert panel.live
     by_click.close()
     assert not panel.live
+
+
+def test_an_action_can_report_its_result(labs):
+    by_click, _ = labs
+    panel = by_click.panel(hz=5, actions={"count peers": lambda lab: f"{len(lab.peers)} peers"})
+    panel.action_buttons["count peers"].click()
+    assert panel.last_message == "count peers: 2 peers"

@@ -84,6 +84,12 @@ class Sampler:
             prev_t, prev_v = t, value
         return times, rates
 
+    def values(self, peer: str, counter: str, since: float = 0.0) -> tuple[list[float], list[int]]:
+        """The raw sampled values of ``peer``'s ``counter``, as (times, values)."""
+        with self._lock:
+            rows = [(t, s[peer].get(counter, 0)) for t, s in self.samples if t >= since and peer in s]
+        return [t for t, _ in rows], [v for _, v in rows]
+
     def counters(self) -> set[tuple[str, str]]:
         """Every (peer, counter) pair seen so far."""
         with self._lock:

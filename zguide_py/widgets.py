@@ -129,11 +129,11 @@ class Panel(W.VBox):
 
     def _do_action(self, label: str, action: Callable[["Lab"], Any]) -> None:
         try:
-            action(self.lab)
+            result = action(self.lab)
         except Exception as exc:  # noqa: BLE001
             self.say(f"{label} failed: {exc}", error=True)
         else:
-            self.say(f"{label}: done")
+            self.say(f"{label}: {result}" if isinstance(result, str) else f"{label}: done")
         self.refresh(plot=False)
 
     def say(self, text: str, error: bool = False) -> None:
