@@ -1,0 +1,395 @@
+# Source of notebooks/04_router_dealer.ipynb - build with: python tools/nbbuild.py notebooks/src/04_router_dealer.py
+# %% [markdown]
+# # 04 · Router-dealer: identities, envelopes and an asynchronous server
+#
+# **The problem:** REQ and REP move in lockstep: one request, one reply, then the next. A server
+# built from REP answers one client at a time, and a REQ client cannot have two questions open. Real
+# servers want to take many requests at once, hand them to a pool of workers, and send each answer
+# back to whoever asked, in whatever order the answers are ready.
+#
+# ZeroMQ's answer is a pair of socket types that drop the lockstep:
+#
+# * **DEALER** sends whenever it likes (round-robin over its connections) and receives whatever
+#   comes (fair-queued). It adds nothing to your frames.
+# * **ROUTER** knows every connection by an **identity**. It puts the sender's identity in front of
+#   each message it receives, and takes the first frame of each message you send as the identity
+#   of the connection to send it to.
+#
+# The frames in front of the body are the message's **envelope**. This notebook makes envelopes
+# visible, frame by frame, then builds the guide's *asynchronous server*:
+#
+# ```mermaid
+# flowchart LR
+#     C1["client1<br/>DEALER (connect)"] --> FE
+#     C2["client2<br/>DEALER (connect)"] --> FE
+#     C3["client3<br/>DEALER (connect)"] --> FE
+#     subgraph server["server (one thread, a Poller loop)"]
+#         FE["frontend<br/>ROUTER (bind)"] <-. "frames passed on unchanged" .-> BE["backend<br/>DEALER (bind)"]
+#     end
+#     W1["worker1<br/>DEALER (connect)"] --> BE
+#     W2["worker2<br/>DEALER (connect)"] --> BE
+#     W3["worker3<br/>DEALER (connect)"] --> BE
+# ```
+#
+# Arrows go from the socket that connects to the socket that binds; messages flow both ways.
+
+# %%
+import zmq
+
+from zguide_py import Lab, Scenario, show_source, summarize
+from zguide_py.flow import Flow
+from zguide_py.patterns import routerdealer as rd
+
+lab = Lab("router-dealer", sample_interval=0.02)
+flow = Flow(lab)          # records messages: (time, sender, receiver, frames)
+
+# %% [markdown]
+# ## 1. Envelopes, one call per cell
+#
+# A ROUTER server and a REQ client, both driven from this notebook. `flow.record(...)` writes down
+# each message we see, so that we can show it as a table of frames afterwards.
+
+# %%
+router = lab.socket(zmq.ROUTER)
+router.bind("inproc://envelopes")
+
+# %%
+req = lab.socket(zmq.REQ)
+req.connect("inproc://envelopes")
+
+# %%
+req.send(b"hello")
+
+# %%
+request = router.recv_multipart()
+flow.record("REQ client", "ROUTER server", request)
+print("the REQ sent 1 frame; the ROUTER received", len(request), "frames")
+
+# %%
+flow.table(per_frame=True, last=1)
+
+# %% [markdown]
+# Three frames for one `send`:
+#
+# * frame 0, the **identity**: the ROUTER made it up when the REQ connected (5 bytes, the first one
+#   zero; shown in hex). It is how the ROUTER will find this connection again.
+# * frame 1, an empty **delimiter**: REQ puts it in front of every request, to mark where the
+#   envelope ends and the body begins.
+# * frame 2, the **body**, as the client sent it.
+#
+# To answer, the server sends the envelope back in front of its reply. The ROUTER takes frame 0 off
+# and uses it to pick the connection; the REQ takes the delimiter off; the client sees only the body.
+
+# %%
+identity = request[0]
+print("identity:", len(identity), "bytes, first byte zero:", identity[0] == 0)
+router.send_multipart([identity, b"", b"world"])
+flow.record("ROUTER server", "REQ client", [identity, b"", b"world"], note="as the ROUTER sent it")
+
+# %%
+reply = req.recv_multipart()
+flow.record("ROUTER server", "REQ client", reply, note="as the REQ received it")
+print("the REQ client received:", reply)
+
+# %% [markdown]
+# A DEALER adds nothing: no delimiter. And any socket may choose its own identity before it
+# connects, which makes the envelope readable. (Identities must be unique among a ROUTER's
+# connections; the ones a ROUTER makes up start with a zero byte so they never clash with chosen ones.)
+
+# %%
+dealer = lab.socket(zmq.DEALER, routing_id=b"client-A")
+dealer.connect("inproc://envelopes")
+dealer.send(b"hello from A")
+
+# %%
+request = router.recv_multipart()
+flow.record("DEALER client-A", "ROUTER server", request)
+print("the ROUTER received", len(request), "frames:", request)
+
+# %%
+router.send_multipart([b"client-A", b"hi A"])
+reply = dealer.recv_multipart()
+flow.record("ROUTER server", "DEALER client-A", reply)
+print("client-A received:", reply)
+
+# %% [markdown]
+# Everything we recorded so far, one row per message (times are milliseconds since the first one):
+
+# %%
+flow.table()
+
+# %% [markdown]
+# The same messages as a **sequence diagram**: one vertical lifeline per peer, one arrow per message,
+# top to bottom in time order, each labelled with its frames. `''` is an empty frame, `"..."` is
+# text, `0x...` is binary.
+
+# %%
+flow.figure(peers=["REQ client", "ROUTER server", "DEALER client-A"], title="envelopes, by hand",
+            label_width=16)
+
+# %% [markdown]
+# ## 2. A ROUTER drops what it cannot route, unless `ROUTER_MANDATORY` is set
+#
+# What if the first frame names nobody? By default the ROUTER **drops the message silently**: `send`
+# returns as if all were well. That is deliberate (a server should not stall because one client went
+# away), but it hides mistakes. With the socket option `ROUTER_MANDATORY` the ROUTER refuses instead:
+# `send` raises `zmq.ZMQError` with errno `EHOSTUNREACH` ("Host unreachable").
+
+# %%
+router.send_multipart([b"nobody", b"are you there?"])
+print("sent to an unknown identity, and no error was raised: True")
+
+# %%
+router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+try:
+    router.send_multipart([b"nobody", b"are you there?"])
+    print("no error")
+except zmq.ZMQError as exc:
+    print("with ROUTER_MANDATORY:", "EHOSTUNREACH" if exc.errno == zmq.EHOSTUNREACH else exc.errno,
+          "-", exc)
+
+# %%
+router.send_multipart([b"client-A", b"still there?"])      # a known identity still works
+print("client-A received:", dealer.recv_multipart())
+
+# %% [markdown]
+# ## 3. The asynchronous server: the roles
+#
+# * `client_task` - a DEALER with its name as identity. It keeps up to `window` requests in flight
+#   (no lockstep!), matches each reply to its open request, and counts requests with no reply after
+#   `timeout` seconds as lost.
+# * `server_task` - a ROUTER frontend, a DEALER backend, and a Poller loop that passes frames from
+#   one to the other unchanged. It never looks inside a message; the envelope does the routing.
+# * `server_worker` - a DEALER that takes `[identity, request]`, works, and sends back
+#   `[identity, request, its name]`: the same envelope, so the reply finds its way home.
+#
+# Each role takes an optional `flow` and records what its sockets receive. One small helper,
+# `patient_send`, keeps them killable: a DEALER (or REQ) with nobody connected blocks in `send`
+# forever, so roles send with `NOBLOCK` and poll between tries.
+
+# %%
+show_source(rd.client_task, rd.server_task, rd.server_worker, rd.patient_send)
+
+# %% [markdown]
+# ## 4. A scripted run: three clients, three workers, and a client that dies
+#
+# Each client sends 40 requests, at most 4 in flight; each worker takes 20 ms per request. The
+# server uses `ROUTER_MANDATORY`, so it can count the replies it could not deliver. After client3 has
+# received 10 replies the scenario **kills** it: its open requests are still being worked on, and
+# their replies arrive at the server for a client that is gone.
+
+# %%
+frontend, backend = lab.endpoint("frontend"), lab.endpoint("backend")
+lab.start("server", rd.server_task, frontend=frontend, backend=backend, mandatory=True)
+for w in ("worker1", "worker2", "worker3"):
+    lab.start(w, rd.server_worker, endpoint=backend, work=0.02)
+clients = ["client1", "client2", "client3"]
+crash = Scenario("client3 dies", seed=0)
+for c in clients:
+    crash.at(0, "start", c, rd.client_task, endpoint=frontend, requests=40, window=4)
+crash.after(10, "client3", "replies", "kill", "client3")
+print(crash.describe())
+
+
+def all_settled():
+    """Both survivors are done and every request the server took has been answered or refused."""
+    server = lab.peer("server")
+    return (all(lab.peer(c).data.get("done") for c in ("client1", "client2"))
+            and server.get("replies") + server.get("unroutable") == server.get("requests"))
+
+
+report = lab.run(crash, seconds=10, until=all_settled)
+report
+
+# %%
+rd.progress_figure(lab, report, [(c, "replies") for c in clients] + [("server", "unroutable")],
+                   title="async server: replies received per client; client3 killed",
+                   ylabel="replies so far")
+
+# %% [markdown]
+# client1 and client2 climb to 40. client3's line stops when it is killed, and the server's
+# `unroutable` count rises by the replies that were still being worked on for it.
+
+# %%
+server = lab.peer("server")
+survivors_ok = all(sorted(lab.peer(c).data["answered"]) == list(range(40)) and not lab.peer(c).data["misrouted"]
+                   for c in ("client1", "client2"))
+in_flight = lab.peer("client3").get("requests") - lab.peer("client3").get("replies")
+print("client1 and client2: all 40 replies, each one for the client that asked:", survivors_ok)
+print("no reply ever reached the wrong client:", all(not lab.peer(c).data["misrouted"] for c in clients))
+print(f"client3 had ~{in_flight} requests open when it died; "
+      f"replies the server could not route: ~{server.get('unroutable')}")
+print("every unroutable reply was for an open request of client3:", server.get("unroutable") <= in_flight)
+order = lab.peer("client1").data["answered"]
+print(f"client1's replies out of order (a later request answered first): ~{sum(b < a for a, b in zip(order, order[1:]))}")
+shares = {w: lab.peer(w).get("requests") for w in ("worker1", "worker2", "worker3")}
+print("the backend DEALER dealt requests evenly (within 2):", max(shares.values()) - min(shares.values()) <= 2)
+print(f"round trip per request: median ~{summarize(lab.peer('client1').latencies['rtt']).p50 * 1e3:.0f} ms")
+assert survivors_ok and server.get("unroutable") <= in_flight and not lab.errors()
+
+# %% [markdown]
+# Out-of-order replies are normal here: three workers run in parallel, and whichever finishes first
+# answers first. The client matches replies to requests by their content, not by their order.
+#
+# ## 5. Watch the frames: a message-flow diagram
+#
+# Now a small run with the flow recorder switched on: two clients send 3 requests each (all at once,
+# since a DEALER need not wait), two workers answer. Each message is recorded once, with the frames
+# its receiver gets: by the receiver, except the workers' replies, which a worker records as it sends
+# them (the server's DEALER cannot tell which worker a reply came from). So each request makes four
+# arrows: client → server (the ROUTER has put the identity in front), server → worker (passed on
+# unchanged), worker → server (the envelope goes back with the reply), server → client (the ROUTER
+# has taken the identity off). Each request has its own colour.
+
+# %%
+for name in list(lab.peers):
+    lab.remove(name)
+flow.clear()
+frontend, backend = lab.endpoint("frontend-2"), lab.endpoint("backend-2")
+lab.start("server", rd.server_task, frontend=frontend, backend=backend, flow=flow)
+for w in ("worker1", "worker2"):
+    lab.start(w, rd.server_worker, endpoint=backend, work=0.005, flow=flow)
+for c in ("client1", "client2"):
+    lab.start(c, rd.client_task, endpoint=frontend, requests=3, window=3, flow=flow)
+lab.wait_for(lambda: all(lab.peer(c).data.get("done") for c in ("client1", "client2")), timeout=5,
+             what="both clients to get 3 replies")
+print("messages recorded:", flow.total, "(6 requests x 4 hops)")
+
+
+def request_of(event):
+    """The request an arrow belongs to: the frame that looks like 'client1:0'."""
+    return next(f.decode() for f in event.frames if f.startswith(b"client") and b":" in f)
+
+
+flow.figure(peers=["client1", "client2", "server", "worker1", "worker2"], key=request_of,
+            legend_title="request", title="async server: 6 requests")
+
+# %% [markdown]
+# Read it top to bottom: the clients fire their requests without waiting for replies; the DEALER
+# backend deals them to worker1 and worker2 in turn; replies come back in the order the workers
+# finish, and each one retraces its request's path. (Run the cell again: the interleaving changes,
+# the paths do not.)
+#
+# A table can pick messages out, here client1's requests as the frontend ROUTER handed them to the
+# server, identity first:
+
+# %%
+flow.table(where=lambda e: e.sender == "client1" and e.receiver == "server")
+
+# %%
+print("every request made 4 hops:", flow.total == 24)
+print("identity in front of what the frontend received:",
+      all(e.frames[0] == e.sender.encode() for e in flow.events() if e.receiver == "server" and e.sender.startswith("client")))
+print("clients received no envelope, just [request, worker]:",
+      all(len(e.frames) == 2 for e in flow.events() if e.receiver.startswith("client")))
+assert flow.total == 24
+
+# %% [markdown]
+# ## 6. Play with it
+#
+# The async server again, this time over TCP (so that a restarted server can be found again by its
+# clients and workers), with two clients that never stop. Each client is throttled to one request
+# every 20 ms. Kill a worker: its queued requests are lost (the clients count them after a 1 s
+# timeout) and the DEALER deals to the others. Throttle a worker: requests dealt to it wait, since
+# DEALER deals round-robin without asking who is busy (notebook 05 fixes that). Add clients and
+# workers with the buttons.
+
+# %%
+for name in list(lab.peers):
+    lab.remove(name)
+frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
+lab.start("server", rd.server_task, frontend=frontend, backend=backend, mandatory=True)
+
+
+def add_worker(lab):
+    n = 1 + sum(name.startswith("worker") for name in lab.peers)
+    lab.start(f"worker{n}", rd.server_worker, endpoint=backend, work=0.005)
+
+
+def add_client(lab):
+    n = 1 + sum(name.startswith("client") for name in lab.peers)
+    lab.start(f"client{n}", rd.client_task, endpoint=frontend, requests=None, timeout=1.0)
+    lab.throttle(f"client{n}", 0.02)
+
+
+for _ in range(2):
+    add_worker(lab)
+    add_client(lab)
+panel = lab.panel(counters=["replies"], actions={"add worker": add_worker, "add client": add_client},
+                  title="async server: clients, server, workers")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+panel
+
+# %% [markdown]
+# Headless, the notebook clicks for you and checks each effect.
+
+# %%
+panel.action_buttons["add worker"].click()
+lab.wait_for(lambda: lab.peer("worker3").get("requests") > 0, timeout=5, what="worker3 to get work")
+print("'add worker' started worker3 and the DEALER deals to it:", lab.peer("worker3").get("requests") > 0)
+
+panel.rows["worker1"].kill.click()
+print("kill button -> worker1", lab.peer("worker1").state)
+before = {w: lab.peer(w).get("requests") for w in ("worker2", "worker3")}
+lab.wait_for(lambda: all(lab.peer(w).get("requests") >= before[w] + 5 for w in before), timeout=5,
+             what="the other workers to carry on")
+print("worker2 and worker3 carry on:", True)
+
+panel.action_buttons["add client"].click()
+lab.wait_for(lambda: lab.peer("client3").get("replies") >= 5, timeout=5, what="client3 to get replies")
+print("'add client' started client3 and it gets replies:", True)
+
+panel.rows["worker2"].throttle.value = 0.05
+print("slider -> lab.throttle('worker2', 0.05):", lab.peer("worker2").delay == 0.05)
+panel.refresh()
+print("panel rows:", sorted(panel.rows))
+print("misrouted replies anywhere:", sum(len(lab.peer(c).data["misrouted"]) for c in lab.peers if c.startswith("client")))
+assert lab.peer("worker1").state == "killed" and not lab.errors()
+
+# %% [markdown]
+# ## 7. What you saw, and questions
+#
+# * A ROUTER puts the sender's identity in front of every message it receives and routes every
+#   message it sends on its first frame. REQ adds an empty delimiter; DEALER adds nothing.
+# * The envelope is just frames. A proxy that passes frames on unchanged lets the reply retrace the
+#   request's path, so the asynchronous server needs no table of who asked what.
+# * DEALER clients keep several requests open; replies may come back in a different order.
+# * A ROUTER silently drops a message for an unknown identity, unless `ROUTER_MANDATORY` is set; then
+#   `send` raises `EHOSTUNREACH`.
+#
+# **Questions**
+# 1. The server never counts its workers. How does a new worker start getting requests?
+# 2. When a worker is killed, which requests are lost: only the one it was working on?
+# 3. What would go wrong if two clients chose the same identity?
+# 4. When would you rather have `EHOSTUNREACH` than a silent drop? When not?
+#
+# **Exercise.** A message can pass through several ROUTERs; each one adds an identity, so envelopes
+# stack: a REQ request that went through two ROUTER-DEALER proxies arrives as
+# `[id2, id1, '', body]`. Write `split_envelope(frames)` that returns `(envelope, body)`: everything
+# up to and including the first empty frame, and the rest. Then run the check.
+
+# %%
+def split_envelope(frames):
+    # your turn: this is one answer; replace it with yours and run the check
+    cut = frames.index(b"") + 1
+    return frames[:cut], frames[cut:]
+
+
+# %%
+checks = [
+    ([b"\x00\x80\x00\x00\x29", b"", b"hello"], ([b"\x00\x80\x00\x00\x29", b""], [b"hello"])),
+    ([b"id2", b"id1", b"", b"body", b"more"], ([b"id2", b"id1", b""], [b"body", b"more"])),
+    ([b"", b"just a body"], ([b""], [b"just a body"])),
+]
+results = [split_envelope(frames) == expected for frames, expected in checks]
+print("split_envelope passes", sum(results), "of", len(results), "checks")
+
+# %% [markdown]
+# ## Teardown
+
+# %%
+lab.close()
+print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
+assert not lab.threads() and lab.open_sockets() == 0
