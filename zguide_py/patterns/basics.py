@@ -18,11 +18,16 @@ def pusher(peer, endpoint: str, count: int = 10, size: int = 0, bind: bool = Fal
         if not peer.running:
             return
         body = f"msg {n}".encode().ljust(size, b".")
-        # poll for room first: a PUSH with no connected peer would block in send() forever
-        while not push.poll(50, zmq.POLLOUT):
-            if not peer.running:
-                return
-        push.send(body)
+        # NOBLOCK, and poll while there is no room: a PUSH with no connected peer would block in a
+        # plain send() forever, and this role must stay killable.
+        while True:
+            try:
+                push.send(body, zmq.NOBLOCK)
+                break
+            except zmq.Again:
+                push.poll(50, zmq.POLLOUT)
+                if not peer.running:
+                    return
         peer.count("sent")
         peer.throttle()
     # send() only queued the messages. Closing with linger 0 (what a crash does) would drop any that
