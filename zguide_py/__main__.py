@@ -103,6 +103,10 @@ def cmd_bench(args) -> int:
         print()
         print("Throughput and latency by message size (talk = the seed talk's C# figures on localhost)")
         print(sweep_table(sweep(transports=args.sweep.split(","), seconds=0.2)))
+    if args.majordomo:
+        from .patterns.majordomo import bench_table
+        print()
+        bench_table(seconds=1.0)
     return status
 
 
@@ -124,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--rounds", type=int, default=5)
     bench.add_argument("--sweep", default="inproc,ipc,tcp",
                        help="transports for the size sweep, comma-separated ('' to skip)")
+    bench.add_argument("--no-majordomo", dest="majordomo", action="store_false",
+                       help="skip the Majordomo broker's request rate")
     bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     return args.func(args)

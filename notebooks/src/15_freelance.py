@@ -1,0 +1,299 @@
+# Source of notebooks/15_freelance.ipynb - build with: python tools/nbbuild.py notebooks/src/15_freelance.py
+# %% [markdown]
+# # 15 · Freelance: reliability without a broker (10/FLP)
+#
+# **The problem:** every pattern so far had a middle man (a queue, a broker, a Titanic) and every
+# middle man is one more thing that can die. **Freelance** has none: a few identical servers, each
+# at its own address, and clients that know all the addresses and cope with dead servers
+# themselves. The guide builds it in three steps, and this notebook runs all three against the same
+# faults, so you can compare what each costs:
+#
+# 1. **sequential failover**: talk to one server; after a timeout, try the next one;
+# 2. **shotgun**: send each request to *all* servers, keep the first reply, drop the others;
+# 3. **ROUTER to ROUTER with pings** (the protocol 10/FLP): keep track of which servers are alive by
+#    pinging them, and send each request to one server known to be alive.
+#
+# ```mermaid
+# flowchart LR
+#     subgraph "model 1"
+#       C1["client<br/>REQ (connect to one at a time)"] --> S1a["server 1<br/>REP (bind)"]
+#       C1 -. "after a timeout" .-> S2a["server 2<br/>REP (bind)"]
+#     end
+#     subgraph "model 2"
+#       C2["client<br/>DEALER (connect to all)"] --> S1b["server 1<br/>REP"]
+#       C2 --> S2b["server 2<br/>REP"]
+#       C2 --> S3b["server 3<br/>REP"]
+#     end
+#     subgraph "model 3 (10/FLP)"
+#       C3["client<br/>ROUTER (connect to all)"] -- "PING / request" --> S1c["server 1<br/>ROUTER, identity = its endpoint"]
+#       C3 --> S2c["server 2<br/>ROUTER"]
+#       C3 --> S3c["server 3<br/>ROUTER"]
+#     end
+# ```
+
+# %%
+import time
+
+import zmq
+
+from zguide_py import Lab, Scenario, show_source, summarize
+from zguide_py.patterns import freelance
+from zguide_py.plots import new_figure
+
+lab = Lab("freelance")
+SERVERS = ["s1", "s2", "s3"]
+
+# %% [markdown]
+# ## 1. The same faults for every model
+#
+# Three servers, every one bound over TCP (they get killed and restarted). The schedule kills
+# servers one after another but always leaves at least one alive; each model's client sends
+# 300 requests, one every 8 ms, through it.
+
+# %%
+def fault_schedule():
+    return (Scenario("servers die one by one; one always lives", seed=0)
+            .at(0.3, "kill", "s1").at(0.6, "kill", "s2").at(0.9, "restart", "s1")
+            .at(1.2, "kill", "s3").at(1.5, "restart", "s2").at(1.8, "restart", "s3")
+            .at(2.0, "kill", "s1"))
+
+
+print(fault_schedule().describe())
+
+
+def run_model(model, server_role, client_role, **client_params):
+    """Start three servers and a client, run the fault schedule, return (report, endpoints)."""
+    for name in list(lab.peers):
+        lab.remove(name)
+    endpoints = [lab.endpoint(name, "tcp") for name in SERVERS]
+    for name, endpoint in zip(SERVERS, endpoints):
+        lab.start(name, server_role, endpoint=endpoint)
+    lab.start(model, client_role, servers=endpoints, requests=300, interval=0.008, **client_params)
+    report = lab.run(fault_schedule(), seconds=20, until=lambda: lab.peer(model).state == "done")
+    assert all(s.fired_at is not None and not s.error for s in report.steps), report   # all faults happened
+    return report, endpoints
+
+
+results = {}
+
+
+def verdict(model, report):
+    """Print and keep what the model's client achieved; True if all 300 requests were answered."""
+    c = lab.peer(model)
+    ok = c.get("replies") == 300 and c.get("failed") == 0 and not lab.errors()
+    results[model] = dict(report=report, latencies=list(c.latencies["request"]), ok=ok,
+                          per_server={s: lab.peer(s).get("requests") for s in SERVERS})
+    rtt = summarize(results[model]["latencies"])
+    print(f"{model}: all 300 requests answered: {ok}")
+    print("  requests done by each server:", ", ".join(f"{s} ~{n}" for s, n in results[model]["per_server"].items()))
+    print(f"  request time: median ~{rtt.p50 * 1e3:.1f} ms, slowest ~{rtt.max * 1e3:.0f} ms")
+    return ok
+
+# %% [markdown]
+# ## 2. Model 1: sequential failover
+#
+# A REQ socket to one server. If no reply comes within 100 ms, close the socket (a REQ that got
+# no reply cannot send again), connect to the next server and send the same request again. Give up
+# after two rounds of all the servers.
+
+# %%
+show_source(freelance.server_rep, freelance.client_sequential)
+
+# %%
+report1, _ = run_model("sequential", freelance.server_rep, freelance.client_sequential, timeout=0.1)
+print(f"switches after a timeout: ~{lab.peer('sequential').get('switches')}")
+ok1 = verdict("sequential", report1)
+assert ok1
+
+# %% [markdown]
+# The client sticks to a server until it dies, then pays **one timeout** (100 ms) per dead server it
+# tries. Simple, and good when servers rarely die.
+#
+# ## 3. Model 2: shotgun
+#
+# One DEALER connected to every server. A DEALER deals messages round-robin over its connections,
+# so sending each request three times gives each server one copy. The first reply wins; every reply
+# carries the request's sequence number, so the others are recognised as late and dropped. Note that
+# a DEALER keeps messages for a dead server queued: when that server comes back it answers a backlog
+# of old requests, which the client drops too.
+
+# %%
+show_source(freelance.client_shotgun)
+
+# %%
+report2, _ = run_model("shotgun", freelance.server_rep, freelance.client_shotgun, timeout=0.5)
+print(f"late duplicates dropped: ~{lab.peer('shotgun').get('late duplicates')}")
+ok2 = verdict("shotgun", report2)
+assert ok2
+
+# %% [markdown]
+# No request waited for a timeout: some server always answered at once. The price is visible in the
+# per-server counts: every live server did every request (and restarted ones did old ones too).
+#
+# ## 4. Model 3: ROUTER to ROUTER, with pings (10/FLP)
+#
+# Each server's ROUTER takes its own endpoint as its identity, so the client's ROUTER can address a
+# server by name: `[b"tcp://127.0.0.1:5555", control, body]`. The client pings every server every
+# 100 ms (`PING` -> `PONG`), believes a server alive while it heard from it within 300 ms, and sends
+# each request to the first server it believes alive. If no reply comes within 100 ms it presumes
+# that server dead (until a pong says otherwise) and resends the request to the next live one, until
+# the reply with the same control frame arrives. (The guide's version resends to the first live
+# server each time, so a request waits until the dead server's 300 ms have expired.)
+#
+# `ROUTER_MANDATORY` makes a send to a server that has never connected fail at once instead of
+# being dropped silently; `ROUTER_HANDOVER` lets a restarted server take its identity back.
+
+# %%
+show_source(freelance.server_router, freelance.client_router)
+
+# %%
+report3, endpoints3 = run_model("router", freelance.server_router, freelance.client_router, timeout=3.0)
+print(f"request copies sent (resends included): ~{lab.peer('router').get('sent')}")
+ok3 = verdict("router", report3)
+assert ok3
+
+# %% [markdown]
+# Like model 1 it uses one server at a time, but it learns from pings, not from a timed-out request,
+# and from a request left unanswered that a server is gone, and it finds a *restarted* server again
+# by itself. A request caught by a kill waits for the resend (100 ms), which goes elsewhere. At the
+# very start it waits for the first pongs before it sends anything.
+#
+# ## 5. Side by side
+
+# %%
+fig = new_figure(10, 6.2)
+axes = fig.subplots(3, 1, sharex=True)
+for ax, (model, result) in zip(axes, results.items()):
+    report = result["report"]
+    t_c, r_c = report.series.get((model, "replies"), ([], []))
+    ax.plot(t_c, r_c, color="black", linewidth=1.6, label="client replies")
+    for s in SERVERS:
+        t_s, r_s = report.series.get((s, "requests"), ([], []))
+        ax.plot(t_s, r_s, linewidth=1, alpha=0.8, label=f"{s} requests")
+    for t, kind, name, _d in report.events:
+        if kind in ("kill", "restart") and name in SERVERS:
+            ax.axvline(t, color="tab:red" if kind == "kill" else "tab:green", linestyle="--", linewidth=0.8)
+            ax.annotate(f"{kind} {name}", xy=(t, 1), xycoords=("data", "axes fraction"), fontsize=7,
+                        rotation=90, va="top", ha="right", color="tab:red" if kind == "kill" else "tab:green")
+    ax.set_ylabel("per second")
+    ax.set_title(f"model: {model}", fontsize=10, loc="left")
+    ax.grid(True, alpha=0.3)
+axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+axes[-1].set_xlabel("time since start of run (s)")
+fig.suptitle("Freelance: client replies and server load under the same kills (red) and restarts (green)")
+fig
+
+# %% [markdown]
+# The black line (replies the client got) carries on through every kill in all three models. What
+# differs is the coloured lines: model 1 and 3 put the load on one server at a time; model 2 puts it
+# on every server (and a restarted server's spike is its backlog of stale copies, all answered too
+# late). And the dips: model 1 loses a timeout per dead server it meets, model 3 a resend interval,
+# model 2 nothing.
+
+# %%
+fig = new_figure(8, 3.4)
+ax = fig.add_subplot()
+data = [[t * 1e3 for t in results[m]["latencies"]] for m in results]
+ax.boxplot(data, whis=(0, 100))
+ax.set_xticks([1, 2, 3], list(results))
+ax.set_yscale("log")
+ax.set_ylabel("request time (ms, log scale)")
+ax.set_xlabel("Freelance model")
+ax.set_title("time per request, faults included (whiskers: fastest and slowest)")
+ax.grid(True, axis="y", alpha=0.3)
+fig
+
+# %% [markdown]
+# **Verdict.** In every model, with one server always alive, every request was answered.
+
+# %%
+for model, result in results.items():
+    print(f"model {model}: all 300 requests answered while one server lived: {result['ok']}")
+assert all(result["ok"] for result in results.values()) and len(results) == 3
+
+# %% [markdown]
+# ## 6. Play with it
+#
+# Model 3 with a client that keeps going. Kill servers one by one and watch the client's view of
+# who is alive (the `alive` line below the buttons shows it after each click); kill all three and the
+# client's requests fail after 3 s each; restart one and it is found again by the pings.
+
+# %%
+lab.remove("router")
+lab.start("router", freelance.client_router, servers=endpoints3, requests=10**6, interval=0.01, timeout=3.0)
+panel = lab.panel(counters=["replies", "requests"], title="Freelance model 3: three servers, one client")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+panel
+
+# %% [markdown]
+# Headless, the notebook kills two servers with their buttons, checks that the client still gets
+# replies and knows only one server is alive, then restarts one and checks it is found again.
+
+# %%
+for name in ("s1", "s2", "s3"):
+    if not lab.peer(name).alive:
+        panel.rows[name].restart.click()
+client = lab.peer("router")
+lab.wait_for(lambda: len(client.data["alive"]) == 3, timeout=3, what="all three alive")
+panel.rows["s1"].kill.click()
+panel.rows["s2"].kill.click()
+lab.wait_for(lambda: client.data["alive"] == [endpoints3[2]], timeout=3, what="only s3 alive")
+before = client.get("replies")
+lab.wait_for(lambda: client.get("replies") > before + 10, timeout=3, what="replies from s3")
+print("with s1 and s2 dead, the client knows one server and is answered:",
+      client.data["alive"] == [endpoints3[2]] and client.get("replies") > before)
+panel.rows["s1"].restart.click()
+lab.wait_for(lambda: endpoints3[0] in client.data["alive"], timeout=3, what="s1 found again")
+panel.refresh()
+print("after restarting s1 the pings find it again:", endpoints3[0] in client.data["alive"])
+print("no request failed:", client.get("failed") == 0)
+
+# %% [markdown]
+# ## 7. What you saw, and questions
+#
+# * Without a broker, each client handles failure itself: by timeouts (model 1), by redundancy
+#   (model 2) or by keeping a list of live servers up to date with pings (model 3).
+# * All three answer every request as long as one server lives; they differ in the delay a dead
+#   server causes and in the load they put on the servers.
+# * 10/FLP: ROUTER to ROUTER, servers named by their endpoint, `PING`/`PONG`, and a control frame that
+#   the server returns untouched so the client can match replies to requests.
+#
+# **Questions**
+# 1. Model 2 makes every server do every request. When is that still a good trade?
+# 2. In model 3, why must the server's identity be set *before* it binds, and why its endpoint?
+# 3. What would happen in model 3 without `ROUTER_HANDOVER` when a server restarts?
+#
+# **Exercise.** With the sequential client (model 1), predict the slowest request time when the
+# client's server dies and the next one it tries is also dead (timeout 100 ms each). Then check it:
+# the cell below kills two servers at once under a model-1 client.
+
+# %%
+my_guess = 0.2     # seconds: two timeouts (one solution)
+
+# %%
+with Lab("freelance-exercise") as ex:
+    eps = [ex.endpoint(n, "tcp") for n in SERVERS]
+    for n, e in zip(SERVERS, eps):
+        ex.start(n, freelance.server_rep, endpoint=e)
+    ex.start("c", freelance.client_sequential, servers=eps, requests=100, timeout=0.1, interval=0.005)
+    ex.wait_for(lambda: ex.peer("c").get("replies") >= 20, timeout=5, what="20 replies")
+    current = SERVERS[eps.index(ex.peer("c").data["server"])]          # the client's server now...
+    following = SERVERS[(SERVERS.index(current) + 1) % 3]             # ...and the next it would try
+    ex.kill(following)                                                # dead first, then the current one
+    ex.kill(current)
+    ex.wait_done("c", timeout=10)
+    slowest = max(ex.peer("c").latencies["request"])
+    print(f"slowest request ~{slowest:.3f} s; your guess {my_guess} s")
+    ok = ex.peer("c").get("replies") == 100 and slowest >= my_guess
+    print("self-check passed:", ok)
+    assert ok
+
+# %% [markdown]
+# ## Teardown
+
+# %%
+lab.close()
+print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
+assert not lab.threads() and lab.open_sockets() == 0

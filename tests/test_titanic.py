@@ -1,0 +1,129 @@
+"""Titanic (9/TSP): requests persisted before the ticket; nothing accepted is lost across restarts."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+
+import pytest
+import zmq
+
+from zguide_py import Lab, Scenario
+from zguide_py.patterns import majordomo as md
+from zguide_py.patterns import titanic as ti
+
+HB = 0.1
+TITANIC = [*ti.SERVICES, "dispatcher"]
+
+
+@pytest.fixture
+def folder():
+    path = tempfile.mkdtemp(prefix="titanic-test-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def lab(request):
+    lab = Lab(f"test-titanic-{request.node.name}")
+    yield lab
+    lab.close()
+    assert not lab.threads()
+
+
+def start_all(lab, folder, workers=2):
+    endpoint = lab.endpoint("broker", "tcp")
+    lab.start("broker", md.broker, endpoint=endpoint, heartbeat=HB, liveness=3)
+    for service in ti.SERVICES:
+        lab.start(service, ti.titanic_service, broker=endpoint, folder=folder, service=service,
+                  heartbeat=HB, liveness=3)
+    lab.start("dispatcher", ti.dispatcher, broker=endpoint, folder=folder, timeout=0.3)
+    for i in range(workers):
+        lab.start(f"w{i + 1}", md.worker, broker=endpoint, service="echo", heartbeat=HB, liveness=3)
+    lab.wait_for(lambda: len(lab.peer("broker").data["workers"]) == 3 + workers, 5, "workers")
+    return endpoint
+
+
+def call(req, service, *body):
+    req.send_multipart([md.MDPC, service, *body])
+    assert req.poll(3000), f"no answer from {service!r}"
+    header, reply_service, *reply = req.recv_multipart()
+    assert header == md.MDPC and reply_service == service
+    return reply
+
+
+@pytest.mark.timeout(60)
+def test_services_and_status_codes(lab, folder):
+    endpoint = start_all(lab, folder, workers=0)
+    req = lab.socket(zmq.REQ)
+    req.connect(endpoint)
+    status, ticket = call(req, b"titanic.request", b"echo", b"hello")
+    assert status == b"200" and re.fullmatch(rb"[0-9a-f]{32}", ticket)
+    # persisted before the ticket was given
+    assert os.path.exists(os.path.join(folder, ticket.decode() + ".req"))
+    # nobody offers echo yet: pending
+    assert call(req, b"titanic.reply", ticket) == [b"300"]
+    lab.start("w1", md.worker, broker=endpoint, service="echo", heartbeat=HB)
+    lab.wait_for(lambda: ti.stored(folder)["replies"] == 1, 5, "the reply to be stored")
+    assert call(req, b"titanic.reply", ticket) == [b"200", b"hello"]
+    assert call(req, b"titanic.reply", ticket) == [b"200", b"hello"]      # idempotent
+    assert call(req, b"titanic.close", ticket) == [b"200"]
+    assert ti.stored(folder) == {"requests": 0, "replies": 0}
+    assert call(req, b"titanic.close", ticket) == [b"200"]                 # idempotent too
+    assert call(req, b"titanic.reply", ticket) == [b"400"]                 # now unknown
+    assert call(req, b"titanic.reply", b"not-a-ticket") == [b"400"]
+    assert call(req, b"titanic.request", b"echo") == [b"500"]              # no request body
+    lab.check()
+
+
+@pytest.mark.timeout(60)
+def test_accepted_requests_survive_broker_worker_and_titanic_restart(lab, folder):
+    endpoint = start_all(lab, folder)
+    n = 40
+    lab.start("client", ti.client, broker=endpoint, service="echo", requests=n, interval=0.03,
+              timeout=0.4)
+    crash = Scenario("everything restarts", seed=3)
+    crash.after(8, "client", "accepted", "kill", "broker")
+    for w in ("w1", "w2"):
+        crash.after(8, "client", "accepted", "kill", w)
+    crash.at(0.9, "restart", "broker")
+    for name in TITANIC:                          # Titanic itself dies too: only the disk remains
+        crash.at(0.7, "kill", name)
+        crash.at(1.2, "restart", name)
+    for w in ("w1", "w2"):
+        crash.at(1.5, "restart", w)
+    crash.chaos(["w1", "w2"], kills=3, start=2.0, end=3.0, downtime=(0.1, 0.3))
+    report = lab.run(crash, seconds=40, until=lambda: lab.peer("client").state == "done")
+    fired = [s.label for s in report.steps if s.fired_at is not None and not s.error]
+    assert {"kill broker", "kill w1", "kill w2", "restart broker", "restart dispatcher"} <= set(fired), report
+    client = lab.peer("client")
+    tickets, replies = client.data["tickets"], client.data["replies"]
+    assert client.data.get("done"), client.snapshot()
+    assert len(tickets) == n                                  # N accepted...
+    assert set(replies) == set(tickets)                       # ...N replies, matched by ticket
+    assert all(replies[t] == tickets[t] for t in tickets)     # each the echo of its own request
+    assert client.data["unknown"] == []
+    assert client.get("not accepted") >= 1                    # the broker really was down
+    # every accepted ticket was closed; what is left on disk are orphans (acks that got lost)
+    left = {name[:32] for name in os.listdir(folder)}
+    assert not left & set(tickets)
+    names = set(os.listdir(folder))
+    assert all(n[:32] + ".req" in names for n in names if n.endswith(".rep")), names   # no stray replies
+    lab.check()
+
+
+@pytest.mark.timeout(60)
+def test_dispatcher_finds_requests_stored_before_it_started(lab, folder):
+    """Requests on disk from an earlier run are delivered by a freshly started Titanic."""
+    for i in range(5):
+        ti.store_request(folder, [b"upper", f"old {i}".encode()])
+    assert len(ti.pending(folder)) == 5
+    endpoint = lab.endpoint("broker", "tcp")
+    lab.start("broker", md.broker, endpoint=endpoint, heartbeat=HB)
+    lab.start("dispatcher", ti.dispatcher, broker=endpoint, folder=folder)
+    lab.start("u", md.worker, broker=endpoint, service="upper", heartbeat=HB)
+    lab.wait_for(lambda: not ti.pending(folder), 10, "every stored request to be answered")
+    replies = sorted(ti._read(os.path.join(folder, f))[0] for f in os.listdir(folder) if f.endswith(".rep"))
+    assert replies == [f"OLD {i}".encode() for i in range(5)]
+    lab.check()

@@ -1,0 +1,263 @@
+"""Binary Star: a primary and a backup server, exactly one of them active.
+
+Two servers, each with three sockets: a ROUTER ``frontend`` for clients, a PUB that tells the
+other server this server's state every ``heartbeat`` seconds, and a SUB that hears the other's.
+Each runs a small finite-state machine. States: ``primary`` and ``backup`` (just started, waiting
+to hear the peer), ``active`` (answers clients) and ``passive`` (does not). Events: the four states
+the *peer* says it is in, and ``client request``.
+
+* At start the primary becomes active as soon as it hears the backup; the backup becomes passive
+  as soon as it hears an active peer. A restarted server hears an active peer and goes passive:
+  recovery is manual, nothing fails back by itself. Until it has heard its peer, a server does
+  not serve at all (the guide's version lets a lone primary serve after two heartbeats; on a busy
+  machine a *restarted* primary can then miss the active backup's first heartbeats and go active
+  beside it, so here that takes ``alone_after`` seconds, and is off by default).
+* The passive server takes over only when **a client request reaches it and the peer has been
+  silent for two heartbeats**. Both conditions are needed: silence alone could be a broken
+  link between two healthy servers (both would go active: *split brain*); a client turning to the
+  backup shows that the client has given up on the primary too.
+* Two actives, or two passives, is a fatal error: the server stops (here: the role raises).
+
+Clients are Lazy Pirates over two endpoints: on a timeout they close the socket and resend the same
+request to the *other* server, and so on, until one answers.
+"""
+from __future__ import annotations
+
+import time
+
+import zmq
+
+# states (also what a server publishes) and the events that move them
+PRIMARY, BACKUP, ACTIVE, PASSIVE = 1, 2, 3, 4
+PEER_PRIMARY, PEER_BACKUP, PEER_ACTIVE, PEER_PASSIVE, CLIENT_REQUEST = 1, 2, 3, 4, 5
+STATE_NAMES = {PRIMARY: "primary", BACKUP: "backup", ACTIVE: "active", PASSIVE: "passive"}
+EVENT_NAMES = {PEER_PRIMARY: "peer primary", PEER_BACKUP: "peer backup", PEER_ACTIVE: "peer active",
+               PEER_PASSIVE: "peer passive", CLIENT_REQUEST: "client request"}
+
+
+class SplitBrain(RuntimeError):
+    """Both servers active, or both passive: the pair is misconfigured or the network is split."""
+
+
+def next_state(state: int, event: int, peer_silent: bool) -> tuple[int, bool]:
+    """The Binary Star state machine: ``(new state, accept the client request?)``.
+
+    ``peer_silent`` (only matters for client requests): in the passive state, nothing heard from
+    the peer for two heartbeats; in the primary state, nothing heard from it at all for
+    ``alone_after`` seconds. Raises SplitBrain for the two impossible combinations.
+    """
+    if state == PRIMARY:
+        if event == PEER_BACKUP:
+            return ACTIVE, False
+        if event == PEER_ACTIVE:
+            return PASSIVE, False
+        if event == CLIENT_REQUEST:        # a primary that has been alone long enough serves
+            return (ACTIVE, True) if peer_silent else (PRIMARY, False)
+    elif state == BACKUP:
+        if event == PEER_ACTIVE:
+            return PASSIVE, False
+        # a backup that has never heard an active primary never serves: it rejects clients
+    elif state == ACTIVE:
+        if event == PEER_ACTIVE:
+            raise SplitBrain("dual actives: both servers think they are active")
+        if event == CLIENT_REQUEST:
+            return ACTIVE, True
+    elif state == PASSIVE:
+        if event in (PEER_PRIMARY, PEER_BACKUP):   # the peer restarted: we take over, it goes passive
+            return ACTIVE, False
+        if event == PEER_PASSIVE:
+            raise SplitBrain("dual passives: nobody would serve")
+        if event == CLIENT_REQUEST:                # failover, only if the peer has gone silent
+            return (ACTIVE, True) if peer_silent else (PASSIVE, False)
+    return state, False
+
+
+def server(peer, side: str, frontend: str, statepub: str, peer_statepub: str,
+           heartbeat: float = 0.1, alone_after: float | None = None):
+    """One Binary Star server: ``side`` is "primary" or "backup".
+
+    Answers client requests (an echo) only while active. Logs each state change as a "state" event
+    (detail: the new state and why) and keeps the current state in ``peer.data["state"]``.
+    ``alone_after``: a primary that has heard nothing from its peer for this long since it started
+    may serve alone when a client asks (None: never; it waits for its peer).
+    """
+    if side not in ("primary", "backup"):
+        raise ValueError(f"side must be 'primary' or 'backup', not {side!r}")
+    front = peer.socket(zmq.ROUTER)
+    front.bind(frontend)
+    pub = peer.socket(zmq.PUB)
+    pub.bind(statepub)
+    sub = peer.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(peer_statepub)
+    poller = zmq.Poller()
+    poller.register(front, zmq.POLLIN)
+    poller.register(sub, zmq.POLLIN)
+
+    state = PRIMARY if side == "primary" else BACKUP
+    started = time.monotonic()
+    # until we hear the peer, assume it may be alive (and active): a lone primary waits alone_after
+    peer_expiry = started + alone_after if alone_after is not None else float("inf")
+    last_heard = None
+    peer.data["state"] = STATE_NAMES[state]
+    peer.log("state", f"{STATE_NAMES[state]} (started)")
+
+    def change(new: int, why: str):
+        nonlocal state
+        if new != state:
+            state = new
+            peer.data["state"] = STATE_NAMES[new]
+            peer.log("state", f"{STATE_NAMES[new]} ({why})")
+
+    send_at = time.monotonic()                     # tell the peer our state at once, then every heartbeat
+    try:
+        while peer.running:
+            wait = max(0, min(50, int((send_at - time.monotonic()) * 1000)))
+            ready = dict(poller.poll(wait))
+            # the peer's state first: fresh news about the peer before any client request
+            while sub in ready and sub.poll(0):
+                event = int(sub.recv())
+                now = time.monotonic()
+                last_heard = now
+                peer.data["last_heard"] = peer.lab.now()
+                new, _ = next_state(state, event, peer_silent=False)
+                change(new, f"heard {EVENT_NAMES[event]}")
+                peer_expiry = now + 2 * heartbeat
+            if front in ready:
+                frames = front.recv_multipart()    # [client identity, b"", request...]
+                now = time.monotonic()
+                silent = now >= peer_expiry
+                new, accept = next_state(state, CLIENT_REQUEST, silent)
+                if new != state:
+                    quiet = now - (last_heard if last_heard is not None else started)
+                    change(new, f"client request, peer silent for ~{quiet:.3f} s")
+                    peer.data.setdefault("failovers", []).append((peer.lab.now(), quiet))
+                if accept:
+                    peer.throttle()
+                    front.send_multipart(frames)
+                    peer.count("replies")
+                else:
+                    peer.count("rejected")         # dropped: the client will time out and switch
+            if time.monotonic() >= send_at:
+                pub.send(str(state).encode())
+                send_at = time.monotonic() + heartbeat
+    finally:
+        peer.data["state"] = "down"
+        peer.log("state", "down")
+
+
+def client(peer, servers: list[str], timeout: float = 0.05, requests: int | None = None,
+           interval: float = 0.0):
+    """A Lazy Pirate over two servers: resend to the other server after each ``timeout``.
+
+    Counts "replies" and "switches" (a timeout, then the other server). Each reply must echo its
+    request. ``peer.latency("request", s)`` includes the time spent switching.
+    """
+    index = 0
+
+    def connect():
+        sock = peer.socket(zmq.REQ)
+        sock.connect(servers[index])
+        return sock
+
+    req = connect()
+    n = 0
+    while peer.running and (requests is None or n < requests):
+        body = str(n).encode()
+        started = time.perf_counter()
+        while peer.running:
+            req.send(body)
+            deadline = time.monotonic() + timeout
+            got = False
+            while peer.running and time.monotonic() < deadline:
+                if req.poll(max(1, int((deadline - time.monotonic()) * 1000))):
+                    got = True
+                    break
+            if got:
+                reply = req.recv()
+                if reply != body:
+                    raise RuntimeError(f"request {body!r} got {reply!r}")
+                peer.count("replies")
+                peer.latency("request", time.perf_counter() - started)
+                break
+            if not peer.running:
+                return
+            peer.close_socket(req)                # Lazy Pirate: a fresh socket, the other server
+            index = 1 - index
+            peer.count("switches")
+            req = connect()
+        n += 1
+        if interval and not peer.sleep(interval):
+            return
+    peer.data["done"] = True
+
+
+def watch(peer, lab, names=("primary", "backup"), every: float = 0.002):
+    """A referee, not part of the pattern: samples the servers' states every ``every`` seconds.
+    ``peer.data``: "samples", "max_active" (most servers seen active at once), "two_active_at"."""
+    peer.data.update(samples=0, max_active=0, two_active_at=[])
+    while peer.running:
+        active = [lab.peers[n].data.get("state") for n in names if n in lab.peers].count("active")
+        peer.data["samples"] += 1
+        peer.data["max_active"] = max(peer.data["max_active"], active)
+        if active > 1:
+            peer.data["two_active_at"].append(lab.now())
+        peer.sleep(every)
+
+
+def pair_endpoints(lab) -> dict[str, dict[str, str]]:
+    """tcp endpoints for a pair: {"primary": {...}, "backup": {...}} with frontend, statepub and
+    peer_statepub, ready to pass to ``lab.start(name, server, side=name, **endpoints[name])``."""
+    ep = {name: {"frontend": lab.endpoint(f"{name}-frontend", "tcp"),
+                 "statepub": lab.endpoint(f"{name}-state", "tcp")} for name in ("primary", "backup")}
+    ep["primary"]["peer_statepub"] = ep["backup"]["statepub"]
+    ep["backup"]["peer_statepub"] = ep["primary"]["statepub"]
+    return ep
+
+
+def state_timeline(lab, names=("primary", "backup"), since: float = 0.0, until: float | None = None):
+    """Each server's states over time from its "state" events: {name: [(start, end, state)]}."""
+    end_of_time = lab.now() if until is None else until
+    timeline = {}
+    for name in names:
+        spans, current, t0 = [], None, None
+        for t, _kind, _peer, detail in lab.events_of("state", name):
+            if current is not None:
+                spans.append((t0, t, current))
+            current, t0 = detail.split(" ")[0], t
+        if current is not None:
+            spans.append((t0, end_of_time, current))
+        timeline[name] = [(max(a, since), b, s) for a, b, s in spans if b > since]
+    return timeline
+
+
+def active_overlaps(timeline) -> list[tuple[float, float]]:
+    """Moments when more than one server was active: [(start, end)], empty when never."""
+    actives = [(a, b) for spans in timeline.values() for a, b, s in spans if s == "active"]
+    overlaps = []
+    for i, (a1, b1) in enumerate(actives):
+        for a2, b2 in actives[i + 1:]:
+            lo, hi = max(a1, a2), min(b1, b2)
+            if lo < hi:
+                overlaps.append((lo, hi))
+    return overlaps
+
+
+def no_active_gaps(timeline, since: float, until: float) -> list[tuple[float, float]]:
+    """The intervals in [since, until] when no server was active."""
+    actives = sorted((a, b) for spans in timeline.values() for a, b, s in spans if s == "active")
+    gaps, t = [], since
+    for a, b in actives:
+        if b <= t:
+            continue
+        if a > t:
+            gaps.append((t, min(a, until)))
+        t = max(t, b)
+        if t >= until:
+            break
+    if t < until:
+        gaps.append((t, until))
+    return [(a, b) for a, b in gaps if b > a]
+
+
+ROLES = {"server": server, "client": client}

@@ -1,0 +1,399 @@
+"""Majordomo (7/MDP): a service-oriented broker with heartbeating workers.
+
+Clients ask for a *service by name* ("echo", "upper"); workers announce which one service they
+offer; the broker, one ROUTER socket for both, queues each request until a worker of that service
+is free and sends it to the one that has waited longest. Every message carries a protocol header so
+that either side can check what it got:
+
+    client -> broker   [b"", b"MDPC01", service, body...]            (REQ adds/strips the b"")
+    broker -> client   [b"", b"MDPC01", service, body...]
+    worker -> broker   [b"", b"MDPW01", READY=b"\\x01", service]
+    broker -> worker   [b"", b"MDPW01", REQUEST=b"\\x02", client, b"", body...]
+    worker -> broker   [b"", b"MDPW01", REPLY=b"\\x03", client, b"", body...]
+    both ways          [b"", b"MDPW01", HEARTBEAT=b"\\x04"]  and  [.., DISCONNECT=b"\\x05"]
+
+(on the broker's ROUTER socket each incoming message also starts with the sender's identity).
+
+Workers and broker heartbeat each other every ``heartbeat`` seconds; a side that hears nothing at
+all for ``liveness`` heartbeats considers the other dead. A dead worker is forgotten by the broker
+and the request it was working on, if any, goes back to the front of its queue for another worker
+(MDP assumes workers are idempotent). A worker that hears nothing from the broker reconnects on a
+fresh socket and says READY again, so a broker restart heals by itself.
+
+The broker answers the management interface 8/MMI itself: a request to ``mmi.service`` whose body
+is a service name gets ``b"200"`` if at least one worker offers it and ``b"404"`` if none does;
+any other ``mmi.*`` service gets ``b"501"``.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import zmq
+
+MDPC = b"MDPC01"          # MDP/Client v0.1
+MDPW = b"MDPW01"          # MDP/Worker v0.1
+READY = b"\x01"
+REQUEST = b"\x02"
+REPLY = b"\x03"
+HEARTBEAT = b"\x04"
+DISCONNECT = b"\x05"
+COMMANDS = {READY: "READY", REQUEST: "REQUEST", REPLY: "REPLY", HEARTBEAT: "HEARTBEAT",
+            DISCONNECT: "DISCONNECT"}
+
+#: What the demo workers do with a request body (a list of frames).
+WORK = {
+    "echo": lambda body: body,
+    "upper": lambda body: [frame.upper() for frame in body],
+    "reverse": lambda body: [frame[::-1] for frame in body],
+}
+
+
+def _ms_until(deadline: float, cap: float = 0.05) -> int:
+    """Milliseconds to poll: until ``deadline`` but never longer than ``cap`` (so kills are quick)."""
+    return max(0, int(min(cap, deadline - time.monotonic()) * 1000))
+
+
+# ---- the broker ---------------------------------------------------------------------------------
+class _Worker:
+    """What the broker knows about one connected worker."""
+
+    __slots__ = ("identity", "service", "expiry", "request")
+
+    def __init__(self, identity: bytes, service: bytes, expiry: float):
+        self.identity = identity
+        self.service = service
+        self.expiry = expiry          # dead if nothing heard from it by then
+        self.request = None           # the request frames it is working on, if any
+
+
+def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
+           request_expiry: float = 10.0, flow=None):
+    """The Majordomo broker: one ROUTER socket for clients (MDPC01) and workers (MDPW01).
+
+    ``request_expiry``: a request for a service that no worker offers waits this long, then it
+    is dropped (the client's own retries decide what happens next). ``flow`` (a
+    :class:`zguide_py.flow.Flow`, optional) records every message the broker receives and sends,
+    without the routing identity (the lifeline names say who it is).
+    """
+    router = peer.socket(zmq.ROUTER)
+    router.bind(endpoint)
+    workers: dict[bytes, _Worker] = {}           # identity -> worker
+    waiting: dict[bytes, deque] = {}             # service -> idle workers, longest idle first
+    queues: dict[bytes, deque] = {}              # service -> [(deadline, client, body)]
+    peer.data.update(workers={}, removed=[])     # what the notebook can look at
+
+    def publish():
+        peer.data["workers"] = {w.identity.decode(errors="replace"): w.service.decode(errors="replace")
+                                for w in workers.values()}
+
+    def send(frames: list[bytes]):
+        router.send_multipart(frames)
+        if flow is not None and frames[3:4] != [HEARTBEAT]:
+            flow.record(peer.name, frames[0], frames[1:])
+
+    def send_to_worker(identity: bytes, command: bytes, *frames: bytes):
+        send([identity, b"", MDPW, command, *frames])
+
+    def dispatch(service: bytes):
+        queue, idle = queues.get(service), waiting.get(service)
+        while queue and idle:
+            _deadline, client, body = queue.popleft()
+            worker = workers[idle.popleft()]
+            worker.request = (client, body)
+            send_to_worker(worker.identity, REQUEST, client, b"", *body)
+            peer.count(f"to {service.decode(errors='replace')}")
+
+    def remove(worker: _Worker, why: str, tell: bool = False):
+        if tell:
+            send_to_worker(worker.identity, DISCONNECT)
+        workers.pop(worker.identity, None)
+        idle = waiting.get(worker.service)
+        if idle and worker.identity in idle:
+            idle.remove(worker.identity)
+        if worker.request is not None:           # give the request to another worker
+            client, body = worker.request
+            queues.setdefault(worker.service, deque()).appendleft((time.monotonic() + request_expiry,
+                                                                    client, body))
+            peer.count("requeued")
+            dispatch(worker.service)
+        peer.data["removed"].append((worker.identity.decode(errors="replace"), why))
+        peer.log("worker removed", f"{worker.identity.decode(errors='replace')} ({why})")
+        peer.count("removed")
+        publish()
+
+    def on_client(client: bytes, service: bytes, body: list[bytes]):
+        peer.count("requests")
+        if service.startswith(b"mmi."):          # 8/MMI: the broker answers these itself
+            if service == b"mmi.service":
+                name = body[0] if body else b""
+                found = any(w.service == name for w in workers.values())
+                answer = b"200" if found else b"404"
+            else:
+                answer = b"501"
+            send([client, b"", MDPC, service, answer])
+            peer.count("mmi")
+            return
+        queues.setdefault(service, deque()).append((time.monotonic() + request_expiry, client, body))
+        dispatch(service)
+
+    def on_worker(identity: bytes, command: bytes, frames: list[bytes]):
+        worker = workers.get(identity)
+        if worker is not None:
+            worker.expiry = time.monotonic() + heartbeat * liveness   # any command is a heartbeat
+        if command == READY:
+            service = frames[0] if frames else b""
+            if worker is not None or not service or service.startswith(b"mmi."):
+                # a second READY, or a reserved name: the spec says disconnect it
+                if worker is not None:
+                    remove(worker, "protocol error", tell=True)
+                else:
+                    send_to_worker(identity, DISCONNECT)
+                return
+            workers[identity] = _Worker(identity, service, time.monotonic() + heartbeat * liveness)
+            waiting.setdefault(service, deque()).append(identity)
+            peer.log("worker ready", f"{identity.decode(errors='replace')} offers {service.decode()}")
+            publish()
+            dispatch(service)
+        elif worker is None:
+            # REPLY/HEARTBEAT from a worker we do not know (we forgot it, or we restarted)
+            if command != DISCONNECT:
+                send_to_worker(identity, DISCONNECT)
+                peer.count("unknown worker")
+        elif command == REPLY:
+            if len(frames) < 2 or worker.request is None:
+                remove(worker, "protocol error", tell=True)
+                return
+            client, _empty, *body = frames
+            worker.request = None
+            send([client, b"", MDPC, worker.service, *body])
+            peer.count("replies")
+            waiting.setdefault(worker.service, deque()).append(identity)
+            dispatch(worker.service)
+        elif command == HEARTBEAT:
+            pass
+        elif command == DISCONNECT:
+            remove(worker, "said DISCONNECT")
+        else:
+            remove(worker, "protocol error", tell=True)
+
+    heartbeat_at = time.monotonic() + heartbeat
+    while peer.running:
+        if router.poll(_ms_until(heartbeat_at)):
+            frames = router.recv_multipart()
+            peer.throttle()
+            if flow is not None and frames[3:4] != [HEARTBEAT]:
+                flow.record(frames[0], peer.name, frames[1:])
+            if len(frames) < 3 or frames[1] != b"":
+                peer.count("invalid")
+                continue
+            sender, _empty, header, *rest = frames
+            if header == MDPC and rest:
+                on_client(sender, rest[0], rest[1:])
+            elif header == MDPW and rest:
+                on_worker(sender, rest[0], rest[1:])
+            else:
+                peer.count("invalid")              # not MDP: drop it
+        now = time.monotonic()
+        if now >= heartbeat_at:
+            for worker in list(workers.values()):
+                if now > worker.expiry:
+                    remove(worker, "silent")
+            for identity in list(workers):       # heartbeat every worker we still believe in
+                send_to_worker(identity, HEARTBEAT)
+            for queue in queues.values():
+                while queue and queue[0][0] < now:
+                    queue.popleft()
+                    peer.count("expired")
+            heartbeat_at = now + heartbeat
+
+
+# ---- the worker ---------------------------------------------------------------------------------
+def worker(peer, broker: str, service: str = "echo", heartbeat: float = 0.1, liveness: int = 3,
+           reconnect: float = 0.1, work=None):
+    """An MDP worker: a DEALER that says READY for one ``service``, then answers REQUESTs.
+
+    It heartbeats the broker while idle and reconnects (new socket, READY again) when the broker
+    has been silent for ``liveness`` heartbeats or tells it DISCONNECT. ``work(body) -> reply``
+    turns request frames into reply frames (default: ``WORK[service]``).
+    """
+    if work is None:
+        work = WORK[service]
+    connections = 0
+
+    def connect():
+        nonlocal connections
+        connections += 1
+        dealer = peer.socket(zmq.DEALER)
+        # a readable identity, new for each connection, so the broker's log says who is who
+        dealer.setsockopt(zmq.ROUTING_ID, f"{peer.name}.{peer.starts}.{connections}".encode())
+        dealer.connect(broker)
+        dealer.send_multipart([b"", MDPW, READY, service.encode()])
+        peer.count("connects")
+        return dealer
+
+    dealer = connect()
+    broker_expiry = time.monotonic() + heartbeat * liveness
+    heartbeat_at = time.monotonic() + heartbeat
+    while peer.running:
+        if dealer.poll(_ms_until(heartbeat_at)):
+            frames = dealer.recv_multipart()
+            broker_expiry = time.monotonic() + heartbeat * liveness
+            if len(frames) < 3 or frames[0] != b"" or frames[1] != MDPW:
+                peer.count("invalid")
+                continue
+            command = frames[2]
+            if command == REQUEST:
+                client, _empty, *body = frames[3:]
+                peer.throttle()                  # the panel can make this worker slow
+                if not peer.running:
+                    break
+                dealer.send_multipart([b"", MDPW, REPLY, client, b"", *work(body)])
+                peer.count("requests")
+                heartbeat_at = time.monotonic() + heartbeat   # the reply was our heartbeat
+            elif command == DISCONNECT:
+                peer.log("disconnected", "broker said DISCONNECT: reconnecting")
+                peer.close_socket(dealer)
+                dealer = connect()
+                broker_expiry = time.monotonic() + heartbeat * liveness
+        elif time.monotonic() > broker_expiry:
+            peer.log("broker lost", f"silent for {liveness} heartbeats: reconnecting")
+            peer.close_socket(dealer)
+            if not peer.sleep(reconnect):
+                break
+            dealer = connect()
+            broker_expiry = time.monotonic() + heartbeat * liveness
+        if time.monotonic() >= heartbeat_at:
+            dealer.send_multipart([b"", MDPW, HEARTBEAT])
+            heartbeat_at = time.monotonic() + heartbeat
+
+
+# ---- the client ---------------------------------------------------------------------------------
+def mdp_request(peer, req, broker: str, service: bytes, body: list[bytes], timeout: float = 0.5,
+                retries: int = 3):
+    """One synchronous MDP request on a REQ socket, Lazy-Pirate style.
+
+    Returns ``(req, reply_body)``: ``req`` may be a new socket (after a timeout the old one is
+    closed, since a REQ that sent cannot send again) and ``reply_body`` is None when every try
+    timed out (or the peer was killed).
+    """
+    for _attempt in range(retries):
+        if req is None:
+            req = peer.socket(zmq.REQ)
+            peer.count("connects")            # a readable identity, new for each socket
+            req.setsockopt(zmq.ROUTING_ID, f"{peer.name}.{peer.starts}.{peer.get('connects')}".encode())
+            req.connect(broker)
+        req.send_multipart([MDPC, service, *body])
+        deadline = time.monotonic() + timeout
+        while peer.running and time.monotonic() < deadline:
+            if req.poll(_ms_until(deadline)):
+                header, reply_service, *reply = req.recv_multipart()
+                if header != MDPC or reply_service != service:
+                    raise RuntimeError(f"not an MDP reply for {service!r}: {[header, reply_service]}")
+                return req, reply
+        if not peer.running:
+            return req, None
+        peer.count("retries")
+        peer.close_socket(req)                  # Lazy Pirate: drop the socket and try again
+        req = None
+    return req, None
+
+
+def client(peer, broker: str, service: str = "echo", requests: int = 10, timeout: float = 0.5,
+           retries: int = 3, interval: float = 0.0):
+    """Send ``requests`` requests to ``service``, one at a time, and check every reply.
+
+    Results for the notebook: ``peer.data["replies"]`` (list of (request, reply)),
+    ``peer.data["failed"]`` (requests that got no reply after ``retries`` tries).
+    """
+    replies = peer.data.setdefault("replies", [])
+    failed = peer.data.setdefault("failed", [])
+    req = None
+    for n in range(requests):
+        if not peer.running:
+            return
+        body = f"{service} {n}".encode()
+        started = time.perf_counter()
+        req, reply = mdp_request(peer, req, broker, service.encode(), [body], timeout, retries)
+        if reply is None:
+            if peer.running:
+                failed.append(body.decode())
+                peer.count("failed")
+            continue
+        peer.latency("rtt", time.perf_counter() - started)
+        expected = WORK.get(service, lambda b: b)([body])
+        if reply != expected:
+            raise RuntimeError(f"{service}: sent {body!r}, got {reply!r}")
+        replies.append((body.decode(), reply[0].decode()))
+        peer.count("replies")
+        if interval and not peer.sleep(interval):
+            return
+    peer.data["done"] = True
+
+
+def mmi_lookup(peer, broker: str, services: list[str], timeout: float = 0.5):
+    """Ask the broker ``mmi.service`` about each name; ``peer.data["mmi"][name]`` = "200"/"404"."""
+    answers = peer.data.setdefault("mmi", {})
+    req = None
+    for name in services:
+        req, reply = mdp_request(peer, req, broker, b"mmi.service", [name.encode()], timeout)
+        answers[name] = reply[0].decode() if reply else "no answer"
+    peer.data["done"] = True
+
+
+# ---- benchmark: requests per second through the broker -----------------------------------------
+def _bench_client(peer, broker: str, seconds: float):
+    """Echo requests as fast as one synchronous client can, for ``seconds``."""
+    req = peer.socket(zmq.REQ)
+    req.connect(broker)
+    done = peer.counter("replies")
+    body = [b"x"]
+    deadline = time.monotonic() + seconds
+    while peer.running and time.monotonic() < deadline:
+        req.send_multipart([MDPC, b"echo", *body])
+        while not req.poll(50):
+            if not peer.running:
+                return
+        req.recv_multipart()
+        done.value += 1
+
+
+def bench_echo(clients: int = 1, transport: str = "inproc", seconds: float = 1.0,
+               workers: int = 1) -> float:
+    """Echo requests per second through a Majordomo broker, ``clients`` synchronous clients and
+    ``workers`` echo workers, all threads of one process (so the GIL is part of the measure)."""
+    from ..lab import Lab
+    with Lab(f"bench-mdp-{transport}-{clients}") as lab:
+        endpoint = lab.endpoint("broker", transport)
+        lab.start("broker", broker, endpoint=endpoint, heartbeat=1.0)
+        for i in range(workers):
+            lab.start(f"worker{i}", worker, broker=endpoint, service="echo", heartbeat=1.0)
+        lab.wait_for(lambda: len(lab.peer("broker").data.get("workers", {})) == workers, 5,
+                     "workers to register")
+        warm = 0.2
+        for i in range(clients):
+            lab.start(f"client{i}", _bench_client, broker=endpoint, seconds=warm + seconds)
+        time.sleep(warm)
+        before = sum(lab.peer(f"client{i}").get("replies") for i in range(clients))
+        t0 = time.perf_counter()
+        time.sleep(seconds)
+        after = sum(lab.peer(f"client{i}").get("replies") for i in range(clients))
+        rate = (after - before) / (time.perf_counter() - t0)
+        lab.check()
+        return rate
+
+
+def bench_table(seconds: float = 1.0) -> list[tuple[str, int, float]]:
+    """Print and return the Majordomo echo benchmark: 1 and 10 clients over inproc and tcp."""
+    rows = []
+    print(f"Majordomo echo through the broker, 1 worker, {seconds:g} s per cell")
+    print(f"{'transport':<10}{'clients':>8}{'requests/s':>14}")
+    for transport in ("inproc", "tcp"):
+        for clients in (1, 10):
+            rate = bench_echo(clients, transport, seconds)
+            rows.append((transport, clients, rate))
+            print(f"{transport:<10}{clients:>8}{rate:>14,.0f}")
+    return rows
+
+
+ROLES = {"broker": broker, "worker": worker, "client": client, "mmi_lookup": mmi_lookup}
