@@ -229,3 +229,11 @@ def test_restart_with_new_parameters(lab):
     with pytest.raises(LabError, match="cannot restart 'client'"):
         lab.restart("client", colour="blue")
     assert lab.peer("client").params == {"endpoint": ep, "requests": 3}
+
+
+def test_tcp_endpoints_are_fresh_loopback_ports_outside_the_ephemeral_range(lab):
+    from zguide_py.lab import _ephemeral_low
+    ports = [int(lab.endpoint(f"e{i}", "tcp").rsplit(":", 1)[1]) for i in range(50)]
+    assert len(set(ports)) == 50
+    assert all(1024 <= p < _ephemeral_low() for p in ports)
+    assert all(lab.endpoint("x", "tcp").startswith("tcp://127.0.0.1:") for _ in range(3))

@@ -103,10 +103,7 @@ class Lab:
             if self._tmpdir is None:
                 self._tmpdir = tempfile.mkdtemp(prefix=f"zguide-{self.name}-")
             return f"ipc://{os.path.join(self._tmpdir, name)}"
-        with _socket.socket() as s:      # ask the kernel for a free loopback port
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        return f"tcp://127.0.0.1:{port}"
+        return f"tcp://127.0.0.1:{free_tcp_port()}"
 
     def socket(self, socket_type: int, **options: Any) -> zmq.Socket:
         """A socket for the notebook's own (main-thread) use, on the lab's context.
@@ -306,6 +303,43 @@ class Lab:
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{len(self.peers)} peers"
         return f"<Lab {self.name!r}: {state}>"
+
+
+_PORTS_GIVEN: set[int] = set()
+_PORT_RNG = __import__("random").Random()
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_tcp_port() -> int:
+    """A loopback port that is free now and unlikely to be taken before a peer binds it.
+
+    Ports the kernel gives out itself (the ephemeral range, used for every outgoing connection on
+    the machine) could be grabbed by anybody between our check and the bind; so we pick below that
+    range, at random, never the same port twice in this process, and check that it is free."""
+    low = max(1024, min(_ephemeral_low(), 32768) - 12000)
+    high = min(_ephemeral_low(), 32768) - 1
+    with _LABS_LOCK:
+        for _ in range(200):
+            port = _PORT_RNG.randint(low, high)
+            if port in _PORTS_GIVEN:
+                continue
+            with _socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _PORTS_GIVEN.add(port)
+            return port
+    with _socket.socket() as s:            # everything below the range is busy: let the kernel pick
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class StatusTable(list):

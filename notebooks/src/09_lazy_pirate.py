@@ -1,0 +1,262 @@
+# Source of notebooks/09_lazy_pirate.ipynb - build with: python tools/nbbuild.py notebooks/src/09_lazy_pirate.py
+# %% [markdown]
+# # 09 · Lazy Pirate: reliable request-reply from the client side
+#
+# **The problem:** notebook 01 ended with a plain REQ client stuck for ever. Its server died with a
+# request in flight; the restarted server never saw that request, and REQ refuses to send again
+# before it gets a reply (`EFSM`). Servers crash, hang and get restarted all the time, so a client
+# that trusts its server blindly is not much use.
+#
+# **Lazy Pirate** fixes it in the client alone; the server stays a plain REP echo server:
+#
+# 1. send the request and `poll` for the reply with a **timeout** (here 250 ms);
+# 2. no reply in time? **close** the REQ socket (linger 0: the stale request is thrown away), open a
+#    new one, connect it, and **send the same request again**;
+# 3. after **N tries** (here 3), stop: report the request as **abandoned** and go on with the next one.
+#
+# ```mermaid
+# flowchart LR
+#     C1["client1<br/>REQ (connect)"] -- "'client1:17' / echo" --> S["server<br/>REP (bind, tcp)"]
+#     C2["client2<br/>REQ (connect)"] -- "'client2:5' / echo" --> S
+# ```
+#
+# ```mermaid
+# sequenceDiagram
+#     participant C as client (REQ)
+#     participant S as server (REP)
+#     C->>S: client1:17
+#     Note over S: crashed, or stalled
+#     Note over C: no reply within 250 ms:<br/>close the socket, open a new one
+#     C->>S: client1:17 (try 2)
+#     Note over C: no reply: new socket again
+#     C->>S: client1:17 (try 3)
+#     Note over C: no reply: abandoned, report it,<br/>go on with client1:18
+# ```
+#
+# Every request carries the client's name and a sequence number, and the client accepts only the echo
+# of the request it is waiting for. So we can account for **every** request at the end: answered
+# exactly once, or reported abandoned, and never answered with a reply that belongs to another one.
+
+# %%
+import time
+
+import zmq
+
+from zguide_py import Lab, Scenario, show_source
+from zguide_py.patterns import lazypirate
+
+lab = Lab("lazypirate")
+
+# %% [markdown]
+# ## 1. Close and reopen, one call per cell
+#
+# The server is not running yet. A REQ socket connects anyway (ZeroMQ connects in the background)
+# and queues the request. (`rcvtimeo` makes a `recv` give up after 2 s: a notebook cell must never
+# wait for ever.)
+
+# %%
+endpoint = lab.endpoint("server", "tcp")          # a free port on 127.0.0.1
+req = lab.socket(zmq.REQ, rcvtimeo=2000)        # a recv never waits more than 2 s
+req.connect(endpoint)
+req.send(b"hello:0")
+
+# %%
+req.poll(250)          # wait at most 250 ms for a reply: 0 means nothing came
+
+# %% [markdown]
+# Nothing. This socket can no longer send (it waits for a reply that may never come), so the Lazy
+# Pirate throws it away and takes a fresh one. Closing with linger 0 drops the queued request.
+
+# %%
+req.close(linger=0)
+req = lab.socket(zmq.REQ, rcvtimeo=2000)
+req.connect(endpoint)
+req.send(b"hello:0")                              # no EFSM: a new socket starts from scratch
+
+# %% [markdown]
+# Now the server comes up (on the same endpoint). TCP connects, the request is delivered, the echo comes
+# back.
+
+# %%
+lab.start("server", lazypirate.server, endpoint=endpoint)
+req.poll(2000) == zmq.POLLIN
+
+# %%
+req.recv()
+
+# %%
+req.close(linger=0)
+
+# %% [markdown]
+# ## 2. The roles
+#
+# The server is a plain REP echo server that polls with a 50 ms timeout, so the lab can kill it, and
+# calls `peer.throttle()` for each request, so the lab can stall it. The client is the Lazy Pirate
+# loop: send, poll until the deadline, and on a timeout `peer.close_socket(req)` and a new socket.
+
+# %%
+show_source(lazypirate.server, lazypirate.client)
+
+# %% [markdown]
+# ## 3. A scripted run: 300 requests against a server that stalls and crashes
+#
+# Two clients send 150 requests each, one every ~15 ms. The schedule, seeded so it is the same
+# every time:
+#
+# * from 0.4 s to 1.2 s the server **stalls**: it takes 1 s per request (`lab.throttle`), far over the
+#   clients' 250 ms timeout;
+# * between 1.4 s and 3.0 s, **chaos** kills the server three times, and restarts it after 0.2–0.5 s.
+#
+# The server binds a tcp endpoint, so the clients' new sockets reach the restarted server.
+
+# %%
+TIMEOUT, RETRIES = lazypirate.REQUEST_TIMEOUT, lazypirate.REQUEST_RETRIES
+CLIENTS = ["client1", "client2"]
+chaos = Scenario("server stalls and crashes", seed=15) \
+    .at(0.4, "throttle", "server", 1.0).at(1.2, "throttle", "server", 0) \
+    .chaos(["server"], kills=3, start=1.4, end=3.0, downtime=(0.2, 0.5))
+for name in CLIENTS:
+    chaos.at(0, "start", name, lazypirate.client, endpoint=endpoint, requests=150, pause=0.015,
+             timeout=TIMEOUT, retries=RETRIES)
+print(chaos.describe())
+
+# %%
+report = lab.run(chaos, seconds=20, until=lambda: not any(lab.peer(n).alive for n in CLIENTS))
+report
+
+# %% [markdown]
+# ## 4. The verdict: every request accounted for
+#
+# `lazypirate.tally` goes through every request of every client: answered exactly once (by the echo
+# of *that* request), or abandoned and reported as such. Anything else would be a bug: a request
+# left hanging, answered twice, or answered with someone else's reply.
+
+# %%
+tally = lazypirate.tally(lab, CLIENTS)
+print(tally.lines(RETRIES))
+give_ups = lazypirate.give_up_times(report.events)
+bound = RETRIES * TIMEOUT * 1.1
+print(f"\nabandoned requests: the client gave up after ~{min(give_ups):.3f} to ~{max(give_ups):.3f} s "
+      f"({RETRIES} x {TIMEOUT} s = {RETRIES * TIMEOUT:.2f} s, +10% = {bound:.3f} s)")
+assert tally.ok and tally.requests == 300 and tally.abandoned == len(give_ups) >= 1
+assert not report.errors and all(step.error is None for step in report.steps)
+
+# %% [markdown]
+# The plot: requests answered over time (flat = nobody answers), and below it every retry (a new
+# socket after a timeout) and every abandoned request.
+
+# %%
+lazypirate.requests_figure(report, CLIENTS, fault_peers=["server"],
+                           title="Lazy Pirate: two clients, a server that stalls and crashes")
+
+# %% [markdown]
+# **Reading the plot.**
+#
+# * **The stall (0.4–1.2 s).** The server holds a request for 1 s. Each client tries three times, 250 ms
+#   apart, then abandons that request. Its retries went to a server still busy with the first copy, and
+#   once the server got through them it answered sockets that no longer existed: those replies are
+#   dropped, they never reach a newer socket. The answered line stays flat until the server has worked
+#   through the last request it was holding.
+# * **The crashes.** While the server is dead, each try times out; if the server is back before the
+#   third try, the request is answered late (retries, no abandon). A longer outage costs an abandoned
+#   request per client, then the next request waits for the restart in the same way.
+# * **Give-up time.** An abandoned request took just over 3 x 250 ms: the client never hangs for longer.
+#
+# Note what Lazy Pirate does *not* give you: the server may well have done the work of an "abandoned"
+# request, or done it twice (a retry after a slow reply). Retrying is only safe when requests are
+# **idempotent** (doing one twice does no harm), or when the server recognises repeats by their id.
+#
+# ## 5. Play with it
+#
+# A client that never stops (a million requests, one every 20 ms) against the same server. Kill the
+# server and watch retries (then abandons) climb; restart it and replies flow again, with no help from
+# you: unlike notebook 01, the client recovers by itself. Drag the server's slider past 0.25 s/msg to
+# make it slower than the client's timeout.
+
+# %%
+lab.start("client", lazypirate.client, endpoint=endpoint, requests=10**6, pause=0.02)
+panel = lab.panel(counters=["replies", "retries", "abandoned"], max_throttle=1.0,
+                  title="Lazy Pirate: kill the server, stall it, watch the client recover")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+panel
+
+# %% [markdown]
+# Headless, the notebook clicks for you and checks each effect.
+
+# %%
+client = lab.peer("client")
+lab.wait_for(lambda: client.get("replies") >= 5, timeout=5, what="5 replies")
+retries_before = client.get("retries")
+panel.rows["server"].kill.click()
+print("kill button -> server", lab.peer("server").state, "| panel:", panel.last_message)
+lab.wait_for(lambda: client.get("retries") >= retries_before + 2, timeout=5, what="2 retries")
+print("the client retries while the server is dead:", client.get("retries") >= retries_before + 2)
+lab.wait_for(lambda: client.get("abandoned") >= 1, timeout=5, what="an abandoned request")
+print("and abandons a request after 3 tries:", client.get("abandoned") >= 1)
+replies_before = client.get("replies")
+panel.rows["server"].restart.click()
+lab.wait_for(lambda: client.get("replies") >= replies_before + 5, timeout=5, what="5 replies after restart")
+print("restart button -> replies flow again, with no restart of the client:",
+      client.get("replies") >= replies_before + 5)
+
+# %%
+abandoned_before = client.get("abandoned")
+panel.rows["server"].throttle.value = 0.5              # slower than the 250 ms timeout
+print("slider -> lab.throttle('server', 0.5):", lab.peer("server").delay == 0.5)
+lab.wait_for(lambda: client.get("abandoned") > abandoned_before, timeout=5, what="an abandon while stalled")
+print("a server slower than the timeout makes the client abandon requests:",
+      client.get("abandoned") > abandoned_before)
+panel.rows["server"].throttle.value = 0
+replies_before = client.get("replies")
+lab.wait_for(lambda: client.get("replies") >= replies_before + 5, timeout=5, what="replies after unthrottle")
+panel.refresh()
+print("back to full speed, replies flow:", client.get("replies") >= replies_before + 5)
+print("mismatched replies so far:", client.get("mismatched"))
+assert client.get("mismatched") == 0 and not lab.errors()
+
+# %% [markdown]
+# ## 6. What you saw, and questions
+#
+# * A client that polls with a timeout never hangs: after `retries x timeout` at most, it has either the
+#   answer or a reported failure.
+# * A REQ socket that timed out is useless (`EFSM`); closing it with linger 0 and opening a new one is
+#   the cheapest way out, and it also guarantees that a late reply cannot be mistaken for a later one.
+# * The server needs no change at all, but requests must be safe to repeat.
+#
+# **Questions**
+# 1. With a 250 ms timeout, a server that needs 300 ms per request answers nothing at all. Why? What
+#    would you change, and what does it cost?
+# 2. The server is killed and restarted after 0.4 s. How many tries does a request sent just before the
+#    kill need? And after 0.8 s?
+# 3. Why must the client check that the reply is the echo of *its* request? When could a reply to an
+#    earlier request arrive, if the client did not close its socket? (Look up `ZMQ_REQ_RELAXED` and
+#    `ZMQ_REQ_CORRELATE`.)
+#
+# **Exercise.** A client with `timeout=0.1` and `retries=4` talks to an endpoint where no server will
+# ever run. How long does it take to give up on one request? Write your prediction, then run the check.
+
+# %%
+my_guess = None      # seconds from the first send of a request to "abandoned"
+
+# %%
+with Lab("lazypirate-exercise") as ex:
+    ex.start("client", lazypirate.client, endpoint=ex.endpoint("nobody", "tcp"), requests=3,
+             timeout=0.1, retries=4)
+    ex.wait_done("client", timeout=10)
+    measured = lazypirate.give_up_times(ex.events_of())
+    print(f"gave up on 3 of 3 requests: {len(measured) == 3}, each after ~{max(measured):.3f} s")
+    if my_guess is None:
+        print("set my_guess above to check your prediction")
+    else:
+        print("your guess is within 10% of the measurement:", abs(my_guess - max(measured)) <= 0.1 * max(measured))
+    assert len(measured) == 3 and all(0.39 <= t <= 0.6 for t in measured), measured   # 4 x 0.1 s, with slack
+
+# %% [markdown]
+# ## Teardown
+
+# %%
+lab.close()
+print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
+assert not lab.threads() and lab.open_sockets() == 0

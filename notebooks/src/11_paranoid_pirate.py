@@ -1,0 +1,276 @@
+# Source of notebooks/11_paranoid_pirate.ipynb - build with: python tools/nbbuild.py notebooks/src/11_paranoid_pirate.py
+# %% [markdown]
+# # 11 · Paranoid Pirate: heartbeats both ways
+#
+# **The problem:** in notebook 10 the Simple Pirate queue kept sending requests to dead workers, and
+# after the queue restarted, its idle workers waited for ever. Neither side could tell *dead* from
+# *quiet*. The cure is **heartbeating**: if you have not heard from a peer for a while, it is dead.
+#
+# **Paranoid Pirate** (specified as [6/PPP](https://rfc.zeromq.org/spec/6/)):
+#
+# * every **interval** (here 100 ms) the queue sends `HEARTBEAT` (one byte, `0x02`) to each worker, and
+#   each worker sends `HEARTBEAT` to the queue. Any message counts as a sign of life;
+# * the **queue** gives each worker a deadline: *last heard + liveness × interval* (here 3 × 100 ms).
+#   A worker that misses it is **purged**: no more requests, no more heartbeats;
+# * each **worker** keeps a **liveness counter** for the queue: 3 whenever it hears anything, one less
+#   for each silent interval. At 0 the queue is lost: the worker closes its socket, waits a **back-off**
+#   (100 ms, doubling after each failure, at most 800 ms), opens a new socket and says `READY` again;
+# * the clients are still the Lazy Pirate clients of notebook 09.
+#
+# ```mermaid
+# flowchart LR
+#     C1["client1<br/>REQ (connect)<br/>Lazy Pirate"] --> F
+#     C2["client2<br/>REQ (connect)<br/>Lazy Pirate"] --> F
+#     subgraph Q["queue"]
+#         F["frontend<br/>ROUTER (bind, tcp)"]
+#         B["backend<br/>ROUTER (bind, tcp)<br/>heartbeats both ways"]
+#     end
+#     W1["worker1<br/>DEALER (connect)"] --> B
+#     W2["worker2<br/>DEALER (connect)"] --> B
+#     W3["worker3<br/>DEALER (connect)"] --> B
+# ```
+#
+# The worker is now a DEALER (it must send heartbeats while it waits for a request, which REQ's
+# lockstep would forbid). The frames on the backend, exactly as 6/PPP says, so the guide's own
+# `ppqueue` or `ppworker` could stand in for ours over tcp:
+#
+# | direction | frames |
+# |---|---|
+# | worker → queue, READY | `[worker id, b"\x01"]` |
+# | either way, HEARTBEAT | `[worker id, b"\x02"]` (the worker's DEALER sees just `[b"\x02"]`) |
+# | queue → worker, a request | `[worker id, client id, b"", b"client1:17"]` |
+# | worker → queue, its reply | `[worker id, client id, b"", b"client1:17"]` |
+
+# %%
+import zmq
+
+from zguide_py import Lab, Scenario, show_source
+from zguide_py.patterns import lazypirate, paranoidpirate
+
+lab = Lab("paranoidpirate")
+INTERVAL, LIVENESS = paranoidpirate.HEARTBEAT_INTERVAL, paranoidpirate.HEARTBEAT_LIVENESS
+PURGE_BOUND = LIVENESS * INTERVAL + INTERVAL          # what we promise: liveness x interval, plus one
+print(f"heartbeat every {INTERVAL * 1000:g} ms, liveness {LIVENESS}: a silent peer is dead after "
+      f"{LIVENESS * INTERVAL * 1000:g} ms; promised detection within {PURGE_BOUND * 1000:g} ms")
+
+# %% [markdown]
+# ## 1. Be a worker yourself, one call per cell
+#
+# Start the queue, then connect a bare DEALER from the notebook and speak 6/PPP by hand.
+
+# %%
+frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
+lab.start("queue", paranoidpirate.queue, frontend=frontend, backend=backend)
+me = lab.socket(zmq.DEALER, routing_id=b"notebook", rcvtimeo=2000)
+me.connect(backend)
+me.send(b"\x01")                                       # READY
+
+# %%
+me.poll(1000) == zmq.POLLIN
+
+# %%
+me.recv_multipart()                                    # the queue's heartbeat
+
+# %% [markdown]
+# We never send a heartbeat back. The queue gives us 3 × 100 ms, then purges us.
+
+# %%
+purges = lab.wait_for(lambda: lab.events_of("purge", "queue"), timeout=2, what="the queue to purge us")
+ready_at = lab.events_of("ready", "queue")[0][0]
+print("purged:", purges[0][3], f"| ~{purges[0][0] - ready_at:.2f} s after our READY")
+me.close(linger=0)
+
+# %% [markdown]
+# ## 2. The roles
+#
+# The queue keeps `expiry` (every live worker and its deadline) and `ready` (idle workers, least
+# recently used first). A heartbeat from a worker it does not know means "a worker of an earlier queue
+# that never noticed the restart": it is alive, so it is made ready. The worker counts silent intervals,
+# and on zero backs off and reconnects with a new socket (and a new routing id).
+
+# %%
+show_source(paranoidpirate.queue, paranoidpirate.worker)
+
+# %% [markdown]
+# ## 3. A scripted run: 300 requests, dead workers, a dead queue, a stalled queue
+#
+# * Between 0.3 s and 1.5 s, seeded **chaos** kills workers three times and restarts each after
+#   0.2–0.5 s. The queue should purge each dead worker within 400 ms.
+# * At 2.0 s the **queue is killed**, and restarted at 2.25 s. The workers should notice the silence and
+#   reconnect, or simply heartbeat the new queue if it is back before their liveness runs out.
+# * From 2.9 s to 3.3 s the **queue stalls** (0.5 s per message): it sends no heartbeats, the workers
+#   lose it and reconnect; when it wakes up it purges the sockets they abandoned.
+#
+# Two Lazy Pirate clients send 150 requests each, one every ~20 ms.
+
+# %%
+WORKERS, CLIENTS = ["worker1", "worker2", "worker3"], ["client1", "client2"]
+for name in WORKERS:
+    lab.start(name, paranoidpirate.worker, endpoint=backend)
+lab.wait_for(lambda: len(lab.peer("queue").data["ready"]) == 3, timeout=5, what="3 workers ready")
+chaos = Scenario("workers die, the queue dies, the queue stalls", seed=3) \
+    .chaos(WORKERS, kills=3, start=0.3, end=1.5, downtime=(0.2, 0.5)) \
+    .at(2.0, "kill", "queue").at(2.25, "restart", "queue") \
+    .at(2.9, "throttle", "queue", 0.5).at(3.3, "throttle", "queue", 0)
+for name in CLIENTS:
+    chaos.at(0, "start", name, lazypirate.client, endpoint=frontend, requests=150, pause=0.02)
+print(chaos.describe())
+
+# %%
+report = lab.run(chaos, seconds=20, until=lambda: not any(lab.peer(n).alive for n in CLIENTS))
+report
+
+# %% [markdown]
+# ## 4. The verdict: every request, and every detection
+
+# %%
+tally = lazypirate.tally(lab, CLIENTS)
+print(tally.lines())
+detection = paranoidpirate.detection_summary(report, WORKERS)
+purge_delays = [d for delays in detection["purge"].values() for d in delays]
+worker_kills = [e for e in report.events if e[1] == "kill" and e[2] in WORKERS]
+print(f"\nworker kills: {len(worker_kills)}, each purged by the queue: {len(purge_delays) == len(worker_kills)}")
+print(f"kill -> purge: ~{min(purge_delays):.3f} to ~{max(purge_delays):.3f} s "
+      f"(promised: within {PURGE_BOUND:.1f} s; tests/test_pirates.py holds the queue to it)")
+stall = next(t for t, kind, peer, detail in report.events if kind == "throttle" and peer == "queue" and detail)
+lost_after_stall = {name: [t - stall for t, k, p, _ in report.events if k == "queue lost" and p == name
+                           and stall <= t <= stall + 1][:1] for name in WORKERS}
+print("every worker lost the stalled queue:", all(lost_after_stall.values()))
+print("stall -> 'queue lost':", ", ".join(f"{n} ~{v[0]:.3f} s" for n, v in lost_after_stall.items() if v))
+queue_view = lab.peer("queue").data
+print("after it all, the queue knows 3 live workers:",
+      lab.wait_for(lambda: len(queue_view["workers"]) == 3, timeout=5, what="3 workers") is True)
+assert tally.ok and tally.requests == 300
+SLACK = 2 * INTERVAL                                     # a busy 2-core machine can wake threads late
+assert len(purge_delays) == len(worker_kills) == 3 and max(purge_delays) <= PURGE_BOUND + SLACK
+assert all(v and v[0] <= PURGE_BOUND + SLACK for v in lost_after_stall.values())
+assert not report.errors and all(step.error is None for step in report.steps)
+
+# %% [markdown]
+# The heartbeats, seen from both sides. Each worker has a row. **Top:** the queue's view, how many
+# intervals the worker has left before its deadline; every heartbeat that arrives pushes the line back up
+# (the saw teeth), and a line that runs down to zero ends in a purge (red ×). **Bottom:** each worker's
+# liveness counter for the queue; a drop to zero is "queue lost" (purple ▲), then back-off and reconnect.
+
+# %%
+paranoidpirate.heartbeat_figure(report, WORKERS)
+
+# %% [markdown]
+# **Reading the heartbeat plot.**
+#
+# * **Worker kills (top).** The killed worker's line runs down from the moment it went quiet and ends
+#   in a purge about 300 ms later. The restarted worker is a new socket with a new routing id, so it
+#   starts a new line of its own.
+# * **The queue's death (2.0 s).** The queue's view ends (its memory died with it). Each worker counts
+#   down 3, 2, 1... If the restarted queue's first heartbeat arrives before zero, the worker simply
+#   carries on (and the new queue takes that worker's heartbeat as "ready"); if not, it reconnects.
+#   If the new queue heard a worker's old routing id just before that worker gave up and reconnected,
+#   the old id is purged 300 ms later.
+# * **The queue's stall (2.9 s).** The queue sends nothing for 0.5 s; every worker's counter reaches 0
+#   and it reconnects. When the queue wakes up, it finds the old sockets silent and purges them: it
+#   cannot tell "the worker left me" from "the worker died", and it does not need to.
+#
+# And the requests, as in notebooks 09 and 10:
+
+# %%
+lazypirate.requests_figure(report, CLIENTS, workers=WORKERS, fault_peers=WORKERS + ["queue"],
+                           title="Paranoid Pirate: every request through worker and queue faults")
+
+# %% [markdown]
+# Compare with notebook 10: after the queue's restart the workers come back **by themselves**, with no
+# operator. Requests lost while a worker or the queue was dead are still retried by the Lazy Pirate
+# clients; heartbeats only make sure the queue stops sending work to the dead, and the workers find
+# their way back.
+#
+# ## 5. Play with it
+#
+# A client that never stops, in front of the queue. Kill a worker and time its purge; slow a worker down
+# (a worker busy on one request sends no heartbeats: the queue purges it too); stall the queue and
+# watch every worker reconnect.
+
+# %%
+lab.start("client", lazypirate.client, endpoint=frontend, requests=10**6, pause=0.02)
+panel = lab.panel(counters=["replies", "retries", "reconnects", "purged"], max_throttle=1.0,
+                  title="Paranoid Pirate: kill and stall workers and the queue")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+panel
+
+# %% [markdown]
+# Headless, the notebook clicks for you and checks each effect.
+
+# %%
+client, queue = lab.peer("client"), lab.peer("queue")
+lab.wait_for(lambda: client.get("replies") >= 5, timeout=5, what="5 replies")
+t_kill = lab.now()
+panel.rows["worker1"].kill.click()
+purge = lab.wait_for(lambda: [t for t, _k, _p, d in lab.events_of("purge", "queue")
+                              if d.startswith("worker1/") and t >= t_kill], timeout=2, what="worker1 purged")
+print(f"kill button -> worker1 purged by the queue after ~{purge[0] - t_kill:.3f} s")
+panel.rows["worker1"].restart.click()
+lab.wait_for(lambda: len(queue.data["workers"]) == 3, timeout=5, what="worker1 back")
+print("restart button -> the queue knows 3 workers again:", len(queue.data["workers"]) == 3)
+
+# %%
+reconnects_before = {name: lab.peer(name).get("reconnects") for name in WORKERS}
+panel.rows["queue"].throttle.value = 0.5                 # a stalled queue
+lab.wait_for(lambda: all(lab.peer(n).get("reconnects") > reconnects_before[n] for n in WORKERS),
+             timeout=5, what="every worker to reconnect")
+print("slider -> queue stalled: every worker lost it and reconnected:",
+      all(lab.peer(n).get("reconnects") > reconnects_before[n] for n in WORKERS))
+panel.rows["queue"].throttle.value = 0
+replies_before = client.get("replies")
+lab.wait_for(lambda: client.get("replies") >= replies_before + 5 and len(queue.data["workers"]) == 3,
+             timeout=10, what="replies and 3 workers after the stall")
+panel.refresh()
+print("queue back to full speed: replies flow and the queue knows 3 workers:",
+      client.get("replies") >= replies_before + 5 and len(queue.data["workers"]) == 3)
+print("mismatched replies so far:", client.get("mismatched"))
+assert client.get("mismatched") == 0 and not lab.errors()
+
+# %% [markdown]
+# ## 6. What you saw, and questions
+#
+# * Heartbeats in both directions let each side decide, within *liveness × interval*, that the other is
+#   gone, whether it crashed, stalled, or the network between them failed.
+# * The queue stops offering work to a silent worker; a worker that loses its queue reconnects on its
+#   own, backing off so that a queue that is down for long is not hammered.
+# * Reliability still ends at the client: Paranoid Pirate makes failures short, the Lazy Pirate client
+#   makes them harmless.
+#
+# **Questions**
+# 1. A worker spends 2 s on one request and sends no heartbeats meanwhile. What does the queue do? What
+#    would you change so that slow work is not mistaken for death?
+# 2. Why does the worker wait a back-off before reconnecting, and why does the back-off double?
+# 3. With the guide's queue, a heartbeat from a *busy* worker puts it back in the ready list. Ours keeps
+#    busy workers out of it until they reply. What difference can a client notice?
+#
+# **Exercise.** The queue and a worker both use `liveness=5` (still 100 ms heartbeats). At most how long
+# after a worker is killed does the queue purge it? Predict, then check.
+
+# %%
+my_guess = None      # seconds from the kill to the purge, at most
+
+# %%
+with Lab("paranoidpirate-exercise") as ex:
+    fe, be = ex.endpoint("frontend", "tcp"), ex.endpoint("backend", "tcp")
+    ex.start("queue", paranoidpirate.queue, frontend=fe, backend=be, liveness=5)
+    ex.start("worker", paranoidpirate.worker, endpoint=be, liveness=5)
+    ex.wait_for(lambda: len(ex.peer("queue").data["ready"]) == 1, timeout=5, what="worker ready")
+    ex.wait_for(lambda: ex.peer("queue").get("heartbeats_in") >= 3, timeout=5, what="3 heartbeats")
+    t_kill = ex.now()
+    ex.kill("worker")
+    purged = ex.wait_for(lambda: ex.events_of("purge", "queue"), timeout=3, what="purge")
+    delay = purged[0][0] - t_kill
+    print(f"purged ~{delay:.3f} s after the kill | your guess: {my_guess}")
+    print("the rule: at most liveness x interval, plus up to one interval = 5 x 0.1 + 0.1 = 0.6 s")
+    assert 0.35 <= delay <= 0.8, delay                                # 0.6 s, with slack
+
+# %% [markdown]
+# ## Teardown
+
+# %%
+lab.close()
+print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
+assert not lab.threads() and lab.open_sockets() == 0
