@@ -106,7 +106,7 @@ def cmd_bench(args) -> int:
     if args.majordomo:
         from .patterns.majordomo import bench_table
         print()
-        bench_table(seconds=1.0)
+        print(bench_table(seconds=1.0))
     return status
 
 

@@ -383,17 +383,15 @@ def bench_echo(clients: int = 1, transport: str = "inproc", seconds: float = 1.0
         return rate
 
 
-def bench_table(seconds: float = 1.0) -> list[tuple[str, int, float]]:
-    """Print and return the Majordomo echo benchmark: 1 and 10 clients over inproc and tcp."""
-    rows = []
-    print(f"Majordomo echo through the broker, 1 worker, {seconds:g} s per cell")
-    print(f"{'transport':<10}{'clients':>8}{'requests/s':>14}")
+def bench_table(seconds: float = 1.0) -> str:
+    """The Majordomo echo benchmark as a text table: 1 and 10 clients over inproc and tcp."""
+    lines = [f"Majordomo echo through the broker, 1 worker, {seconds:g} s per cell",
+             f"{'transport':<10}{'clients':>8}{'requests/s':>14}"]
     for transport in ("inproc", "tcp"):
         for clients in (1, 10):
             rate = bench_echo(clients, transport, seconds)
-            rows.append((transport, clients, rate))
-            print(f"{transport:<10}{clients:>8}{rate:>14,.0f}")
-    return rows
+            lines.append(f"{transport:<10}{clients:>8}{rate:>14,.0f}")
+    return "\n".join(lines)
 
 
 ROLES = {"broker": broker, "worker": worker, "client": client, "mmi_lookup": mmi_lookup}
