@@ -12,7 +12,9 @@ Every control is a public method here; the widgets and the scenarios call these 
 from __future__ import annotations
 
 import atexit
+import inspect
 import os
+import random
 import shutil
 import socket as _socket
 import tempfile
@@ -163,7 +165,6 @@ class Lab:
         self._check_open()
         peer = self.peer(name)
         if params:
-            import inspect
             try:
                 inspect.signature(peer.role).bind(peer, **{**peer.params, **params})
             except TypeError as exc:
@@ -306,7 +307,7 @@ class Lab:
 
 
 _PORTS_GIVEN: set[int] = set()
-_PORT_RNG = __import__("random").Random()
+_PORT_RNG = random.Random()
 
 
 def _ephemeral_low() -> int:
