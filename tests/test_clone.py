@@ -143,3 +143,47 @@ def test_model3_clients_converge_after_seeded_kills_and_restarts(seed):
     finally:
         lab.close()
     assert not lab.threads()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("client", ["clonecli2", "clonecli3"])
+def test_client_that_missed_the_last_update_resyncs_on_hugz(client):
+    """A client that lost the newest update while the stream is quiet sees no gap; the server's
+    HUGZ heartbeat carries the current sequence, so the client asks for a new snapshot."""
+    lab = Lab(f"test-clone-hugz-{client}")
+    try:
+        eps = dict(snapshot=lab.endpoint("snapshot", "tcp"), publisher=lab.endpoint("updates", "tcp"))
+        if client == "clonecli3":
+            eps["collector"] = lab.endpoint("collector", "tcp")
+        router = lab.socket(zmq.ROUTER)                   # a hand-made server: snapshot at 0...
+        router.bind(eps["snapshot"])
+        pub = lab.socket(zmq.PUB)
+        pub.bind(eps["publisher"])
+        if client == "clonecli3":
+            pull = lab.socket(zmq.PULL)
+            pull.bind(eps["collector"])
+        extra = {"count": 0} if client == "clonecli3" else {}
+        lab.start("client", getattr(C, client), **eps, **extra)
+        assert router.poll(5000), "the client never asked for a snapshot"
+        ident, request = router.recv_multipart()
+        assert request == C.ICANHAZ
+        router.send_multipart([ident, *C.KVMsg(C.KTHXBAI, 0, uuid=bytes(16)).encode()])
+        lab.wait_for(lambda: lab.peer("client").get("snapshots") == 1, 5, "first snapshot")
+        # ...then (update 1 was "lost") HUGZ says the state is at 1, until the client asks again
+        asked = False
+        for _ in range(100):
+            C.send_hugz(pub, 1)
+            if router.poll(50):
+                ident, request = router.recv_multipart()
+                asked = request == C.ICANHAZ
+                break
+        assert asked, "HUGZ ahead of the client did not make it ask for a new snapshot"
+        assert lab.peer("client").get("resyncs") >= 1
+        entry = C.KVMsg("k", 1, b"v")
+        router.send_multipart([ident, *entry.encode()])
+        router.send_multipart([ident, *C.KVMsg(C.KTHXBAI, 1, uuid=bytes(16)).encode()])
+        lab.wait_for(lambda: lab.peer("client").data.get("sequence") == 1, 5, "the client at sequence 1")
+        assert lab.peer("client").data["kvmap"]["k"].body == b"v"
+        lab.check()
+    finally:
+        lab.close()

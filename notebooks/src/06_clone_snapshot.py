@@ -252,6 +252,9 @@ assert all(same.values()) and len(same) == 3 and not lab.errors()
 # * A client that starts late, or crashes and restarts, gets exactly the server's state, checked
 #   key by key.
 # * A gap in the numbers is the alarm that something was lost; a new snapshot is the cure.
+# * A gap shows only when a newer update arrives. When the stream goes quiet, the server's heartbeat
+#   does the same job: twice a second it publishes `HUGZ` with its current number (the guide's later
+#   Clone models send it too), and a client whose own number is lower knows it missed the end.
 #
 # **Questions**
 # 1. What would go wrong if the client asked for the snapshot *before* subscribing?

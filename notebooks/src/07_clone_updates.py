@@ -86,9 +86,11 @@ print("numbered by the server:", back.sequence == 1, "| same update (uuid):", ba
 
 # %% [markdown]
 # The notebook sent sequence 0; the reader got sequence 1, with the same uuid and properties: the
-# server only set the number. Whether the reader's subscription was already live when the update
-# was published (it came in the stream) or not (the reader saw a gap and took a new snapshot), it
-# ends with the same state.
+# server only set the number. Was the reader's subscription already live when the update was
+# published? If it was, the update came in the stream. If not, the update was lost for the reader
+# and no later update reveals a gap, because we send only one. Then the server's heartbeat saves
+# it: every 0.5 s the server publishes `HUGZ` with its current number, 1; the reader, still at 0,
+# knows it missed something and takes a new snapshot. Either way it ends with the same state.
 
 # %%
 push.close()

@@ -26,7 +26,11 @@ One thing here goes beyond the guide's models 2 and 3: a client checks that the 
 applies are consecutive. A PUB socket drops updates for a subscriber whose queue is full (its
 high-water mark), and a fresh subscription takes a moment to reach the publisher; either way the
 client would silently miss an update. A gap in the sequence numbers shows it, and the client
-simply asks for a new snapshot. Notebooks 06 (model 2) and 07 (model 3) use this module.
+simply asks for a new snapshot. A gap shows only when a later update arrives, so the servers also
+publish a heartbeat, the guide's ``HUGZ`` message (from its later Clone models), every
+``heartbeat`` seconds, carrying the current sequence number: a client that hears ``HUGZ`` with a
+number above its own has missed the last update(s) and asks for a new snapshot, even when the
+stream has gone quiet. Notebooks 06 (model 2) and 07 (model 3) use this module.
 """
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ import zmq
 
 ICANHAZ = b"ICANHAZ?"     # "I can has snapshot?": the request a client sends to the ROUTER
 KTHXBAI = "KTHXBAI"       # the key of the message that ends a snapshot; its sequence = version
+HUGZ = "HUGZ"             # the key of the server's heartbeat; its sequence = the current version
 
 
 # ---- the message: kvmsg -------------------------------------------------------------------------
@@ -149,14 +154,31 @@ def _publish_state(peer, kvmap: dict[str, KVMsg], sequence: int) -> None:
     peer.counter("sequence").value = sequence
 
 
+def send_hugz(pub: zmq.Socket, sequence: int) -> None:
+    """The server's heartbeat on the PUB socket: key ``HUGZ``, the current sequence, empty body."""
+    KVMsg(HUGZ, sequence, uuid=bytes(16)).send(pub)
+
+
+def heard_hugz(peer, msg: KVMsg, sequence: int) -> bool:
+    """A client's check of a ``HUGZ``: True when the server is ahead of us, which means we missed
+    the newest update(s) and need a new snapshot."""
+    peer.count("hugz")
+    if msg.sequence > sequence:
+        peer.count("resyncs")
+        peer.log("behind", f"HUGZ says {msg.sequence}, we have {sequence}: new snapshot")
+        return True
+    return False
+
+
 # ---- model 2: the server publishes, clients take a snapshot then follow --------------------------
 
 def clonesrv2(peer, snapshot: str, publisher: str, count: int | None = None, rate: float = 500.0,
-              keys: int = 100, seed: int | None = 0, sndhwm: int = 1000):
+              keys: int = 100, seed: int | None = 0, sndhwm: int = 1000, heartbeat: float | None = 0.5):
     """Clone server, model 2: publishes ``count`` random updates (``None``: forever) at ``rate``
     per second on a PUB socket, keeps the latest update of each key, and answers snapshot
     requests on a ROUTER socket. Setting ``peer.data["paused"] = True`` pauses the updates
-    (the notebook's "pause updates" button does that); snapshots are still answered."""
+    (the notebook's "pause updates" button does that); snapshots are still answered.
+    Every ``heartbeat`` seconds (``None``: never) it publishes ``HUGZ`` with the current sequence."""
     router = peer.socket(zmq.ROUTER)
     router.bind(snapshot)
     pub = peer.socket(zmq.PUB, sndhwm=sndhwm)
@@ -166,11 +188,15 @@ def clonesrv2(peer, snapshot: str, publisher: str, count: int | None = None, rat
     sequence = 0
     peer.data.update(kvmap=kvmap, sequence=0, done=False)
     credit, last = 0.0, time.monotonic()
+    next_hugz = time.monotonic() + (heartbeat or 0)
     while peer.running:
         # 1. answer snapshot requests (poll: a kill takes effect within 10 ms)
         if router.poll(10):
             send_snapshot(router, kvmap, sequence)
             peer.count("snapshots")
+        if heartbeat and time.monotonic() >= next_hugz:
+            send_hugz(pub, sequence)
+            next_hugz = time.monotonic() + heartbeat
         # 2. publish the updates that are due at this rate
         now = time.monotonic()
         if peer.data.get("paused") or (count is not None and sequence >= count):
@@ -213,6 +239,10 @@ def clonecli2(peer, snapshot: str, publisher: str, rcvhwm: int = 1000, timeout: 
         if not sub.poll(50):
             continue
         msg = KVMsg.recv(sub)
+        if msg.key == HUGZ:                 # the server's heartbeat: are we behind?
+            if heard_hugz(peer, msg, sequence):
+                kvmap = None
+            continue
         if msg.sequence <= sequence:        # 3. already in the snapshot: skip it
             peer.count("skipped")
             continue
@@ -231,9 +261,10 @@ def clonecli2(peer, snapshot: str, publisher: str, rcvhwm: int = 1000, timeout: 
 
 # ---- model 3: clients write through the server -----------------------------------------------------
 
-def clonesrv3(peer, snapshot: str, publisher: str, collector: str):
+def clonesrv3(peer, snapshot: str, publisher: str, collector: str, heartbeat: float | None = 0.5):
     """Clone server, model 3: numbers each update that clients push (PULL), stores it,
-    republishes it (PUB), and answers snapshot requests (ROUTER). One thread, one poll loop."""
+    republishes it (PUB), and answers snapshot requests (ROUTER). One thread, one poll loop.
+    Every ``heartbeat`` seconds (``None``: never) it publishes ``HUGZ`` with the current sequence."""
     router = peer.socket(zmq.ROUTER)
     router.bind(snapshot)
     pub = peer.socket(zmq.PUB)
@@ -247,8 +278,12 @@ def clonesrv3(peer, snapshot: str, publisher: str, collector: str):
     sequenced: set[bytes] = set()           # uuids of every update numbered (for the exercise)
     sequence = 0
     peer.data.update(kvmap=kvmap, sequence=0, sequenced=sequenced)
+    next_hugz = time.monotonic() + (heartbeat or 0)
     while peer.running:
         events = dict(poller.poll(50))
+        if heartbeat and time.monotonic() >= next_hugz:
+            send_hugz(pub, sequence)
+            next_hugz = time.monotonic() + heartbeat
         if pull in events:
             msg = KVMsg.recv(pull)
             sequence += 1
@@ -321,7 +356,10 @@ def clonecli3(peer, snapshot: str, publisher: str, collector: str, count: int = 
         # read: apply the numbered updates, in order
         if sub.poll(10):
             msg = KVMsg.recv(sub)
-            if msg.sequence <= sequence:
+            if msg.key == HUGZ:
+                if heard_hugz(peer, msg, sequence):
+                    kvmap = None
+            elif msg.sequence <= sequence:
                 peer.count("skipped")
             elif msg.sequence > sequence + 1:
                 peer.count("resyncs")
