@@ -35,7 +35,7 @@ def conda_deps() -> dict[str, str | None]:
             continue
         m = re.match(r"^  - ([A-Za-z0-9_.-]+)(?:=([^\s]+))?\s*$", line)
         if in_deps and m:
-            deps[m.group(1).lower()] = m.group(2)
+            deps[m.group(1).lower().replace("_", "-")] = m.group(2)
     return deps
 
 
@@ -69,8 +69,8 @@ def test_every_notebook_matches_its_source_and_has_outputs():
     for nb_path, src in zip(notebooks, sources):
         nb = nbformat.read(nb_path, 4)
         expected = nbbuild.notebook_from(src)
-        assert [(c.cell_type, c.source) for c in nb.cells] == \
-               [(c.cell_type, c.source) for c in expected.cells], f"{nb_path.name} differs from {src.name}: rebuild it"
+        shape = lambda cells: [(c.cell_type, c.source, c.metadata.get("slideshow")) for c in cells]
+        assert shape(nb.cells) == shape(expected.cells), f"{nb_path.name} differs from {src.name}: rebuild it"
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(c.execution_count for c in code), f"{nb_path.name} has cells that were never run"
         assert not [o for c in code for o in c.outputs if o.output_type == "error"], f"{nb_path.name} has errors"
@@ -122,3 +122,24 @@ def test_cli_lists_patterns_and_rejects_unknown_ones():
     bad_param = subprocess.run([sys.executable, "-m", "zguide_py", "run", "reqrep", "echo_server", "nope=1"],
                                capture_output=True, text=True, timeout=60)
     assert bad_param.returncode == 2 and "bad parameters" in bad_param.stderr
+
+
+def test_binder_environment_is_the_conda_one_without_the_project():
+    def deps(path):
+        lines = (ROOT / path).read_text().splitlines()
+        return [line for line in lines if line.startswith("  - ") and not line.startswith("  - pip:")]
+    main = [d for d in deps("environment.yml") if "-e ." not in d]
+    assert deps("binder/environment.yml") == main
+    post = (ROOT / "binder" / "postBuild").read_text()
+    assert "pip install --no-deps -e ." in post and "overrides.json" in post
+    assert (ROOT / "binder" / "postBuild").stat().st_mode & 0o111, "postBuild must be executable"
+
+
+def test_readme_links_every_notebook_on_binder():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    slug = project["urls"]["Repository"].removeprefix("https://github.com/")
+    readme = (ROOT / "README.md").read_text()
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        assert f"](notebooks/{nb.name})" in readme, f"{nb.name} is not in the README's table"
+        assert f"https://mybinder.org/v2/gh/{slug}/HEAD?labpath=notebooks%2F{nb.name}" in readme, \
+            f"{nb.name} has no Binder link"

@@ -48,26 +48,53 @@ def parse(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def slide_type(kind: str, text: str, previous: str | None) -> str:
+    """Where a cell goes in the slides (``make slides``, and RISE in JupyterLab).
+
+    A Markdown cell that opens with a heading starts a new slide; other Markdown cells go on a
+    sub-slide (down arrow) of their own. A short code cell stays on the slide of the text that
+    introduces it; a long one, or one after another code cell, gets its own sub-slide, so that
+    its output has room.
+    """
+    if kind == "markdown":
+        return "slide" if text.lstrip().startswith("#") else "subslide"
+    if previous == "markdown" and len(text.splitlines()) <= 12:
+        return "-"
+    return "subslide"
+
+
 def notebook_from(source: Path) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
+    previous = None
     for kind, text in parse(source.read_text()):
         cell = nbformat.v4.new_markdown_cell(text) if kind == "markdown" else nbformat.v4.new_code_cell(text)
+        cell.metadata["slideshow"] = {"slide_type": slide_type(kind, text, previous)}
         nb.cells.append(cell)
+        previous = kind
     for i, cell in enumerate(nb.cells):      # stable ids keep diffs small
         cell["id"] = f"{source.stem[:2]}-{i:03d}"
     return nb
 
 
-def build(source: Path, execute: bool = True) -> Path:
+def execute(nb: nbformat.NotebookNode, label: str = "") -> float:
+    """Run a notebook top to bottom in a fresh kernel, in ``notebooks/``; the widgets' state is
+    saved in its metadata (so exported HTML shows them). Returns the seconds it took."""
+    started = time.monotonic()
+    NotebookClient(nb, timeout=180, kernel_name="python3", store_widget_state=True,
+                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    took = time.monotonic() - started
+    if label:
+        print(f"{label}: ran in {took:.1f} s", flush=True)
+    return took
+
+
+def build(source: Path, execute_it: bool = True) -> Path:
     nb = notebook_from(source)
     target = NOTEBOOKS / f"{source.stem}.ipynb"
-    if execute:
-        started = time.monotonic()
-        NotebookClient(nb, timeout=180, kernel_name="python3",
-                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-        print(f"{target.name}: ran in {time.monotonic() - started:.1f} s")
+    if execute_it:
+        execute(nb, target.name)
     nbformat.write(nb, target)
     return target
 
@@ -77,4 +104,4 @@ if __name__ == "__main__":
     if not args:
         sys.exit(__doc__)
     for name in args:
-        build(Path(name), execute="--no-execute" not in sys.argv)
+        build(Path(name), execute_it="--no-execute" not in sys.argv)

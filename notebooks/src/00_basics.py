@@ -131,7 +131,7 @@ print("first three:", lab.peer("puller").data["received"][:3])
 # %% [markdown]
 # **Fire-and-forget** means exactly that: the pusher never learns whether anything arrived. That is fine
 # while the puller lives. Now the scripted fault: the pusher sends 2 000 messages at about 1 000 per
-# second to a puller that handles only 500 per second (throttled to 2 ms per message), so a queue
+# second to a puller that handles only 200 per second (throttled to 5 ms per message), so a queue
 # builds up in front of the puller. At t = 0.5 s the puller is killed; at t = 1.0 s it is restarted at
 # full speed. The puller binds over TCP, so the pusher reconnects to it by itself after the restart.
 
@@ -139,7 +139,7 @@ print("first three:", lab.peer("puller").data["received"][:3])
 lab.remove("pusher"); lab.remove("puller")
 inbox = lab.endpoint("inbox", "tcp")
 lab.start("puller", basics.puller, endpoint=inbox)
-lab.throttle("puller", 0.002)
+lab.throttle("puller", 0.005)
 lab.start("pusher", basics.pusher, endpoint=inbox, count=2000)
 lab.throttle("pusher", 0.001)
 
