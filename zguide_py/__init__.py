@@ -9,7 +9,10 @@ from .lab import Lab, LabError, PeerFailed, UnknownPeer, close_all, live_labs
 from .metrics import SeqChecker, summarize
 from .peer import Peer
 from .scenario import Report, Scenario
-from . import plots  # noqa: F401  (registers the PNG formatter for figures in IPython)
+import sys as _sys
+
+if "IPython" in _sys.modules:   # in a notebook: register the PNG formatter for figures now. A role
+    from . import plots  # noqa: F401  run as a process (python -m zguide_py run) skips matplotlib.
 
 __all__ = ["Lab", "LabError", "PeerFailed", "UnknownPeer", "Peer", "Scenario", "Report",
            "SeqChecker", "summarize", "close_all", "live_labs", "show_source"]

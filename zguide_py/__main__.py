@@ -1,14 +1,16 @@
 """Command line: list the patterns, run one role as its own process, run the benchmarks.
 
-    python -m zguide_py list
-    python -m zguide_py run reqrep echo_server endpoint=tcp://127.0.0.1:5555
-    python -m zguide_py run reqrep client endpoint=tcp://127.0.0.1:5555 requests=100 timeout=2.5
+    python -m zguide_py list [PATTERN ...]
+    python -m zguide_py run reqrep.echo_server --bind tcp://127.0.0.1:5555
+    python -m zguide_py run reqrep.client --connect tcp://127.0.0.1:5555 requests=100 timeout=2.5
     python -m zguide_py bench
+    python -m zguide_py perf --transport tcp --sizes 1,64,4k,8M --json perf.json
 
 ``run`` starts the very role function that the notebook runs as a thread, in a lab of its own, and
-prints its counters once a second until the role ends or you press Ctrl-C. Parameters are
-``name=value``; values are read as Python literals when they parse (``100``, ``2.5``, ``True``,
-``['a','b']``) and as strings otherwise.
+shows its counters and their rates until the role ends or you press Ctrl-C (``run --help`` says
+more). Endpoints are given with ``--bind``/``--connect``; tcp binds stay on 127.0.0.1 unless you
+ask for every interface with ``--all-interfaces``. Parameters are ``name=value``; values are read as
+Python literals when they parse (``100``, ``2.5``, ``True``, ``['a','b']``) and as strings otherwise.
 """
 from __future__ import annotations
 
@@ -35,74 +37,219 @@ def parse_params(items: list[str]) -> dict:
     return params
 
 
-def cmd_list(_args) -> int:
-    for name in patterns.names():
-        roles = patterns.roles(name)
-        print(f"{name}:")
-        for role_name, fn in roles.items():
-            params = [p for p in inspect.signature(fn).parameters if p != "peer"]
-            print(f"    {role_name}({', '.join(params)})")
+def cmd_list(args) -> int:
+    """Each pattern, its roles with their parameters, and which endpoints each role binds or connects."""
+    from .procs import describe_endpoints
+    for name in args.patterns or patterns.names():
+        try:
+            module = patterns.load(name)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        doc = (inspect.getdoc(module) or "").strip().splitlines()
+        print(f"{name}: {doc[0] if doc else ''}".rstrip())
+        for role_name, fn in patterns.roles(name).items():
+            params = [p if v.default is inspect.Parameter.empty else f"{p}={v.default!r}"
+                      for p, v in inspect.signature(fn).parameters.items() if p != "peer"]
+            endpoints = describe_endpoints(fn)
+            print(f"    {role_name}({', '.join(params)})" + (f"  [{endpoints}]" if endpoints else ""))
+    if not args.patterns:
+        print("\nrun a role as a process:  python -m zguide_py run PATTERN.ROLE --bind/--connect "
+              "[NAME=]tcp://127.0.0.1:PORT [name=value ...]")
     return 0
 
 
-def _terminate(signum, frame):
-    raise KeyboardInterrupt
+def _rate_text(rate: float) -> str:
+    return f"{rate:,.0f}" if rate >= 100 else f"{rate:.1f}"
 
 
-def cmd_run(args) -> int:
-    from .lab import Lab
-    try:
-        fn = patterns.role(args.pattern, args.role)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    params = parse_params(args.params)
-    if args.seconds is not None and args.seconds <= 0:
-        print("error: --seconds must be positive", file=sys.stderr)
-        return 2
-    try:
-        inspect.signature(fn).bind(None, **params)
-    except TypeError as exc:
-        print(f"error: bad parameters for {args.pattern}.{args.role}: {exc}", file=sys.stderr)
-        return 2
-    name = args.name or args.role
-    signal.signal(signal.SIGTERM, _terminate)      # `kill` or a supervisor: stop like Ctrl-C does
-    with Lab(f"cli-{name}") as lab:
-        peer = lab.start(name, fn, **params)
-        started = time.monotonic()
-        last = 0.0
-        try:
-            while peer.alive:
-                time.sleep(0.05)
-                now = time.monotonic()
-                if now - last >= args.every:
-                    last = now
-                    counts = ", ".join(f"{k}={v}" for k, v in sorted(peer.snapshot().items()))
-                    print(f"[{now - started:7.1f} s] {name} {peer.state}: {counts}", flush=True)
-                if args.seconds is not None and now - started >= args.seconds:
-                    break
-        except KeyboardInterrupt:
-            pass
-        if peer.alive:
-            lab.kill(name)
-        counts = ", ".join(f"{k}={v}" for k, v in sorted(peer.snapshot().items()))
-        print(f"{name} {peer.state}: {counts}", flush=True)
+def _jsonable(value, depth: int = 0):
+    """A role's ``peer.data`` as JSON-safe values (dict keys as text, containers as lists, the rest repr)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if depth > 6:
+        return repr(value)[:300]
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, depth + 1) for k, v in list(value.items())[:10_000]}
+    if isinstance(value, (list, tuple, set, frozenset)) or type(value).__name__ == "deque":
+        return [_jsonable(v, depth + 1) for v in list(value)[:10_000]]
+    return repr(value)[:300]
+
+
+class _Status:
+    """The live status line: in place on a terminal, a plain line per tick otherwise, or JSON lines.
+
+    Plain:  ``[    2.0 s] worker1 running (served 39.8/s, heartbeats_in 10.0/s): served=80, heartbeats_in=20``
+    JSON:   ``{"t": 2.0, "name": "worker1", "pid": 4242, "state": "running", "counts": {...}, "rates": {...}}``
+    """
+
+    def __init__(self, mode: str, name: str, target: str):
+        import os
+        self.mode, self.name, self.target, self.pid = mode, name, target, os.getpid()
+        self.prev: tuple[float, dict] | None = None
+
+    def _emit_json(self, **fields) -> None:
+        import json
+        print(json.dumps({"t": round(fields.pop("t"), 3), "name": self.name, "target": self.target,
+                          "pid": self.pid, **fields}), flush=True)
+
+    def header(self, command: str) -> None:
+        if self.mode != "json":
+            print(f"{self.target} as {self.name!r}, pid {self.pid}: {command}\n"
+                  "(Ctrl-C or SIGTERM stops it cleanly)", flush=True)
+
+    def show(self, peer, t: float) -> None:
+        counts = dict(sorted(peer.snapshot().items()))
+        rates = {}
+        if self.prev is not None and t > self.prev[0]:
+            dt = t - self.prev[0]
+            rates = {k: max(0.0, (v - self.prev[1].get(k, 0)) / dt) for k, v in counts.items()}
+        self.prev = (t, counts)
+        if self.mode == "json":
+            self._emit_json(t=t, state=peer.state, counts=counts, throttle=peer.delay,
+                            rates={k: round(r, 2) for k, r in rates.items()})
+        elif self.mode == "tty":
+            import shutil
+            parts = [f"{k} {v}" + (f" ({_rate_text(rates[k])}/s)" if k in rates else "") for k, v in counts.items()]
+            line = " | ".join([f"{self.name} {peer.state} {t:6.1f} s", *parts])
+            width = shutil.get_terminal_size((100, 20)).columns
+            sys.stdout.write("\r\x1b[2K" + line[:max(20, width - 1)])
+            sys.stdout.flush()
+        else:
+            rate_text = ", ".join(f"{k} {_rate_text(r)}/s" for k, r in rates.items())
+            counts_text = ", ".join(f"{k}={v}" for k, v in counts.items())
+            print(f"[{t:7.1f} s] {self.name} {peer.state}" + (f" ({rate_text})" if rate_text else "")
+                  + f": {counts_text}", flush=True)
+
+    def final(self, peer, t: float, state: str) -> None:
+        counts = dict(sorted(peer.snapshot().items()))
+        if self.mode == "json":
+            self._emit_json(t=t, final=True, state=state, counts=counts,
+                            rates={k: round(v / t, 2) for k, v in counts.items()} if t > 0 else {},
+                            data=_jsonable(peer.data), error=peer.error)
+            return
+        if self.mode == "tty":
+            sys.stdout.write("\n")
+        print(f"{self.name} {state}: " + ", ".join(f"{k}={v}" for k, v in counts.items()), flush=True)
         for key, value in peer.data.items():
             text = repr(value)
             print(f"  {key} = {text if len(text) < 300 else text[:300] + '...'}")
+
+
+def _control(lab, name: str, stop) -> None:
+    """--stdin-control: read 'throttle SECONDS' and 'stop' lines; end of input (the parent is gone) stops."""
+    from .lab import LabError
+    stream = sys.stdin
+    while stream is not None:
+        line = stream.readline()
+        if not line:
+            break
+        words = line.split()
+        if words[:1] == ["throttle"] and len(words) == 2:
+            try:
+                lab.throttle(name, float(words[1]))
+            except (ValueError, LabError) as exc:
+                print(f"error: {exc}", file=sys.stderr, flush=True)
+        elif words == ["stop"]:
+            break
+        elif words:
+            print(f"error: unknown command {line.strip()!r} on stdin (use: throttle SECONDS, stop)",
+                  file=sys.stderr, flush=True)
+    stop.set()
+
+
+RUN_HELP = """Run one role as this process, with the same function the notebooks run as a thread.
+
+    python -m zguide_py run paranoidpirate.queue --bind frontend=tcp://127.0.0.1:5555 --bind backend=5556
+    python -m zguide_py run paranoidpirate.worker --connect tcp://127.0.0.1:5556 liveness=5
+    python -m zguide_py run lazypirate.client --connect 5555 requests=20
+
+Endpoints: --bind/--connect [NAME=]ENDPOINT. NAME is the role's parameter; leave it out when only one
+endpoint of the role fits (`list` shows what each role binds and connects). A bare PORT, :PORT or
+tcp://:PORT means tcp://127.0.0.1:PORT (this machine only). Binding tcp://*:PORT or 0.0.0.0 (every
+network interface) is refused unless you add --all-interfaces. inproc:// cannot cross processes.
+
+Other parameters are name=value, read as Python literals when they parse (100, 2.5, True, ['a'])
+and as strings otherwise. A status line with each counter's rate is refreshed in place on a terminal,
+printed once per --every otherwise, or printed as JSON lines with --json-status. Ctrl-C or SIGTERM
+stops the role cleanly (exit 0). Bad arguments exit 2; a role that raises prints its traceback, exit 1.
+"""
+
+
+def cmd_run(args) -> int:
+    from .procs import UsageError, resolve, shown
+    try:
+        if args.seconds is not None and args.seconds <= 0:
+            raise UsageError("--seconds must be positive")
+        if args.every <= 0:
+            raise UsageError("--every must be positive")
+        call = resolve(args.target, args.params, args.bind, args.connect, args.all_interfaces)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for warning in call.warnings:
+        print(warning, file=sys.stderr, flush=True)
+    try:
+        return _run_role(call, args, shown(call.argv(args.name)))
+    except KeyboardInterrupt:            # a second Ctrl-C while stopping: give up waiting
+        return 130
+
+
+def _run_role(call, args, command: str) -> int:
+    """Run the role in a lab of its own until it ends, --seconds pass, or SIGINT/SIGTERM arrives."""
+    import threading
+    from .lab import Lab, LabError
+    name = args.name or call.role
+    stop = threading.Event()
+
+    def on_signal(_signum, _frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)      # `kill` or a supervisor: stop like Ctrl-C does
+    mode = "json" if args.json_status else ("tty" if sys.stdout.isatty() else "plain")
+    status = _Status(mode, name, call.target)
+    with Lab(f"cli-{name}") as lab:
+        status.header(command)
+        started = time.monotonic()
+        peer = lab.start(name, call.fn, **call.params)
+        if args.stdin_control:
+            threading.Thread(target=_control, args=(lab, name, stop), name="zguide-cli-control",
+                             daemon=True).start()
+        status.show(peer, 0.0)
+        next_at = started + args.every
+        while peer.alive and not stop.is_set():
+            stop.wait(min(0.05, args.every))
+            now = time.monotonic()
+            if now >= next_at:
+                status.show(peer, now - started)
+                next_at = max(next_at + args.every, now + args.every / 2)
+            if args.seconds is not None and now - started >= args.seconds:
+                break
+        stopped = peer.alive
+        if stopped:
+            try:
+                lab.kill(name)
+            except LabError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+        status.final(peer, time.monotonic() - started, "stopped" if stopped else peer.state)
         if peer.error:
-            print(peer.error, file=sys.stderr)
+            print(peer.error, file=sys.stderr, flush=True)
             return 1
     return 0
 
 
 def cmd_bench(args) -> int:
-    from .perf import bench_overhead, sweep, sweep_table
+    from .perf import bench_overhead, bench_report
     status = bench_overhead(messages=args.messages, rounds=args.rounds)
-    if args.sweep:
+    if args.sweep:      # the size sweep beside the native C baseline, the batching demo, the targets
         print()
-        print("Throughput and latency by message size (talk = the seed talk's C# figures on localhost)")
-        print(sweep_table(sweep(transports=args.sweep.split(","), seconds=0.2)))
+        status |= bench_report(transports=args.sweep.split(","))
     if args.majordomo:
         from .patterns.majordomo import bench_table
         print()
@@ -110,18 +257,35 @@ def cmd_bench(args) -> int:
     return status
 
 
+def cmd_perf(args) -> int:
+    from .perf import run_cli
+    return run_cli(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m zguide_py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list patterns and their roles").set_defaults(func=cmd_list)
-    run = sub.add_parser("run", help="run one role as this process")
-    run.add_argument("pattern")
-    run.add_argument("role")
-    run.add_argument("params", nargs="*", help="name=value parameters of the role")
+    listing = sub.add_parser("list", help="list patterns, their roles and the endpoints each binds or connects")
+    listing.add_argument("patterns", nargs="*", metavar="PATTERN", help="only these patterns")
+    listing.set_defaults(func=cmd_list)
+    run = sub.add_parser("run", help="run one role as this process", description=RUN_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("target", metavar="PATTERN.ROLE", help="the role to run (the older 'PATTERN ROLE' works too)")
+    run.add_argument("params", nargs="*", metavar="name=value", help="parameters of the role")
+    run.add_argument("--bind", action="append", default=[], metavar="[NAME=]ENDPOINT",
+                     help="an endpoint the role binds (NAME may be left out when only one fits)")
+    run.add_argument("--connect", action="append", default=[], metavar="[NAME=]ENDPOINT",
+                     help="an endpoint the role connects to (repeat it for a list parameter)")
+    run.add_argument("--all-interfaces", action="store_true",
+                     help="allow binding tcp://*:PORT or 0.0.0.0 (every network interface), with a warning")
     run.add_argument("--name", help="peer name (default: the role's)")
     run.add_argument("--seconds", type=float, default=None, help="stop after this long")
-    run.add_argument("--every", type=float, default=1.0, help="print counters this often (s)")
+    run.add_argument("--every", type=float, default=1.0, help="status line this often (s)")
+    run.add_argument("--json-status", action="store_true",
+                     help="print the status as one JSON object per line (for a parent process)")
+    run.add_argument("--stdin-control", action="store_true",
+                     help="read 'throttle SECONDS' / 'stop' lines on stdin; stop when stdin closes")
     run.set_defaults(func=cmd_run)
     bench = sub.add_parser("bench", help="message rate: bare pyzmq against a lab role")
     bench.add_argument("--messages", type=int, default=200_000)
@@ -131,7 +295,15 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--no-majordomo", dest="majordomo", action="store_false",
                        help="skip the Majordomo broker's request rate")
     bench.set_defaults(func=cmd_bench)
-    args = parser.parse_args(argv)
+    from .perf import add_arguments as perf_arguments
+    perf = sub.add_parser("perf", help="throughput and latency, 1 B to 8 MB, Python beside a C baseline")
+    perf_arguments(perf)
+    perf.set_defaults(func=cmd_perf)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "run" and not any(e.startswith("-") for e in extra):
+        args.params += extra        # name=value after an option: argparse leaves them over
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args.func(args)
 
 

@@ -1,0 +1,388 @@
+# Source of notebooks/17_processes.ipynb - build with: python tools/nbbuild.py notebooks/src/17_processes.py
+# %% [markdown]
+# # 17 · Peers as processes: real crashes, real signals
+#
+# **The problem:** so far every peer was a thread of this notebook's kernel, and "kill" meant the lab
+# asking a thread to stop at its next poll. Real systems are made of **processes**, often on other
+# machines, and they die without asking: the out-of-memory killer, a `kill -9`, a power cut. ZeroMQ's
+# promise is that this does not change the code: a socket does not care whether the peer at the other
+# end of a tcp connection is a thread next door or a process across the world.
+#
+# This notebook keeps the **Paranoid Pirate** queue of notebook 11 in the kernel, and runs its workers
+# as **separate processes** started from here over **tcp loopback**. Killing one sends it a real
+# `SIGKILL`: the operating system removes the process, no line of Python runs, and the queue must notice
+# by itself, through the heartbeats.
+#
+# ```mermaid
+# flowchart LR
+#     subgraph K["Jupyter kernel: one process, many threads"]
+#         C1["client1<br/>REQ (connect)<br/>Lazy Pirate"] --> F
+#         C2["client2<br/>REQ (connect)<br/>Lazy Pirate"] --> F
+#         subgraph Q["queue"]
+#             F["frontend<br/>ROUTER (bind, tcp)"]
+#             B["backend<br/>ROUTER (bind, tcp)"]
+#         end
+#         W3["worker3<br/>DEALER (connect)<br/>a thread"] --> B
+#         P["procs.process peers<br/>(one thread per child)"]
+#     end
+#     W1["worker1<br/>DEALER (connect)<br/>its own process"] -->|tcp 127.0.0.1| B
+#     W2["worker2<br/>DEALER (connect)<br/>its own process"] -->|tcp 127.0.0.1| B
+#     P -.->|"spawn · SIGKILL · stdin: throttle"| W1
+#     W1 -.->|"stdout: JSON status lines"| P
+# ```
+#
+# The dotted arrows are not ZeroMQ: they are how the notebook starts, watches and kills its children
+# (pipes and signals). The solid arrows are the very sockets of notebook 11.
+
+# %%
+import os
+import re
+import signal
+import subprocess
+import sys
+
+from zguide_py import Lab, Scenario, show_source
+from zguide_py import procs
+from zguide_py.patterns import lazypirate, paranoidpirate
+from zguide_py.patterns.simplepirate import worker_name
+from zguide_py.plots import mark_events, new_figure
+
+lab = Lab("processes")
+WORKER = procs.as_process("paranoidpirate.worker")   # the same role, run as a child process
+INTERVAL, LIVENESS = paranoidpirate.HEARTBEAT_INTERVAL, paranoidpirate.HEARTBEAT_LIVENESS
+PURGE_BOUND = LIVENESS * INTERVAL + INTERVAL
+print(f"heartbeat every {INTERVAL * 1000:g} ms, liveness {LIVENESS}: a silent worker is purged within "
+      f"{PURGE_BOUND * 1000:g} ms, whether it is a thread or a process")
+
+# %% [markdown]
+# ## 1. Every role is a command
+#
+# `python -m zguide_py` runs any role of any notebook as a process of its own. `list` names the roles,
+# their parameters, and which endpoints each one **binds** or **connects** (read from the role's code).
+
+# %%
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """Run `python -m zguide_py ARGS` and show what a terminal would show."""
+    result = subprocess.run([sys.executable, "-m", "zguide_py", *args], capture_output=True, text=True,
+                            timeout=60)
+    print("$ python -m zguide_py", " ".join(args))
+    print((result.stdout + result.stderr).rstrip())
+    print(f"[exit status {result.returncode}]")
+    return result
+
+
+listing = cli("list", "paranoidpirate")
+
+# %% [markdown]
+# In a terminal you would start the queue and two workers like this (each line in its own shell, or on
+# its own machine with the queue's address instead of 127.0.0.1):
+#
+# ```sh
+# python -m zguide_py run paranoidpirate.queue --bind frontend=tcp://127.0.0.1:5555 --bind backend=5556
+# python -m zguide_py run paranoidpirate.worker --connect tcp://127.0.0.1:5556 --name worker1
+# python -m zguide_py run paranoidpirate.worker --connect tcp://127.0.0.1:5556 --name worker2
+# python -m zguide_py run lazypirate.client --connect 5555 requests=20
+# ```
+#
+# Each shows a status line with its counters and their rates, refreshed in place; Ctrl-C (or `kill`, which
+# sends SIGTERM) stops it cleanly. Some rules of the command line:
+#
+# * `--bind NAME=ENDPOINT` / `--connect NAME=ENDPOINT`; `NAME` may be left out when only one endpoint of
+#   the role fits. A worker that connects is refused a `--bind`.
+# * A bare port, or a tcp endpoint without a host, means **127.0.0.1**: this machine only.
+# * Binding **every** network interface (`tcp://*:5555`, `0.0.0.0`) is refused unless you add
+#   `--all-interfaces`: nothing in these patterns checks who connects (notebook 18 adds CURVE for that).
+# * `inproc://` cannot cross a process boundary.
+
+# %%
+refused = cli("run", "paranoidpirate.queue", "--bind", "frontend=tcp://*:5555", "--bind", "backend=5556")
+try:
+    procs.check_endpoint("inproc://backend", "connect")
+except procs.UsageError as exc:
+    print("\ninproc://backend for a process:", exc)
+assert refused.returncode == 2 and "refusing to bind" in refused.stderr
+
+# %% [markdown]
+# ## 2. A worker process, started from the notebook
+#
+# `procs.process` is a role like any other: its peer thread starts the command line above as a **child
+# process**, reads the child's status lines (one JSON object every 100 ms) into the peer's counters, and
+# passes the throttle slider to the child's stdin. When the lab kills the peer, the child gets `SIGKILL`.
+# `procs.as_process("paranoidpirate.worker")` wraps it so that starting a worker process reads exactly
+# like starting a worker thread:
+
+# %%
+show_source(procs.process)
+
+# %%
+frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
+lab.start("queue", paranoidpirate.queue, frontend=frontend, backend=backend)
+queue = lab.peer("queue")
+lab.start("worker1", WORKER, endpoint=backend)   # a thread would be: lab.start("worker1", paranoidpirate.worker, ...)
+w1 = lab.peer("worker1")
+lab.wait_for(lambda: len(queue.data["ready"]) == 1 and w1.data["up"], timeout=30, what="worker1's READY")
+print(w1.data["command"])
+print("worker1 is another process:", w1.data["pid"] != os.getpid(), "| alive:", procs.pid_alive(w1.data["pid"]))
+print("the routing id the queue sees carries its pid:",
+      queue.data["ready"][0].decode().split("/")[1].startswith(f"{w1.data['pid']}."))
+print("a status line holds:", ", ".join(w1.data["status"]))
+print("its counters, now the peer's:", ", ".join(sorted(w1.snapshot())))
+
+# %% [markdown]
+# Two more workers: `worker3` as a **thread** (as in notebook 11) and `worker2` as a process. The queue
+# cannot tell them apart; what differs is the time from "start" to the worker's `READY`.
+
+# %%
+t0 = lab.now()
+lab.start("worker3", paranoidpirate.worker, endpoint=backend)
+lab.wait_for(lambda: len(queue.data["ready"]) == 2, timeout=10, what="worker3's READY")
+thread_start = lab.now() - t0
+t0 = lab.now()
+lab.start("worker2", WORKER, endpoint=backend)
+lab.wait_for(lambda: len(queue.data["ready"]) == 3, timeout=30, what="worker2's READY")
+process_start = lab.now() - t0
+print(f"start -> READY at the queue: a thread ~{thread_start * 1000:.0f} ms, a process ~{process_start * 1000:.0f} ms "
+      "(a new Python interpreter imports pyzmq and the workbook first)")
+WORKERS, CLIENTS = ["worker1", "worker2", "worker3"], ["client1", "client2"]
+assert all(lab.peer(n).state == "running" for n in WORKERS)
+
+# %% [markdown]
+# ## 3. A scripted run: three kinds of death
+#
+# Two Lazy Pirate clients (threads) send 100 requests each, one every ~20 ms. Meanwhile:
+#
+# * at 0.4 s the lab **kills worker1**: its child gets `SIGKILL`; at 1.0 s a **restart** starts a new
+#   process (a new pid);
+# * at 1.3 s the lab kills **worker3**, the thread, the way every notebook so far did; restarted at 1.6 s;
+# * at 1.9 s **somebody outside the lab** kills worker2's process with `os.kill(pid, SIGKILL)` (think of
+#   the out-of-memory killer). The lab did not ask for it: the peer turns **failed**, with the exit
+#   status. At 2.4 s the scenario restarts it.
+
+# %%
+def crash_worker2(lab):
+    """SIGKILL worker2's process behind the lab's back (recorded as a kill, for the plots)."""
+    lab.record("kill", "worker2", "os.kill(pid, SIGKILL) from outside the lab")
+    os.kill(lab.peer("worker2").data["pid"], signal.SIGKILL)
+
+
+chaos = Scenario("worker processes crash", seed=17)
+for name in CLIENTS:
+    chaos.at(0, "start", name, lazypirate.client, endpoint=frontend, requests=100, pause=0.02, retries=5)
+chaos.at(0.4, "kill", "worker1").at(1.0, "restart", "worker1") \
+     .at(1.3, "kill", "worker3").at(1.6, "restart", "worker3") \
+     .at(1.9, crash_worker2).at(2.4, "restart", "worker2")
+print(chaos.describe())
+
+# %%
+def all_back() -> bool:
+    return (not any(lab.peer(n).alive for n in CLIENTS) and len(queue.data["workers"]) == 3
+            and all(lab.peer(n).state == "running" and lab.peer(n).data.get("up", True) for n in WORKERS))
+
+
+report = lab.run(chaos, seconds=30, until=all_back)
+report
+
+# %% [markdown]
+# ## 4. The verdict
+
+# %%
+tally = lazypirate.tally(lab, CLIENTS)
+print(tally.lines(retries=5))
+kills = [e for e in report.events if e[1] == "kill" and e[2] in WORKERS]
+delays = paranoidpirate.purge_delays(report.events)
+print(f"\nworker kills: {len(kills)}, each purged by the queue: "
+      f"{sorted(delays) == WORKERS and all(len(d) == 1 for d in delays.values())}")
+for name, how in (("worker1", "process, lab.kill = SIGKILL"), ("worker2", "process, SIGKILL from outside"),
+                  ("worker3", "thread, lab.kill")):
+    print(f"  {name} ({how}): purged ~{delays[name][0]:.3f} s after its death")
+failed = [re.sub(r"process \d+", "process <pid>", d) for _t, k, p, d in report.events if k == "failed" and p == "worker2"]
+print("worker2's peer went 'failed':", failed[0])
+history = {name: [h["exit"] for h in lab.peer(name).data["history"]] for name in ("worker1", "worker2")}
+print("each process's end (None = still running):", history)
+old_pids = [h["pid"] for name in ("worker1", "worker2") for h in lab.peer(name).data["history"][:-1]]
+print("killed processes still alive:", [pid for pid in old_pids if procs.pid_alive(pid)])
+retried = {(p, seq) for _t, k, p, seq in report.events if k == "retry"}
+print(f"requests lost with a dead worker, retried and answered by another: ~{len(retried)}")
+SLACK = 4 * INTERVAL                                   # a busy 2-core machine wakes threads late
+assert tally.ok and tally.answered == tally.requests == 200
+assert len(kills) == 3 and sorted(delays) == WORKERS
+assert max(d[0] for d in delays.values()) <= PURGE_BOUND + SLACK
+assert history == {"worker1": ["SIGKILL", None], "worker2": ["SIGKILL", None]} and len(failed) == 1
+assert not any(procs.pid_alive(pid) for pid in old_pids) and not report.errors
+
+# %% [markdown]
+# Every request was answered, through three deaths. The queue purged each dead worker within about
+# 300–400 ms, **the same for a killed process as for a stopped thread**: it only ever knew that the
+# heartbeats stopped. The requests a dead worker took with it were retried by the Lazy Pirate clients and
+# served by another worker.
+
+# %%
+lazypirate.requests_figure(report, CLIENTS, fault_peers=WORKERS,
+                           title="Lazy Pirate clients through worker deaths (processes and a thread)")
+
+# %% [markdown]
+# Who served what: the requests each worker answered, counted by the child and read from its status
+# lines. A flat stretch is a dead worker; the others' lines grow steeper while it is gone. Note how long
+# a restarted **process** stays flat after its green line: a new interpreter must start before it can say
+# `READY`. The restarted thread serves almost at once.
+
+# %%
+fig = new_figure(9, 3.4)
+ax = fig.add_subplot()
+kinds = {"worker1": "process", "worker2": "process", "worker3": "thread"}
+for name in WORKERS:
+    times, values = lab.sampler.values(name, "served", since=report.start)
+    ax.step([t - report.start for t in times], [v - values[0] for v in values], where="post",
+            linewidth=1.5, label=f"{name} ({kinds[name]})")
+mark_events(ax, [e for e in report.events if e[2] in WORKERS], kinds=("kill", "restart"))
+ax.set_title("requests served per worker, through kills and restarts")
+ax.set_xlabel("time since start of run (s)")
+ax.set_ylabel("requests served\n(cumulative)")
+ax.set_xlim(0, report.duration)
+ax.set_ylim(0, max(ax.get_ylim()[1], 1) * 1.35)     # room for the labels above the lines
+ax.grid(True, alpha=0.3)
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+fig
+
+# %% [markdown]
+# ## 5. What changes when peers are processes, and what stays the same
+#
+# | | a thread in the kernel | a process |
+# |---|---|---|
+# | **a kill** | the lab sets a flag; the role stops at its next poll and the lab closes its sockets | `SIGKILL`: no Python runs; the kernel closes its tcp connections |
+# | **starting** | about a millisecond | a new interpreter: see the ~ms above |
+# | **the GIL** | shared with the notebook and every other peer | its own: a busy worker slows nobody else |
+# | **identity** | a thread name | a pid (`peer.data["pid"]`), signals, an exit status |
+# | **transport** | inproc, ipc or tcp | ipc or tcp only (inproc lives inside one process) |
+# | **dying alone** | a role's exception | any of that, or a signal from anyone: `failed` with the exit status |
+# | **the role's code** | `paranoidpirate.worker` | the same function, started by `python -m zguide_py run` |
+# | **the wire** | 6/PPP frames over a socket | the same frames over the same kind of socket |
+# | **detection** | heartbeats, within liveness × interval | the same heartbeats, the same bound |
+#
+# Signals are part of a process's life. `SIGKILL` cannot be caught; `SIGTERM` (what `kill PID` sends)
+# and `SIGINT` (Ctrl-C) let the command line stop the role cleanly and exit with status 0:
+
+# %%
+w2 = lab.peer("worker2")
+pid = w2.data["pid"]
+os.kill(pid, signal.SIGTERM)
+lab.wait_for(lambda: not w2.alive, timeout=10, what="worker2 to stop")
+print("after SIGTERM, worker2 is", w2.state, "with", w2.data["exit"], "| its last status line said:",
+      w2.data["status"]["state"])
+assert w2.state == "done" and w2.data["exit"] == "exit 0" and not procs.pid_alive(pid)
+w2 = lab.restart("worker2")                            # a new process; the next cells wait for it
+
+# %% [markdown]
+# ## 6. Play with it
+#
+# A client that never stops, and the panel. **kill** sends the worker's process `SIGKILL` (watch its pid
+# change on **restart**); the **throttle** slider reaches the child through its stdin; **add worker
+# process** starts one more.
+
+# %%
+def add_worker(lab):
+    name = f"worker{len([n for n in lab.peers if n.startswith('worker')]) + 1}"
+    lab.start(name, WORKER, endpoint=backend)
+    return f"started {name} as a process"
+
+
+lab.wait_for(lambda: w2.data["up"] and w2.data["pid"] != pid, timeout=30, what="worker2 back")
+lab.start("client", lazypirate.client, endpoint=frontend, requests=10**6, pause=0.02)
+panel = lab.panel(counters=["served", "replies", "purged"], max_throttle=0.2,
+                  actions={"add worker process": add_worker},
+                  title="Paranoid Pirate with worker processes: kill = SIGKILL")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+panel
+
+# %% [markdown]
+# Headless, the notebook clicks for you and checks each effect.
+
+# %%
+client = lab.peer("client")
+lab.wait_for(lambda: client.get("replies") >= 5, timeout=10, what="5 replies")
+old = w1.data["pid"]
+t_kill = lab.now()
+panel.rows["worker1"].kill.click()
+print("kill button -> worker1's process is gone:", not procs.pid_alive(old), "| exit:", w1.data["exit"])
+purged = lab.wait_for(lambda: [t for t, _k, _p, d in lab.events_of("purge", "queue")
+                               if t >= t_kill and worker_name(d) == "worker1"], timeout=5, what="worker1 purged")
+print(f"the queue purged it ~{purged[0] - t_kill:.3f} s after the click")
+panel.rows["worker1"].restart.click()
+lab.wait_for(lambda: w1.data["pid"] != old and w1.data["up"], timeout=30, what="a new worker1 process")
+lab.wait_for(lambda: "worker1" in {worker_name(i) for i in queue.data["workers"]}, timeout=10,
+             what="the new worker1 at the queue")
+print("restart button -> a new process with a new pid, known to the queue:", w1.data["pid"] != old)
+
+# %%
+panel.rows["worker2"].throttle.value = 0.05
+lab.wait_for(lambda: w2.data["status"].get("throttle") == 0.05, timeout=5, what="the child to take the throttle")
+print("slider -> worker2's process sleeps 0.05 s per request:", w2.data["status"]["throttle"] == 0.05)
+panel.rows["worker2"].throttle.value = 0
+panel.action_buttons["add worker process"].click()
+print(panel.last_message)
+lab.wait_for(lambda: "worker4" in {worker_name(i) for i in queue.data["workers"]}, timeout=30,
+             what="worker4 at the queue")
+served = lab.peer("worker4").get("served")
+lab.wait_for(lambda: lab.peer("worker4").get("served") > served, timeout=10, what="worker4 to serve")
+panel.refresh()
+print("worker4 is a process, serving requests:", lab.peer("worker4").data["pid"] != os.getpid())
+print("mismatched replies so far:", client.get("mismatched"))
+assert client.get("mismatched") == 0 and not lab.errors()
+
+# %% [markdown]
+# ## 7. What you saw, and questions
+#
+# * A worker process killed with `SIGKILL` said nothing; the queue purged it after ~3 silent heartbeat
+#   intervals, exactly as it purged the stopped thread. Heartbeats measure silence, not the reason for it.
+# * The worker's code, the queue's code, the client's code and the bytes on the wire did not change. What
+#   changed is everything around them: start-up time, pids and exit statuses, signals, tcp instead of
+#   inproc, and crashes that no `finally` sees.
+# * The notebook stays in charge of its children: a kill is a signal, a restart is a new process, and
+#   `lab.close()` ends and reaps every child (a child whose notebook vanishes sees its stdin close and
+#   stops by itself).
+#
+# **Questions**
+# 1. After `SIGKILL` the operating system closes the worker's tcp connection at once, and libzmq inside
+#    the queue notices (a socket monitor would even tell the queue). Why does Paranoid Pirate still rely on
+#    heartbeats? (Think of a pulled network cable, a machine that freezes, or the exercise below.)
+# 2. A process worker needs ~0.5–1 s to start. What does that mean for a supervisor that restarts
+#    crashed workers, and for a queue whose workers all restart at once?
+# 3. Would you put the queue in a process of its own too? What would the notebook lose, and gain?
+#
+# **Exercise.** `SIGSTOP` freezes a process: it is alive, holds its sockets, but runs no code, until
+# `SIGCONT`. Predict: does the queue purge a frozen worker? And once it is continued, does the worker
+# come back, and how?
+
+# %%
+my_guess = None      # e.g. "purged, then back by itself after SIGCONT"
+
+# %%
+w4 = lab.peer("worker4")
+frozen = w4.data["pid"]
+t_stop = lab.now()
+os.kill(frozen, signal.SIGSTOP)                      # alive, but silent
+purged = lab.wait_for(lambda: [t for t, _k, _p, d in lab.events_of("purge", "queue")
+                               if t >= t_stop and worker_name(d) == "worker4"], timeout=5, what="worker4 purged")
+print(f"frozen worker4 purged ~{purged[0] - t_stop:.3f} s after SIGSTOP; its process is alive:",
+      procs.pid_alive(frozen))
+t_cont = lab.now()
+os.kill(frozen, signal.SIGCONT)
+back = lab.wait_for(lambda: "worker4" in {worker_name(i) for i in queue.data["workers"]}, timeout=10,
+                    what="worker4 back at the queue")
+print(f"after SIGCONT worker4 is back at the queue: {back} (~{lab.now() - t_cont:.2f} s) | your guess: {my_guess}")
+print("how: its first heartbeat reaches a queue that no longer knows it; a heartbeat from an unknown worker "
+      "means 'alive', so the queue takes it back (or, if the queue stayed silent too long, it reconnects)")
+assert back and w4.data["pid"] == frozen
+
+# %% [markdown]
+# ## Teardown
+#
+# Closing the lab stops every child (SIGTERM, then SIGKILL after a short grace) and waits for it.
+
+# %%
+pids = [h["pid"] for p in lab.peers.values() for h in p.data.get("history", [])]
+lab.close()
+print("threads left:", len(lab.threads()), "| child processes left:", sum(procs.pid_alive(p) for p in pids))
+assert not lab.threads() and not any(procs.pid_alive(p) for p in pids) and not procs.live_pids()

@@ -1,0 +1,147 @@
+"""Peers as processes (zguide_py.procs): a Paranoid Pirate queue in the lab, its workers as child
+processes over tcp. A kill is a real SIGKILL; the queue must notice and the clients' requests must
+still be answered; no child may outlive the lab."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from zguide_py import Lab
+from zguide_py import procs
+from zguide_py.patterns import lazypirate as lp
+from zguide_py.patterns import paranoidpirate as pp
+from zguide_py.patterns.simplepirate import worker_name
+
+WORKER = procs.as_process("paranoidpirate.worker")
+STARTUP = 30       # seconds a child may take to start (imports) on a busy 2-core machine
+
+
+def queue_with_workers(lab: Lab, workers: list[str], **queue_params):
+    frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
+    lab.start("queue", pp.queue, frontend=frontend, backend=backend, **queue_params)
+    for name in workers:
+        lab.start(name, WORKER, endpoint=backend)
+    ready = lab.peer("queue").data["ready"]
+    lab.wait_for(lambda: len(ready) == len(workers), STARTUP, f"{len(workers)} worker processes ready")
+    return frontend, backend
+
+
+def purges_of(lab: Lab, name: str, since: float) -> list[float]:
+    return [t for t, _k, _p, identity in lab.events_of("purge", "queue") if t >= since
+            and worker_name(identity) == name]
+
+
+@pytest.mark.timeout(90)
+def test_a_worker_process_killed_with_sigkill_is_purged_and_every_request_answered():
+    with Lab("procs-test-sigkill") as lab:
+        workers = ["worker1", "worker2"]
+        frontend, _ = queue_with_workers(lab, workers)
+        pids = {n: lab.peer(n).data["pid"] for n in workers}
+        assert len(set(pids.values()) | {os.getpid()}) == 3          # three processes
+        clients = ["client1", "client2"]
+        for name in clients:
+            lab.start(name, lp.client, endpoint=frontend, requests=60, pause=0.02, retries=5)
+        lab.wait_for(lambda: lab.peer("client1").get("replies") >= 15, 20, "15 replies")
+        served_before = lab.peer("worker2").get("served")
+        t_kill = lab.now()
+        lab.kill("worker1")                                       # SIGKILL, no goodbye
+        assert lab.peer("worker1").data["history"][-1] == {"pid": pids["worker1"], "exit": "SIGKILL"}
+        assert not procs.pid_alive(pids["worker1"])             # reaped at once: no zombie
+        purged = lab.wait_for(lambda: purges_of(lab, "worker1", t_kill), 5, "the queue to purge worker1")
+        lab.wait_for(lambda: not any(lab.peer(n).alive for n in clients), 60, "clients done")
+        tally = lp.tally(lab, clients)
+        assert tally.ok and tally.answered == tally.requests == 120, tally
+        bound = pp.HEARTBEAT_LIVENESS * pp.HEARTBEAT_INTERVAL + pp.HEARTBEAT_INTERVAL
+        assert purged[0] - t_kill <= bound + 0.6, purged[0] - t_kill     # slack for a busy machine
+        lab.wait_for(lambda: lab.peer("worker2").get("served") > served_before, 5, "worker2's counts")
+        assert lab.peer("worker1").state == "killed" and lab.peer("worker2").state == "running"
+        lab.check()
+
+
+@pytest.mark.timeout(90)
+def test_the_request_a_killed_worker_process_held_is_answered_by_another():
+    """Deterministic: the only worker holds request 0 (throttled 5 s in the child), gets SIGKILL; a
+    new worker process comes; the client's retry is routed to it."""
+    with Lab("procs-test-inflight") as lab:
+        frontend, backend = queue_with_workers(lab, ["worker1"])
+        queue, worker1 = lab.peer("queue"), lab.peer("worker1")
+        lab.throttle("worker1", 5.0)                               # forwarded on the child's stdin
+        lab.wait_for(lambda: worker1.data.get("status", {}).get("throttle") == 5.0, 10, "the child to take the throttle")
+        lab.start("client", lp.client, endpoint=frontend, requests=3, timeout=1.5, retries=5)
+        lab.wait_for(lambda: queue.get("requests") >= 1, 10, "request 0 routed to worker1")
+        t_kill = lab.now()
+        lab.kill("worker1")
+        lab.wait_for(lambda: purges_of(lab, "worker1", 0), 5, "worker1 purged")
+        lab.start("worker2", WORKER, endpoint=backend)
+        lab.wait_done("client", 60)
+        client = lab.peer("client")
+        assert lp.tally(lab, ["client"]).ok and client.data["answered"][0] == 1
+        assert client.get("retries") >= 1 and lab.peer("worker1").get("served") == 0
+        retried = [t for t, _k, _p, seq in lab.events_of("retry", "client") if seq == 0]
+        assert retried and retried[0] > t_kill - 1.5
+        lab.wait_for(lambda: lab.peer("worker2").get("served") >= 3, 5, "worker2 served all three")
+
+
+def wait_state(peer, state: str, timeout: float) -> None:
+    """Poll until a peer reaches ``state`` (lab.wait_for would stop at the first failed peer)."""
+    deadline = time.monotonic() + timeout
+    while peer.state != state or peer.alive:
+        assert time.monotonic() < deadline, f"{peer.name} is {peer.state}, not {state}, after {timeout} s"
+        time.sleep(0.01)
+
+
+@pytest.mark.timeout(90)
+def test_a_child_that_dies_on_its_own_makes_the_peer_failed_and_restart_starts_a_new_one():
+    with Lab("procs-test-failed") as lab:
+        queue_with_workers(lab, ["worker1"])
+        peer = lab.peer("worker1")
+        first = peer.data["pid"]
+        os.kill(first, signal.SIGKILL)                             # not the lab: somebody else
+        wait_state(peer, "failed", 10)
+        assert "was killed by SIGKILL, not by the lab" in peer.error.strip().splitlines()[-1]
+        assert peer.data["exit"] == "SIGKILL" and not procs.pid_alive(first)
+        beats = peer.get("heartbeats_out")
+        lab.restart("worker1")
+        lab.wait_for(lambda: peer.data["pid"] != first and peer.data["up"], STARTUP, "a new worker1 process")
+        assert [h["pid"] for h in peer.data["history"]] == [first, peer.data["pid"]] and peer.state == "running"
+        lab.wait_for(lambda: peer.get("heartbeats_out") > beats, 10, "counters to carry on")
+
+        lab.start("broken", procs.process, target="binarystar.server", side="nope",
+                  frontend=lab.endpoint("f", "tcp"), statepub=lab.endpoint("s", "tcp"),
+                  peer_statepub=lab.endpoint("p", "tcp"))
+        broken = lab.peer("broken")
+        wait_state(broken, "failed", STARTUP)
+        assert "exited with status 1, not by the lab" in broken.error
+        assert "side must be 'primary' or 'backup'" in broken.error      # the child's traceback
+        lab.remove("broken")
+
+
+def test_bad_parameters_fail_before_any_process_starts():
+    with Lab("procs-test-params") as lab:
+        lab.start("w", procs.process, target="paranoidpirate.worker", endpoint="inproc://backend")
+        wait_state(lab.peer("w"), "failed", 5)
+        assert "inproc:// only reaches sockets inside one process" in lab.peer("w").error
+        assert "pid" not in lab.peer("w").data
+        lab.start("v", procs.process, target="paranoidpirate.worker", endpoint="tcp://127.0.0.1:5", nope=1)
+        wait_state(lab.peer("v"), "failed", 5)
+        assert "unknown parameter 'nope'" in lab.peer("v").error
+        lab.remove("w")
+        lab.remove("v")
+
+
+@pytest.mark.timeout(90)
+def test_lab_close_leaves_no_orphan_processes():
+    lab = Lab("procs-test-orphans")
+    queue_with_workers(lab, ["worker1", "worker2", "worker3"])
+    pids = [lab.peer(n).data["pid"] for n in ("worker1", "worker2", "worker3")]
+    os.kill(pids[2], signal.SIGSTOP)            # a frozen child ignores SIGTERM: close must still end it
+    assert all(procs.pid_alive(p) for p in pids) and set(pids) <= set(procs.live_pids())
+    lab.close()
+    assert not any(procs.pid_alive(p) for p in pids), [p for p in pids if procs.pid_alive(p)]
+    assert not set(pids) & set(procs.live_pids()) and not lab.threads()
+    # SIGTERM and a clean exit when there is time for it; the frozen one could only be SIGKILLed
+    assert all(lab.peer(n).data["exit"] in ("exit 0", "SIGKILL") for n in ("worker1", "worker2"))
+    assert lab.peer("worker3").data["exit"] == "SIGKILL"
