@@ -1,0 +1,240 @@
+"""Security (notebook 18): CURVE encryption and ZAP authentication with pyzmq's ThreadAuthenticator.
+
+Guarantees: an allowed client is served; a client with an unknown key gets no reply and the
+authenticator records the denial; a client with no CURVE at all is refused; the server keeps
+serving the good client while bad ones knock; a wiretap sees plaintext but not CURVE; the roles run
+as processes from the command line; and the authenticator's thread never outlives its server.
+Every wait is bounded (lab.wait_for / wait_done); nothing sleeps to synchronise.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from zmq.auth.thread import AuthenticationThread
+
+from zguide_py import Lab, PeerFailed
+from zguide_py.patterns import security as sec
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def auth_threads() -> list[threading.Thread]:
+    """Every live pyzmq authenticator thread in this process."""
+    return [t for t in threading.enumerate() if isinstance(t, AuthenticationThread) and t.is_alive()]
+
+
+@pytest.fixture
+def keys(tmp_path):
+    return sec.create_keys(str(tmp_path / "keys"), clients=("alice",), strangers=("mallory",))
+
+
+@pytest.fixture
+def lab():
+    lab = Lab("test-security")
+    try:
+        yield lab
+    finally:
+        lab.close()
+        assert not lab.threads(), lab.threads()
+        assert not auth_threads(), auth_threads()
+
+
+def start_server(lab: Lab, keys: dict, name: str = "server") -> str:
+    endpoint = lab.endpoint(name, "tcp")
+    assert endpoint.startswith("tcp://127.0.0.1:")          # loopback only, never all interfaces
+    lab.start(name, sec.server, endpoint=endpoint, cert=keys["server"], allow=keys["allowed"])
+    lab.wait_for(lambda: "endpoint" in lab.peer(name).data, 5, "server to bind")
+    return endpoint
+
+
+def curve(keys: dict, who: str) -> dict:
+    return {"server_key": keys["server_public"], "cert": keys[who]}
+
+
+def public_z85(keys: dict, who: str) -> str:
+    return sec.load_keys(keys[who])[0].decode()
+
+
+@pytest.mark.timeout(60)
+def test_allowed_client_is_served_and_stranger_is_refused(lab, keys):
+    endpoint = start_server(lab, keys)
+    lab.start("alice", sec.client, endpoint=endpoint, requests=20, timeout=5.0, **curve(keys, "alice"))
+    lab.start("mallory", sec.client, endpoint=endpoint, requests=3, timeout=0.5, retries=1, **curve(keys, "mallory"))
+    alice = lab.wait_done("alice", 20)
+    mallory = lab.wait_done("mallory", 20)
+    server = lab.peer("server")
+    lab.check()
+
+    assert alice.data["answered"] == list(range(20)) and alice.data.get("done")
+    # the stranger: no reply at all, gave up on its first request after 1 + 1 tries
+    assert mallory.data["answered"] == [] and mallory.data["gave_up"] == 0
+    assert mallory.get("replies") == 0 and mallory.get("timeouts") == 2
+    # the authenticator recorded the denial, naming mallory's key, and let alice's key in
+    denied = lab.events_of("zap_denied", "server")
+    assert denied and all(public_z85(keys, "mallory") in text for _, _, _, text in denied)
+    allowed = lab.events_of("zap_allowed", "server")
+    assert allowed and all(public_z85(keys, "alice") in text for _, _, _, text in allowed)
+    assert not any(public_z85(keys, "alice") in text for _, _, _, text in denied)
+    # both sides' sockets saw the handshake fail on authentication (ZAP status 400)
+    assert server.get("refused_auth") >= 1 and mallory.get("refused_auth") >= 1
+    assert all(detail == "ZAP status 400" for _, _, _, detail in lab.events_of("refused_auth"))
+    # the REP socket never saw the stranger's request: only alice's reached the application
+    assert server.get("requests") == 20
+
+
+@pytest.mark.timeout(60)
+def test_plaintext_client_is_refused_without_asking_the_authenticator(lab, keys):
+    endpoint = start_server(lab, keys)
+    lab.start("plain", sec.client, endpoint=endpoint, requests=2, timeout=0.5)
+    plain = lab.wait_done("plain", 20)
+    lab.wait_for(lambda: lab.peer("server").get("refused_protocol") >= 1, 5, "the server to refuse the mechanism")
+    assert plain.data["answered"] == [] and plain.data["gave_up"] == 0 and plain.get("replies") == 0
+    assert lab.peer("server").get("requests") == 0
+    # NULL against CURVE: the handshake fails on the mechanism, before ZAP is consulted at all
+    assert not lab.events_of("zap_denied") and not lab.events_of("zap_allowed")
+
+
+@pytest.mark.timeout(60)
+def test_server_keeps_serving_alice_while_strangers_knock(lab, keys):
+    endpoint = start_server(lab, keys)
+    alice = lab.start("alice", sec.client, endpoint=endpoint, requests=100_000, timeout=5.0, **curve(keys, "alice"))
+    lab.wait_for(lambda: alice.get("replies") >= 10, 10, "alice's first replies")
+    for round_ in range(3):
+        before = alice.get("replies")
+        knockers = {f"mallory{round_}": curve(keys, "mallory"), f"plain{round_}": {}}
+        for name, creds in knockers.items():
+            lab.start(name, sec.client, endpoint=endpoint, requests=1, timeout=0.3, **creds)
+        for name in knockers:
+            assert lab.wait_done(name, 10).get("replies") == 0
+        # while they were refused, alice went on being answered
+        lab.wait_for(lambda b=before: alice.get("replies") > b + 10, 10, "alice to be answered meanwhile")
+    server = lab.peer("server")
+    assert server.get("zap_denied") >= 3 and server.get("refused_protocol") >= 3
+    assert alice.state == "running" and alice.get("timeouts") == 0
+    lab.kill("alice")
+    assert server.get("requests") - alice.get("replies") <= 1     # nobody else's request got through
+    lab.check()
+
+
+@pytest.mark.timeout(60)
+def test_authenticator_thread_lives_and_dies_with_its_server(keys):
+    lab = Lab("test-security-auth")
+    try:
+        endpoint = start_server(lab, keys)
+        assert len(auth_threads()) == 1
+        assert any(t.name.endswith(":server:zap") for t in lab.threads())   # visible to lab.threads()
+        lab.kill("server")
+        assert not auth_threads()
+        lab.restart("server")             # a new authenticator re-binds the ZAP endpoint at once
+        lab.wait_for(lambda: lab.peer("server").state == "running" and len(auth_threads()) == 1, 5,
+                     "the restarted server's authenticator")
+        lab.start("alice", sec.client, endpoint=endpoint, requests=3, timeout=5.0, **curve(keys, "alice"))
+        assert lab.wait_done("alice", 20).data["answered"] == [0, 1, 2]
+    finally:
+        lab.close()
+    assert not lab.threads() and lab.open_sockets() == 0
+    assert not auth_threads()
+
+
+@pytest.mark.timeout(60)
+def test_bad_configuration_fails_clearly_and_leaks_no_authenticator(lab, keys):
+    endpoint = lab.endpoint("server", "tcp")
+    bad = {
+        "the server needs its secret certificate": (sec.server, {"cert": keys["server_public"], "allow": keys["allowed"]}),
+        "must be a folder of client public certificates": (sec.server, {"cert": keys["server"], "allow": "/no/such/dir"}),
+        "say who may connect": (sec.server, {"cert": keys["server"]}),
+        "a CURVE client needs its own certificate": (sec.client, {"server_key": keys["server_public"]}),
+    }
+    for message, (role, params) in bad.items():
+        lab.start("bad", role, endpoint=endpoint, **params)
+        lab.wait_for(lambda: lab.peer("bad").state != "running" and not lab.peer("bad").alive, 5, "the bad peer to fail")
+        assert lab.peer("bad").state == "failed" and message in lab.errors()["bad"]
+        with pytest.raises(PeerFailed, match=message):
+            lab.check()
+        lab.remove("bad")
+        assert not auth_threads()
+
+
+@pytest.mark.timeout(60)
+def test_wiretap_reads_plaintext_but_not_curve(lab, keys):
+    secret = "PIN 4711, pay Bob"
+    seen = {}
+    for mode in ("plaintext", "CURVE"):
+        server_ep, tap_ep = lab.endpoint("server", "tcp"), lab.endpoint("tap", "tcp")
+        server_keys = {"cert": keys["server"], "allow": keys["allowed"]} if mode == "CURVE" else {}
+        lab.start("server", sec.server, endpoint=server_ep, **server_keys)
+        lab.start("tap", sec.wiretap, listen=tap_ep, target=server_ep)
+        creds = curve(keys, "alice") if mode == "CURVE" else {}
+        lab.start("alice", sec.client, endpoint=tap_ep, requests=2, timeout=5.0, body=secret, **creds)
+        assert lab.wait_done("alice", 20).data["answered"] == [0, 1]
+        tap = lab.peer("tap")
+        seen[mode] = (bytes(tap.data["to_server"]), bytes(tap.data["to_client"]))
+        for name in ("alice", "tap", "server"):
+            lab.remove(name)
+    up, down = seen["plaintext"]
+    assert secret.encode() in up and secret.encode() in down
+    up, down = seen["CURVE"]
+    assert secret.encode() not in up and secret.encode() not in down
+    assert b"CURVE" in up[:64] and b"NULL" in seen["plaintext"][0][:64]     # the greeting names the mechanism
+    assert len(up) > 100          # the bytes did pass through the tap: they are just unreadable
+
+
+@pytest.mark.timeout(60)
+def test_throughput_rows(keys):
+    rows = sec.measure_throughput(keys, sizes=(64, 4096), seconds=0.05, lab_name="test-security-thr")
+    assert [(r["size"], r["mode"]) for r in rows] == [(64, "plaintext"), (64, "CURVE"), (4096, "plaintext"), (4096, "CURVE")]
+    assert all(r["msgs_per_s"] > 0 and r["messages"] >= 200 for r in rows)
+    assert not auth_threads()
+
+
+@pytest.mark.timeout(90)
+def test_command_line_keygen_server_and_clients(tmp_path):
+    """The CLI workflow: each party makes its own keys; the server's owner copies alice's *public*
+    certificate into the allowed folder; the server runs as a process; clients connect over tcp."""
+    def cli(role: str, *args: str, **popen) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "zguide_py", "run", f"security.{role}", *args], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"}, **popen)
+
+    for who in ("server", "alice", "mallory"):
+        proc = cli("keygen", f"folder={tmp_path / who}", f"owner={who}")
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+        assert (tmp_path / who / f"{who}.key").exists() and (tmp_path / who / f"{who}.key_secret").exists()
+    (tmp_path / "allowed").mkdir()
+    shutil.copy(tmp_path / "alice" / "alice.key", tmp_path / "allowed")
+
+    with Lab("test-security-cli") as lab:
+        endpoint = lab.endpoint("server", "tcp")
+        server = cli("server", "--bind", endpoint, f"cert={tmp_path / 'server' / 'server.key_secret'}",
+                     f"allow={tmp_path / 'allowed'}", "--every", "0.2")
+        try:
+            server_key = str(tmp_path / "server" / "server.key")
+            lab.start("alice", sec.client, endpoint=endpoint, requests=5, timeout=1.0, retries=20,
+                      server_key=server_key, cert=str(tmp_path / "alice" / "alice.key_secret"))
+            alice = lab.wait_done("alice", 40)
+            assert alice.data["answered"] == [0, 1, 2, 3, 4], (alice.data, lab.events_of(peer="alice"))
+            lab.start("mallory", sec.client, endpoint=endpoint, requests=1, timeout=0.5,
+                      server_key=server_key, cert=str(tmp_path / "mallory" / "mallory.key_secret"))
+            mallory = lab.wait_done("mallory", 20)
+            assert mallory.get("replies") == 0 and mallory.data["gave_up"] == 0
+            assert mallory.get("refused_auth") >= 1
+        finally:
+            if server.poll() is None:
+                server.send_signal(signal.SIGINT)
+            try:
+                out, _ = server.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                out, _ = server.communicate(timeout=10)
+    final = [line for line in out.splitlines() if line.startswith("server ")]
+    assert final, out
+    assert "zap_denied=" in final[-1] and "zap_allowed=" in final[-1] and "replies=5" in final[-1], out
+    assert server.returncode == 0, out

@@ -1,0 +1,482 @@
+"""Security: CURVE encryption and ZAP authentication for a request-reply server.
+
+Without security, ZeroMQ over tcp sends every frame as it is (anybody on the path reads it) and
+accepts any peer that connects (anybody who can reach the port gets answers). Two mechanisms fix it:
+
+* **CURVE** (RFC 26, CurveZMQ) encrypts every frame with elliptic-curve keys. Each side has a key
+  pair: a *public* key, shared freely, and a *secret* key, kept. A client must know the server's
+  public key to connect at all, and proves that it holds its own secret key in the handshake.
+  Keys are 32 bytes, written as 40 printable characters (Z85 encoding).
+* **ZAP** (RFC 27, the ZeroMQ Authentication Protocol) lets the server decide *who* may connect:
+  during each handshake, libzmq asks a handler bound at ``inproc://zeromq.zap.01`` on the same
+  context, "may this client key in?". pyzmq's ``zmq.auth.thread.ThreadAuthenticator`` is such a
+  handler; ``configure_curve(location=folder)`` lets in exactly the clients whose public
+  certificates are in that folder.
+
+A refused client never reaches the application: its handshake fails, its REQ socket never gets a
+reply, and the server's REP socket never sees its request. A client with no CURVE at all fails
+earlier still: the two sides do not even agree on a security mechanism.
+
+Roles (``python -m zguide_py run security ROLE ...``):
+
+* ``keygen``  - writes a certificate pair (``OWNER.key`` public, ``OWNER.key_secret`` secret) into a folder;
+* ``server``  - REP echo server; with ``cert=`` it is a CURVE server and runs the authenticator;
+* ``client``  - REQ client; with ``server_key=`` and ``cert=`` it talks CURVE; retries like Lazy Pirate;
+* ``sink`` / ``source`` - PULL/PUSH stream, for plaintext against CURVE throughput;
+* ``wiretap`` - a tcp relay with plain Python sockets that keeps the bytes it passes on, to see
+  what an eavesdropper sees.
+
+Keys travel as files, as in the guide's "Ironhouse" example: a process is given the *path* of its
+secret certificate and of the server's public one, never a secret key on its command line.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+import select
+import socket as pysocket
+import time
+from collections import Counter
+from typing import Any
+
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils.monitor import parse_monitor_message
+
+ZAP_ENDPOINT = "inproc://zeromq.zap.01"    # where libzmq looks for the context's ZAP handler
+
+HANDSHAKE_EVENTS = {
+    zmq.EVENT_HANDSHAKE_SUCCEEDED: "handshake_ok",
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "refused_auth",          # the ZAP handler said no
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "refused_protocol",  # e.g. CURVE against no security
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "refused_other",
+}
+_MONITOR_MASK = sum(HANDSHAKE_EVENTS)
+_monitor_ids = itertools.count()
+
+
+# ---- keys ----------------------------------------------------------------------------------------
+def create_keys(folder: str, clients: tuple[str, ...] = ("alice",), strangers: tuple[str, ...] = ("mallory",)) -> dict:
+    """Certificates for a server, the clients it knows and some it does not, in ``folder``.
+
+    Layout (as pyzmq's Ironhouse example): ``folder/server.key`` and ``server.key_secret``;
+    ``folder/allowed/NAME.key`` holds the public certificate of each known client (the folder the
+    authenticator reads); ``folder/private/NAME.key_secret`` each client's secret certificate,
+    strangers' too; a stranger's public certificate stays in ``private``, out of the authenticator's
+    sight. Returns paths: {"server": secret cert, "server_public": public cert, "allowed": folder,
+    NAME: secret cert and NAME_public: public cert of each client and stranger}.
+    """
+    allowed = os.path.join(folder, "allowed")
+    private = os.path.join(folder, "private")
+    for path in (folder, allowed, private):
+        os.makedirs(path, exist_ok=True)
+    server_public, server_secret = zmq.auth.create_certificates(folder, "server")
+    os.chmod(server_secret, 0o600)
+    paths = {"server": server_secret, "server_public": server_public, "allowed": allowed}
+    for name in (*clients, *strangers):
+        public, secret = zmq.auth.create_certificates(private, name)
+        os.chmod(secret, 0o600)
+        if name in clients:
+            public = os.path.join(allowed, os.path.basename(public))
+            os.replace(os.path.join(private, os.path.basename(public)), public)
+        paths[name] = secret
+        paths[f"{name}_public"] = public
+    return paths
+
+
+def load_keys(cert: Any) -> tuple[bytes, bytes | None]:
+    """(public, secret) Z85 keys from a certificate file path, a (public, secret) pair, or a bare
+    40-character Z85 public key. Secret is None when only a public key is given."""
+    if isinstance(cert, (tuple, list)):
+        public, secret = cert
+        return _z85(public), _z85(secret)
+    if isinstance(cert, (str, bytes)) and len(cert) == 40 and not os.path.exists(cert):
+        return _z85(cert), None
+    return zmq.auth.load_certificate(cert)
+
+
+def _z85(key: Any) -> bytes:
+    return key.encode() if isinstance(key, str) else key
+
+
+# ---- ZAP: the authenticator and what it records -----------------------------------------------------
+class _ZapRecorder(logging.Handler):
+    """Turns the authenticator's log lines (logger ``zmq.auth``) into lab events and counters."""
+
+    def __init__(self, peer):
+        super().__init__(logging.DEBUG)
+        self.peer = peer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if text.startswith("DENIED"):
+            self.peer.count("zap_denied")
+            self.peer.log("zap_denied", text)
+        elif text.startswith("ALLOWED"):
+            self.peer.count("zap_allowed")
+            self.peer.log("zap_allowed", text)
+
+
+def start_authenticator(peer, allow: str | None) -> ThreadAuthenticator:
+    """pyzmq's ZAP handler on the lab's context, letting in the CURVE clients whose public
+    certificates are in folder ``allow`` ("*" = any client that knows the server's public key).
+
+    Its log records go to the lab's events; its thread is named after the peer, so that
+    ``lab.threads()`` sees it. Stop it with ``stop_authenticator`` before the context ends."""
+    if allow is None:
+        raise ValueError("say who may connect: allow=FOLDER of the clients' public certificates (*.key), "
+                         "or allow='*' for any client that knows the server's public key")
+    log = logging.getLogger(f"zmq.auth.{peer.lab.name}.{peer.name}")
+    log.setLevel(logging.DEBUG)
+    log.propagate = False                # no thread prints: the records go to the lab, not to stderr
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+    log.addHandler(_ZapRecorder(peer))
+    auth = ThreadAuthenticator(peer.lab.ctx, log=log)
+    deadline = time.monotonic() + 1.0
+    while True:      # a restarted server: the last handler's inproc name may not be released yet
+        try:
+            auth.start()
+            break
+        except zmq.ZMQError as exc:
+            auth.stop()
+            if exc.errno != zmq.EADDRINUSE or not peer.running:
+                raise
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"{ZAP_ENDPOINT} is taken: another authenticator runs on this context "
+                                   "(one ZAP handler per context: run this server in another lab or process)") from exc
+            time.sleep(0.01)
+    auth.thread.name = f"zguide:{peer.lab.name}:{peer.name}:zap"
+    if allow == "*":
+        auth.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
+    else:
+        if not os.path.isdir(allow):
+            auth.stop()
+            raise ValueError(f"allow={allow!r} must be a folder of client public certificates (*.key) or '*'")
+        auth.configure_curve(domain="*", location=allow)
+    peer.data["allowed_keys"] = len(auth.certs.get("*", {})) if allow != "*" else "any"
+    return auth
+
+
+def stop_authenticator(auth: ThreadAuthenticator | None) -> None:
+    if auth is not None:
+        auth.stop()                      # joins its thread, closes its sockets
+        for handler in list(auth.log.handlers):
+            auth.log.removeHandler(handler)
+
+
+# ---- socket monitor: handshake events ----------------------------------------------------------------
+def monitor(peer, sock: zmq.Socket) -> zmq.Socket:
+    """A PAIR socket receiving ``sock``'s handshake events (see HANDSHAKE_EVENTS)."""
+    address = f"inproc://monitor.{peer.name}.{next(_monitor_ids)}"
+    sock.monitor(address, _MONITOR_MASK)
+    mon = peer.socket(zmq.PAIR)
+    mon.connect(address)
+    return mon
+
+
+def drain_monitor(peer, mon: zmq.Socket) -> None:
+    """Count and log the handshake events waiting on a monitor socket."""
+    while mon.poll(0):
+        event = parse_monitor_message(mon.recv_multipart())
+        name = HANDSHAKE_EVENTS.get(event["event"])
+        if name is None:
+            continue
+        peer.count(name)
+        value = event["value"]
+        detail = {"handshake_ok": "", "refused_auth": f"ZAP status {value}"}.get(name, f"code {value:#x}")
+        peer.log(name, detail)
+
+
+# ---- roles -----------------------------------------------------------------------------------------
+def keygen(peer, folder: str, owner: str = "client"):
+    """Write a certificate pair OWNER.key (public: give it to whoever must know you) and
+    OWNER.key_secret (secret: keep it) into ``folder``. Run once, from the command line."""
+    os.makedirs(folder, exist_ok=True)
+    public, secret = zmq.auth.create_certificates(folder, owner)
+    os.chmod(secret, 0o600)              # the secret key: readable by its owner only
+    peer.data["public_cert"] = public
+    peer.data["secret_cert"] = secret
+    peer.data["public_key"] = zmq.auth.load_certificate(public)[0].decode()
+
+
+def server(peer, endpoint: str, cert: Any = None, allow: str | None = None):
+    """REP echo server. ``cert``: the server's secret certificate (a ``.key_secret`` file or a
+    (public, secret) pair); None serves plaintext. ``allow`` (required with ``cert``): folder of the
+    public certificates of the clients let in, or "*" for any client that knows the server's public
+    key (encryption without authentication).
+    ``peer.data["senders"]`` counts the requests that reached the application by their first word."""
+    auth = None
+    try:
+        rep = peer.socket(zmq.REP)
+        if cert is not None:
+            auth = start_authenticator(peer, allow)      # before the first client can knock
+            public, secret = load_keys(cert)
+            if secret is None:
+                raise ValueError("the server needs its secret certificate (.key_secret), not the public one")
+            rep.curve_publickey = public
+            rep.curve_secretkey = secret
+            rep.curve_server = True                      # this side holds the long-term key
+        mon = monitor(peer, rep)
+        rep.bind(endpoint)
+        peer.data["endpoint"] = rep.last_endpoint.decode()
+        senders = peer.data.setdefault("senders", Counter())   # first word of each request body
+        poller = zmq.Poller()
+        poller.register(rep, zmq.POLLIN)
+        poller.register(mon, zmq.POLLIN)
+        while peer.running:
+            events = dict(poller.poll(50))
+            if mon in events:
+                drain_monitor(peer, mon)
+            if rep in events:
+                request = rep.recv_multipart()
+                peer.count("requests")
+                senders[request[-1].split(b" ", 1)[0].decode(errors="replace")] += 1
+                peer.throttle()
+                rep.send_multipart(request)
+                peer.count("replies")
+    finally:
+        stop_authenticator(auth)
+
+
+def client(peer, endpoint: str, server_key: Any = None, cert: Any = None, requests: int = 10,
+           timeout: float = 1.0, retries: int = 0, body: str = "request"):
+    """REQ client. With ``server_key`` (the server's public certificate ``server.key`` or its
+    Z85 key) and ``cert`` (this client's ``.key_secret``, or a (public, secret) pair) it talks
+    CURVE; with neither, plaintext. Each request waits ``timeout`` s for its reply; then, like
+    Lazy Pirate, the client closes its socket, opens a new one and resends, ``retries`` times,
+    before it gives up (``peer.data["gave_up"]``)."""
+    answered = peer.data.setdefault("answered", [])
+    curve = None
+    if server_key is not None:
+        server_public = load_keys(server_key)[0]
+        if cert is None:
+            raise ValueError("a CURVE client needs its own certificate too: cert=NAME.key_secret")
+        public, secret = load_keys(cert)
+        curve = (server_public, public, secret)
+
+    def open_req():
+        req = peer.socket(zmq.REQ)
+        if curve is not None:
+            req.curve_serverkey, req.curve_publickey, req.curve_secretkey = curve
+        mon = monitor(peer, req)
+        req.connect(endpoint)
+        poller = zmq.Poller()
+        poller.register(req, zmq.POLLIN)
+        poller.register(mon, zmq.POLLIN)
+        return req, mon, poller
+
+    req, mon, poller = open_req()
+    for n in range(requests):
+        request = f"{body} {n}".encode()
+        tries = 0
+        while True:
+            req.send(request)
+            peer.count("requests")
+            deadline = time.monotonic() + timeout
+            while peer.running and time.monotonic() < deadline:
+                ready = dict(poller.poll(50))
+                if mon in ready:
+                    drain_monitor(peer, mon)
+                if req in ready:
+                    break
+            if not peer.running:
+                return
+            if req.poll(0):
+                break
+            drain_monitor(peer, mon)
+            peer.count("timeouts")
+            peer.log("timeout", f"no reply to {request.decode()!r} within {timeout} s")
+            peer.close_socket(req)          # a REQ that got no reply cannot send again: start over
+            peer.close_socket(mon)
+            if tries >= retries:
+                peer.data["gave_up"] = n
+                return
+            tries += 1
+            req, mon, poller = open_req()
+        reply = req.recv()
+        if reply != request:
+            raise RuntimeError(f"reply {reply!r} does not match request {request!r}")
+        answered.append(n)
+        peer.count("replies")
+        peer.throttle()
+    peer.data["done"] = True
+
+
+def _hwm(size: int) -> int:
+    """A queue limit of about 16 MB of messages (at most 10 000), so big messages cannot pile up GBs."""
+    return max(16, min(10_000, (16 << 20) // max(size, 1)))
+
+
+def sink(peer, endpoint: str, cert: Any = None, allow: str | None = None):
+    """PULL: bind, count messages and bytes. CURVE server when ``cert`` is given (as ``server``).
+    ``peer.data["marks"]`` gets (time, messages so far) every 10 ms or so while messages flow."""
+    auth = None
+    try:
+        pull = peer.socket(zmq.PULL, rcvhwm=1000)
+        if cert is not None:
+            auth = start_authenticator(peer, allow)
+            public, secret = load_keys(cert)
+            pull.curve_publickey, pull.curve_secretkey = public, secret
+            pull.curve_server = True
+        pull.bind(endpoint)
+        messages = peer.counter("messages")
+        nbytes = peer.counter("bytes")
+        marks = peer.data.setdefault("marks", [])
+        last_mark = 0.0
+        while peer.running:
+            if not pull.poll(50):
+                continue
+            try:
+                for _ in range(10_000):              # drain what is there, then look at peer.running
+                    frame = pull.recv(zmq.NOBLOCK, copy=False)
+                    messages.value += 1
+                    nbytes.value += len(frame)
+            except zmq.Again:
+                pass
+            now = time.perf_counter()
+            if now - last_mark >= 0.01:
+                marks.append((now, messages.value))
+                last_mark = now
+    finally:
+        stop_authenticator(auth)
+
+
+def source(peer, endpoint: str, size: int = 64, count: int | None = None, server_key: Any = None, cert: Any = None):
+    """PUSH messages of ``size`` bytes as fast as the socket takes them, ``count`` of them or until
+    killed (None); CURVE with ``server_key`` and ``cert`` (as ``client``)."""
+    push = peer.socket(zmq.PUSH, sndhwm=_hwm(size))
+    if server_key is not None:
+        push.curve_serverkey = load_keys(server_key)[0]
+        push.curve_publickey, push.curve_secretkey = load_keys(cert)
+    push.connect(endpoint)
+    payload = b"x" * size
+    sent = peer.counter("sent")
+    left = float("inf") if count is None else count
+    while peer.running and sent.value < left:
+        if not push.poll(50, zmq.POLLOUT):
+            continue
+        try:
+            for _ in range(int(min(1000, left - sent.value))):
+                push.send(payload, zmq.NOBLOCK)
+                sent.value += 1
+        except zmq.Again:
+            pass
+    peer.data["done"] = sent.value >= left
+    while peer.running:     # stay: closing now (linger 0) would drop what is still queued
+        peer.sleep(0.05)
+
+
+def wiretap(peer, listen: str, target: str, keep: int = 65_536):
+    """An eavesdropper in the middle: a tcp relay (plain Python sockets, no ZeroMQ) that accepts on
+    ``listen``, connects each client on to ``target``, passes the bytes both ways unchanged and
+    keeps the first ``keep`` bytes of each direction in ``peer.data["to_server"]`` / ``["to_client"]``."""
+    def address(endpoint: str) -> tuple[str, int]:
+        host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
+        return host, int(port)
+
+    kept = {"to_server": peer.data.setdefault("to_server", bytearray()),
+            "to_client": peer.data.setdefault("to_client", bytearray())}
+    listener = pysocket.socket()
+    other: dict[pysocket.socket, pysocket.socket] = {}    # each socket -> the one its bytes go to
+    direction: dict[pysocket.socket, str] = {}
+
+    def hang_up(sock: pysocket.socket) -> None:            # one side went: the other goes too
+        for s in (sock, other.get(sock)):
+            if s is not None:
+                other.pop(s, None)
+                direction.pop(s, None)
+                s.close()
+
+    try:
+        listener.setsockopt(pysocket.SOL_SOCKET, pysocket.SO_REUSEADDR, 1)
+        listener.bind(address(listen))
+        listener.listen()
+        while peer.running:
+            for sock in select.select([listener, *other], [], [], 0.05)[0]:
+                if sock is listener:
+                    client_side, _ = listener.accept()
+                    try:
+                        server_side = pysocket.create_connection(address(target), timeout=1.0)
+                    except OSError:
+                        client_side.close()           # nobody at the target: the client will retry
+                        peer.count("target_down")
+                        continue
+                    other[client_side], other[server_side] = server_side, client_side
+                    direction[client_side], direction[server_side] = "to_server", "to_client"
+                    peer.count("connections")
+                    continue
+                if sock not in other:
+                    continue
+                try:
+                    data = sock.recv(65_536)
+                    if data:
+                        other[sock].sendall(data)
+                except OSError:
+                    data = b""
+                if not data:
+                    hang_up(sock)
+                    continue
+                way = direction[sock]
+                buffer = kept[way]
+                if len(buffer) < keep:
+                    buffer.extend(data[: keep - len(buffer)])
+                peer.count(f"bytes_{way}", len(data))
+    finally:
+        for sock in list(other):
+            sock.close()
+        listener.close()
+
+
+_CURVE_COMMAND = re.compile(rb"\x05(HELLO|READY|ERROR)|\x07(WELCOME|MESSAGE)|\x08(INITIATE)")
+
+
+def curve_commands(data: bytes) -> list[bytes]:
+    """The CurveZMQ command names in captured bytes (HELLO, WELCOME, INITIATE, READY, MESSAGE...):
+    the part of a CURVE connection that an eavesdropper can read. What the commands carry is not."""
+    return [b"".join(m.groups(b"")) for m in _CURVE_COMMAND.finditer(data)]
+
+
+# ---- plaintext against CURVE ------------------------------------------------------------------------
+def measure_throughput(keys: dict, sizes=(64, 4096, 131_072), seconds: float = 0.3,
+                       lab_name: str = "security-throughput") -> list[dict]:
+    """Messages per second of a PUSH -> PULL stream over tcp loopback, plaintext and CURVE, for
+    each size, measured at the receiver over about ``seconds`` of steady flow (the connection and
+    its handshake are not timed). Runs in a lab of its own: one authenticator per context."""
+    from ..lab import Lab
+
+    rows = []
+    with Lab(lab_name) as lab:
+        _stream(lab, 64, 0.05, None)                       # warm up: first connection, allocator, caches
+        for size in sizes:
+            for mode in ("plaintext", "CURVE"):
+                messages, rate = _stream(lab, size, seconds, keys if mode == "CURVE" else None)
+                rows.append({"size": size, "mode": mode, "messages": messages, "msgs_per_s": rate,
+                             "mbit_per_s": rate * size * 8 / 1e6})
+    return rows
+
+
+def _stream(lab, size: int, seconds: float, keys: dict | None) -> tuple[int, float]:
+    """(messages counted, messages per second) of one stream, from the receiver's marks."""
+    endpoint = lab.endpoint("stream", "tcp")
+    server = dict(cert=keys["server"], allow=keys["allowed"]) if keys else {}
+    client_keys = dict(server_key=keys["server_public"], cert=keys["alice"]) if keys else {}
+    sink_peer = lab.start("sink", sink, endpoint=endpoint, **server)
+    lab.start("source", source, endpoint=endpoint, size=size, **client_keys)
+    marks = sink_peer.data.setdefault("marks", [])
+    skip = 0.02                                            # let the stream settle first
+    try:
+        lab.wait_for(lambda: len(marks) >= 3 and marks[-1][0] - marks[0][0] >= seconds + skip, timeout=30,
+                     what=f"{seconds} s of {size} B messages")
+    finally:
+        lab.remove("source")
+        lab.remove("sink")
+    steady = [m for m in marks if m[0] >= marks[0][0] + skip] or marks
+    (t0, n0), (t1, n1) = steady[0], marks[-1]
+    return n1 - n0, (n1 - n0) / max(t1 - t0, 1e-6)
+
+
+ROLES = {"keygen": keygen, "server": server, "client": client, "sink": sink, "source": source, "wiretap": wiretap}
