@@ -73,7 +73,8 @@ lab.start("queue", simplepirate.queue, frontend=frontend, backend=backend)
 for name in WORKERS:
     lab.start(name, simplepirate.worker, endpoint=backend)
 lab.wait_for(lambda: lab.peer("queue").get("ready") == 3, timeout=5, what="3 workers READY")
-print("ready workers at the queue:", [simplepirate.worker_name(w) for w in lab.peer("queue").data["ready"]])
+# sorted: the workers say READY in whatever order their threads get going
+print("ready workers at the queue:", sorted(simplepirate.worker_name(w) for w in lab.peer("queue").data["ready"]))
 
 # %% [markdown]
 # ## 3. A scripted run: 300 requests, workers that die, then a queue that dies
