@@ -237,3 +237,22 @@ def test_tcp_endpoints_are_fresh_loopback_ports_outside_the_ephemeral_range(lab)
     assert len(set(ports)) == 50
     assert all(1024 <= p < _ephemeral_low() for p in ports)
     assert all(lab.endpoint("x", "tcp").startswith("tcp://127.0.0.1:") for _ in range(3))
+
+
+def test_start_with_a_throttle_paces_the_role_from_its_first_message():
+    """throttle= is set before the thread runs, so even the first messages are paced (a
+    throttle() call after start() can come after a fast role has already sent thousands)."""
+    lab = Lab("test-start-throttle")
+    try:
+        ep = lab.endpoint("paced", "inproc")
+        lab.start("puller", basics.puller, endpoint=ep)
+        pusher = lab.start("pusher", basics.pusher, endpoint=ep, count=10**6, throttle=0.05)
+        assert pusher.delay == 0.05
+        lab.wait_for(lambda: pusher.get("sent") >= 1, 5, "the first message")
+        assert pusher.get("sent") <= 20       # unthrottled it would be thousands by now
+        assert ("throttle", "pusher", 0.05) in [e[1:4] for e in lab.events]
+        with pytest.raises(LabError, match="between 0 and"):
+            lab.start("bad", basics.puller, endpoint=lab.endpoint("other"), throttle=-1)
+        assert "bad" not in lab.peers and lab.peer("pusher").state == "running"
+    finally:
+        lab.close()

@@ -127,9 +127,14 @@ class Lab:
             known = ", ".join(self.peers) or "none yet"
             raise UnknownPeer(f"no peer {name!r} in lab {self.name!r} (peers: {known})") from None
 
-    def start(self, name: str, role: Callable[..., Any], **params: Any) -> Peer:
-        """Run ``role(peer, **params)`` in a daemon thread, as peer ``name``."""
+    def start(self, name: str, role: Callable[..., Any], throttle: float = 0.0, **params: Any) -> Peer:
+        """Run ``role(peer, **params)`` in a daemon thread, as peer ``name``.
+
+        ``throttle`` (seconds per message, the lab's own, not passed to the role) is set before the
+        thread starts: ``lab.throttle()`` right after ``start()`` would race a fast role, which
+        can send thousands of messages before the main thread gets to run again."""
         self._check_open()
+        delay = self._throttle_value(name, throttle)
         if not isinstance(name, str) or not name:
             raise LabError(f"a peer needs a non-empty name, not {name!r}")
         if not callable(role):
@@ -139,9 +144,12 @@ class Lab:
             if old is not None and old.alive:
                 raise LabError(f"peer {name!r} is already running; kill it first or use restart({name!r})")
             peer = Peer(self, name, role, params)
+            peer.delay = delay
             self.peers[name] = peer
             peer._start()
         self.record("start", name)
+        if delay:
+            self.record("throttle", name, delay)
         return peer
 
     def kill(self, name: str) -> Peer:
@@ -176,9 +184,8 @@ class Lab:
         self.record("restart", name)
         return peer
 
-    def throttle(self, name: str, seconds_per_message: float) -> Peer:
-        """Slow a peer down: ``peer.throttle()`` then sleeps this long per message. 0 = full speed."""
-        peer = self.peer(name)
+    @staticmethod
+    def _throttle_value(name: str, seconds_per_message: Any) -> float:
         try:
             value = float(seconds_per_message)
         except (TypeError, ValueError):
@@ -187,6 +194,12 @@ class Lab:
         if not 0 <= value <= MAX_THROTTLE:
             raise LabError(f"throttle for {name!r} must be between 0 and {MAX_THROTTLE} seconds "
                            f"per message, not {seconds_per_message!r}")
+        return value
+
+    def throttle(self, name: str, seconds_per_message: float) -> Peer:
+        """Slow a peer down: ``peer.throttle()`` then sleeps this long per message. 0 = full speed."""
+        peer = self.peer(name)
+        value = self._throttle_value(name, seconds_per_message)
         peer.delay = value
         self.record("throttle", name, value)
         return peer

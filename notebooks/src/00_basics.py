@@ -138,10 +138,10 @@ print("first three:", lab.peer("puller").data["received"][:3])
 # %%
 lab.remove("pusher"); lab.remove("puller")
 inbox = lab.endpoint("inbox", "tcp")
-lab.start("puller", basics.puller, endpoint=inbox)
-lab.throttle("puller", 0.005)
-lab.start("pusher", basics.pusher, endpoint=inbox, count=2000)
-lab.throttle("pusher", 0.001)
+# throttle= sets the pace before the thread starts (a throttle() call just after start() could
+# come too late: an unthrottled pusher queues thousands of messages in a few milliseconds)
+lab.start("puller", basics.puller, endpoint=inbox, throttle=0.005)
+lab.start("pusher", basics.pusher, endpoint=inbox, count=2000, throttle=0.001)
 
 crash = Scenario("slow puller crashes", seed=0).at(0.5, "kill", "puller") \
     .at(1.0, "throttle", "puller", 0.0).at(1.0, "restart", "puller")
@@ -203,8 +203,7 @@ for name in list(lab.peers):
     lab.remove(name)
 stream = lab.endpoint("stream", "tcp")
 lab.start("puller", basics.puller, endpoint=stream)
-lab.start("pusher", basics.pusher, endpoint=stream, count=10**9)
-lab.throttle("pusher", 0.001)
+lab.start("pusher", basics.pusher, endpoint=stream, count=10**9, throttle=0.001)
 panel = lab.panel(counters=["sent", "received"])
 
 # %%
