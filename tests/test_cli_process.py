@@ -81,6 +81,9 @@ def test_broker_and_worker_as_two_processes_serve_a_client(tmp_path):
     try:
         with Lab("cli-test-mdp") as lab:
             broker.wait_for(lab, "the broker's status", lambda t: "] broker running" in t)
+            # a client that timed out before the worker came up would retry, and the worker would
+            # then serve 21 requests: start the client once the worker runs
+            worker.wait_for(lab, "the worker's status", lambda t: "] worker running" in t)
             lab.start("client", majordomo.client, broker=f"tcp://127.0.0.1:{port}", requests=20,
                       timeout=2.0, retries=10)
             lab.wait_done("client", 60)

@@ -61,6 +61,8 @@ def test_sampler_rates_add_up_to_the_counts(lab):
     lab.throttle("server", 0.002)
     lab.start("client", reqrep.client, endpoint=ep, requests=150)
     lab.wait_done("client", 10)
+    # the client can have its last reply a moment before the server thread counts it as sent
+    lab.wait_for(lambda: lab.peer("server").get("replies") == 150, 5, "the server to count 150 replies")
     lab.sampler.sample()
     times, rates = lab.sampler.series("server", "replies")
     # integrate: rate x real interval over the samples = the growth between first and last sample

@@ -320,7 +320,9 @@ def test_ppp_roles_interoperate_with_guide_style_stand_ins(queue_role, worker_ro
             lab.wait_done(name, timeout=20)
         tally = assert_every_request_accounted_for(lab, 100)
         assert tally.answered == 100
-        assert lab.peer("w1").get("served") + lab.peer("w2").get("served") >= 100
+        # a worker counts "served" after its send, a moment after the client may have the reply
+        lab.wait_for(lambda: lab.peer("w1").get("served") + lab.peer("w2").get("served") >= 100, 5,
+                     "the workers to count 100 served")
         # and both sides notice a dead peer: kill a worker, the clients still get every answer
         lab.kill("w1")
         lab.start("client3", lp.client, endpoint=frontend, requests=20, timeout=0.5, retries=10)

@@ -51,8 +51,7 @@ def test_two_publishers_are_fair_queued(lab):
     a, b, sa, sb = (lab.endpoint(n) for n in ("a", "b", "sa", "sb"))
     lab.start("pubA", pubsub.publisher, endpoint=a, sync=sa, topics=["tick"], count=150)
     lab.start("pubB", pubsub.publisher, endpoint=b, sync=sb, topics=["tick"], count=150)
-    sub = lab.start("sub", pubsub.subscriber, endpoint=[a, b], topics=["tick"], sync=[sa, sb])
-    lab.throttle("sub", 0.002)
+    sub = lab.start("sub", pubsub.subscriber, endpoint=[a, b], topics=["tick"], sync=[sa, sb], throttle=0.002)
     lab.wait_for(lambda: sub.get("received") == 300, timeout=15)
     log = sub.data["log"]
     for src in ("pubA", "pubB"):

@@ -9,6 +9,7 @@ Every wait is bounded (lab.wait_for / wait_done); nothing sleeps to synchronise.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -83,7 +84,9 @@ def test_allowed_client_is_served_and_stranger_is_refused(lab, keys):
     assert allowed and all(public_z85(keys, "alice") in text for _, _, _, text in allowed)
     assert not any(public_z85(keys, "alice") in text for _, _, _, text in denied)
     # both sides' sockets saw the handshake fail on authentication (ZAP status 400)
-    assert server.get("refused_auth") >= 1 and mallory.get("refused_auth") >= 1
+    # (the server's monitor events are drained by its own loop, so its count may trail a moment)
+    lab.wait_for(lambda: server.get("refused_auth") >= 1, 5, "the server's monitor to see the refusal")
+    assert mallory.get("refused_auth") >= 1
     assert all(detail == "ZAP status 400" for _, _, _, detail in lab.events_of("refused_auth"))
     # the REP socket never saw the stranger's request: only alice's reached the application
     assert server.get("requests") == 20
@@ -216,6 +219,16 @@ def test_command_line_keygen_server_and_clients(tmp_path):
         server = cli("server", "--bind", endpoint, f"cert={tmp_path / 'server' / 'server.key_secret'}",
                      f"allow={tmp_path / 'allowed'}", "--every", "0.2")
         try:
+            # wait for the server's status line: a try that timed out while it started would be
+            # retried, and the server would count a sixth reply
+            def server_runs() -> bool:
+                if not select.select([server.stdout], [], [], 0.05)[0]:
+                    return False
+                line = server.stdout.readline()
+                if not line and server.poll() is not None:
+                    raise AssertionError(f"the server exited {server.returncode}")
+                return "] server running" in line
+            lab.wait_for(server_runs, 30, "the server's status line")
             server_key = str(tmp_path / "server" / "server.key")
             lab.start("alice", sec.client, endpoint=endpoint, requests=5, timeout=1.0, retries=20,
                       server_key=server_key, cert=str(tmp_path / "alice" / "alice.key_secret"))

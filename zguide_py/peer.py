@@ -143,13 +143,14 @@ class Peer:
         self.running = True
         self._killed = False
         self.error = None
-        self.state = "starting"
+        # "running" is set here, before the thread exists, so that start() and restart() return a
+        # peer whose state says what it is; the thread only ever moves it on (done/killed/failed)
+        self.state = "running"
         self.starts += 1
         self._thread = threading.Thread(target=self._main, name=self.thread_name, daemon=True)
         self._thread.start()
 
     def _main(self) -> None:
-        self.state = "running"
         try:
             self.role(self, **self.params)
         except (Killed, zmq.ContextTerminated):

@@ -125,6 +125,7 @@ inbox = lab.endpoint("inbox")
 lab.start("puller", basics.puller, endpoint=inbox)
 lab.start("pusher", basics.pusher, endpoint=inbox, count=1000)
 lab.wait_for(lambda: lab.peer("puller").get("received") == 1000, timeout=10, what="1000 messages")
+lab.wait_done("pusher", timeout=10)   # the pusher counts each message after sending it
 print("pusher sent:", lab.peer("pusher").get("sent"), "| puller received:", lab.peer("puller").get("received"))
 print("first three:", lab.peer("puller").data["received"][:3])
 
@@ -146,7 +147,7 @@ lab.start("pusher", basics.pusher, endpoint=inbox, count=2000, throttle=0.001)
 crash = Scenario("slow puller crashes", seed=0).at(0.5, "kill", "puller") \
     .at(1.0, "throttle", "puller", 0.0).at(1.0, "restart", "puller")
 print(crash.describe())
-report = lab.run(crash, seconds=3.5, until=lambda: lab.peer("pusher").state == "done")
+report = lab.run(crash, seconds=10, until=lambda: lab.peer("pusher").state == "done")
 report
 
 # %%

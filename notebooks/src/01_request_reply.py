@@ -98,8 +98,7 @@ show_source(reqrep.echo_server, reqrep.client)
 
 # %%
 endpoint = lab.endpoint("echo", "tcp")
-lab.start("server", reqrep.echo_server, endpoint=endpoint)
-lab.throttle("server", 0.005)
+lab.start("server", reqrep.echo_server, endpoint=endpoint, throttle=0.005)
 slowdown = Scenario("slow server", seed=0) \
     .at(0, "start", "client", reqrep.client, endpoint=endpoint, requests=60, timeout=2.0) \
     .after(30, "server", "replies", "throttle", "server", 0.02)

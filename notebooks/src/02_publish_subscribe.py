@@ -170,8 +170,8 @@ a, b = lab.endpoint("pubA"), lab.endpoint("pubB")
 sync_a, sync_b = lab.endpoint("pubA-sync"), lab.endpoint("pubB-sync")
 lab.start("pubA", pubsub.publisher, endpoint=a, sync=sync_a, topics=["tick"], count=200)
 lab.start("pubB", pubsub.publisher, endpoint=b, sync=sync_b, topics=["tick"], count=200)
-both = lab.start("both", pubsub.subscriber, endpoint=[a, b], topics=["tick"], sync=[sync_a, sync_b])
-lab.throttle("both", 0.002)
+both = lab.start("both", pubsub.subscriber, endpoint=[a, b], topics=["tick"], sync=[sync_a, sync_b],
+                 throttle=0.002)
 lab.wait_for(lambda: both.get("received") == 400, timeout=10, what="400 messages")
 arrivals = both.data["log"]
 sources = [source for _, source, _, _ in arrivals]      # who sent each message, in arrival order
@@ -277,7 +277,8 @@ endpoint, sync = lab.endpoint("alone", "tcp"), lab.endpoint("alone-sync", "tcp")
 alone = lab.start("publisher", pubsub.publisher, endpoint=endpoint, sync=sync, preamble=500, count=10)
 lab.wait_for(lambda: alone.data.get("preamble_done"), timeout=5, what="500 messages into the void")
 late = lab.start("latecomer", pubsub.subscriber, endpoint=endpoint, sync=sync)
-lab.wait_for(lambda: late.get("received") == 10, timeout=5, what="the 10 messages after the handshake")
+lab.wait_for(lambda: late.get("received") == 10 and alone.data.get("done"), timeout=5,
+             what="the 10 messages after the handshake")
 numbers = [seq for *_, seq in late.data["log"]]
 print("the publisher sent:", alone.get("sent"), "| the latecomer received:", numbers)
 print("of the 500 sent before anyone listened, the latecomer got:", sum(n < 500 for n in numbers))

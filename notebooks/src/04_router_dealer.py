@@ -308,8 +308,7 @@ def add_worker(lab):
 
 def add_client(lab):
     n = 1 + sum(name.startswith("client") for name in lab.peers)
-    lab.start(f"client{n}", rd.client_task, endpoint=frontend, requests=None, timeout=1.0)
-    lab.throttle(f"client{n}", 0.02)
+    lab.start(f"client{n}", rd.client_task, endpoint=frontend, requests=None, timeout=1.0, throttle=0.02)
 
 
 for _ in range(2):

@@ -193,8 +193,7 @@ def add_worker(lab):
 for _ in range(3):
     add_worker(lab)
 for c in ("client1", "client2"):
-    lab.start(c, lb.client, endpoint=frontend, timeout=1.0)
-    lab.throttle(c, 0.01)
+    lab.start(c, lb.client, endpoint=frontend, timeout=1.0, throttle=0.01)
 panel = lab.panel(counters=["tasks"], actions={"add worker": add_worker},
                   title="LRU broker: workers and clients")
 

@@ -118,8 +118,7 @@ growth = {}
 for hwm in [1000, 0]:
     ep = lab.endpoint(f"memory{hwm}", "tcp")
     before = slowsub.rss_mb()
-    lab.start(f"sub{hwm}", slowsub.subscriber, endpoint=ep, rcvhwm=100, rcvbuf=SMALL)
-    lab.throttle(f"sub{hwm}", 0.01)
+    lab.start(f"sub{hwm}", slowsub.subscriber, endpoint=ep, rcvhwm=100, rcvbuf=SMALL, throttle=0.01)
     pub = lab.start(f"pub{hwm}", slowsub.publisher, endpoint=ep, rate=None, count=50_000, size=1000,
                     sndhwm=hwm, sndbuf=SMALL)
     lab.wait_for(lambda pub=pub: pub.data.get("published"), timeout=20, what="50,000 messages sent")
@@ -271,8 +270,8 @@ lab.wait_for(lambda: subscriber.get("lost") > lost_before, timeout=10, what="a l
 print("slider -> subscriber at 5 ms/msg:", subscriber.delay == 0.005, "| it loses messages:",
       subscriber.get("lost") > lost_before)
 panel.rows["subscriber"].throttle.value = 0
-lab.wait_for(lambda: behind() < 50, timeout=10, what="the subscriber to catch up")
-print("slider back to 0 -> it catches up:", behind() < 50)
+caught_up = lab.wait_for(lambda: behind() < 50, timeout=10, what="the subscriber to catch up")
+print("slider back to 0 -> it catches up:", caught_up)
 
 panel.rows["snail"].throttle.value = 0.005
 lab.wait_for(lambda: snail.state == "done", timeout=10, what="the snail to die")

@@ -123,8 +123,8 @@ show_source(security.client)
 # %%
 endpoint = lab.endpoint("secure", "tcp")
 print("server endpoint:", endpoint, "| loopback only:", endpoint.startswith("tcp://127.0.0.1:"))
-lab.start("server", security.server, endpoint=endpoint, cert=keys["server"], allow=keys["allowed"])
-lab.throttle("server", 0.002)
+lab.start("server", security.server, endpoint=endpoint, cert=keys["server"], allow=keys["allowed"],
+          throttle=0.002)
 alice_creds = dict(server_key=keys["server_public"], cert=keys["alice"])
 mallory_creds = dict(server_key=keys["server_public"], cert=keys["mallory"])
 run = Scenario("strangers knock, server restarts", seed=0) \

@@ -204,14 +204,17 @@ def clonesrv2(peer, snapshot: str, publisher: str, count: int | None = None, rat
             peer.data["done"] = count is not None and sequence >= count
             continue
         credit, last = min(credit + (now - last) * rate, max(10.0, rate / 5)), now
-        while credit >= 1 and (count is None or sequence < count):
+        while credit >= 1 and (count is None or sequence < count) and not peer.data.get("paused"):
             credit -= 1
             sequence += 1
             msg = KVMsg(f"key-{rng.randrange(keys):03d}", sequence, str(rng.randrange(10**6)).encode())
-            msg.send(pub)
-            kvmap[msg.key] = msg             # store after publishing: the snapshot's version
-            peer.data["sequence"] = sequence  # is always the last update sent
+            # store, then publish: whoever reads the server's map after a client has this update
+            # finds it there too. Snapshots are answered by this same thread, between updates,
+            # so a snapshot's version is still always the last update sent.
+            kvmap[msg.key] = msg
+            peer.data["sequence"] = sequence
             peer.counter("sequence").value = sequence
+            msg.send(pub)
             peer.count("published")
             peer.throttle()
 
@@ -288,11 +291,11 @@ def clonesrv3(peer, snapshot: str, publisher: str, collector: str, heartbeat: fl
             msg = KVMsg.recv(pull)
             sequence += 1
             msg.sequence = sequence         # the server alone decides the order
-            msg.send(pub)
-            kvmap[msg.key] = msg
+            kvmap[msg.key] = msg            # store first, then publish (see clonesrv2)
             sequenced.add(msg.uuid)
             peer.data["sequence"] = sequence
             peer.counter("sequence").value = sequence
+            msg.send(pub)
             peer.count("updates")
             peer.throttle()
         if router in events:

@@ -145,11 +145,11 @@ def subscriber(peer, endpoint, topics: Iterable[str] | None = ("",), sync=None, 
         if topic.startswith(b"!"):             # control message (a late hello): not data
             continue
         seq, source = rest
-        peer.count("received")
         key = topic.decode()
         per_topic[key] = per_topic.get(key, 0) + 1
         if len(entries) < log:
             entries.append((now(), source.decode(), key, int(seq)))
+        peer.count("received")                 # last, so a reader that waits on it sees the rest
         peer.throttle()
 
 

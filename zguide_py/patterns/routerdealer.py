@@ -141,8 +141,10 @@ def server_task(peer, frontend: str, backend: str, mandatory: bool = False, flow
             except zmq.ZMQError as exc:
                 if exc.errno != zmq.EHOSTUNREACH:
                     raise
-                peer.count("unroutable")              # only with ROUTER_MANDATORY: nobody by that id
+                # only with ROUTER_MANDATORY: nobody by that id. Logged, then counted, so a
+                # reader waiting on the count finds the log entry too
                 peer.log("unroutable", frames[0].decode(errors="replace"))
+                peer.count("unroutable")
 
 
 def server_worker(peer, endpoint: str, work: float = 0.0, server: str = "server", flow=None):

@@ -177,11 +177,21 @@ def client(peer, broker: str, service: str = "echo", requests: int = 20, interva
     replies = peer.data.setdefault("replies", {})
     unknown = peer.data.setdefault("unknown", [])
     open_tickets: deque[str] = deque()
+    unclosed: deque[str] = deque()          # replied, but titanic.close not yet acknowledged
     req = None
     n = 0
     next_submit = next_poll = time.monotonic()
-    while peer.running and (n < requests or open_tickets):
+    while peer.running and (n < requests or open_tickets or unclosed):
         now = time.monotonic()
+        if unclosed:                        # closing is idempotent: ask again until Titanic says 200
+            req, closed = mdp_request(peer, req, broker, b"titanic.close", [unclosed[0].encode()],
+                                      timeout, retries=1)
+            if closed and closed[0] == OK:
+                unclosed.popleft()
+            else:
+                peer.count("close retries")
+                peer.sleep(poll)
+            continue
         if n < requests and now >= next_submit:
             body = f"{service} {n}".encode()
             req, answer = mdp_request(peer, req, broker, b"titanic.request", [service.encode(), body],
@@ -213,8 +223,7 @@ def client(peer, broker: str, service: str = "echo", requests: int = 20, interva
                 open_tickets.popleft()
                 peer.count("replies")
                 peer.log("replied", ticket)
-                req, _closed = mdp_request(peer, req, broker, b"titanic.close", [ticket.encode()],
-                                           timeout, retries=1)
+                unclosed.append(ticket)
             elif answer[0] == PENDING:
                 next_poll = now + poll
             else:                                     # 400: Titanic lost an accepted request
@@ -224,7 +233,7 @@ def client(peer, broker: str, service: str = "echo", requests: int = 20, interva
             continue
         due = ([next_submit] if n < requests else []) + ([next_poll] if open_tickets else [])
         peer.sleep(max(0.001, min(due) - now))
-    peer.data["done"] = n >= requests and not open_tickets
+    peer.data["done"] = n >= requests and not open_tickets and not unclosed
 
 
 ROLES = {"titanic_service": titanic_service, "dispatcher": dispatcher, "client": client}
