@@ -258,3 +258,16 @@ def test_start_with_a_throttle_paces_the_role_from_its_first_message():
         assert "bad" not in lab.peers and lab.peer("pusher").state == "running"
     finally:
         lab.close()
+
+
+def test_start_and_restart_return_a_peer_that_is_already_running(lab):
+    """A cell that prints a peer's state right after start() or restart() must see "running",
+    not a state that depends on whether the new thread has been scheduled yet."""
+    ep = lab.endpoint("echo")
+    for attempt in range(20):
+        peer = lab.start(f"server{attempt}", reqrep.echo_server, endpoint=f"{ep}-{attempt}")
+        assert peer.state == "running"
+    lab.kill("server0")
+    assert lab.peer("server0").state == "killed"
+    for _ in range(20):
+        assert lab.restart("server0").state == "running"

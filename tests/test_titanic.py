@@ -127,3 +127,40 @@ def test_dispatcher_finds_requests_stored_before_it_started(lab, folder):
     replies = sorted(ti._read(os.path.join(folder, f))[0] for f in os.listdir(folder) if f.endswith(".rep"))
     assert replies == [f"OLD {i}".encode() for i in range(5)]
     lab.check()
+
+
+def test_client_asks_again_until_titanic_close_is_acknowledged(lab):
+    """A titanic.close that goes unanswered (the broker died, say) is retried: closing is idempotent,
+    and a ticket that is never closed stays on disk as an orphan. A hand-made broker plays
+    Titanic over the MDP client protocol and ignores the first close."""
+    router = lab.socket(zmq.ROUTER)
+    endpoint = lab.endpoint("fake-broker", "tcp")
+    router.bind(endpoint)
+    lab.start("client", ti.client, broker=endpoint, service="echo", requests=1, timeout=0.2, poll=0.01)
+    ticket = "0123456789abcdef0123456789abcdef"
+    closes = []
+    poller = zmq.Poller()
+    poller.register(router, zmq.POLLIN)
+    client = lab.peer("client")
+    while client.alive:
+        lab.wait_for(lambda: poller.poll(10) or not client.alive, 5, "a request from the client")
+        if not client.alive:
+            break
+        identity, empty, header, service, *body = router.recv_multipart()
+        assert empty == b"" and header == md.MDPC
+        if service == b"titanic.request":
+            assert body == [b"echo", b"echo 0"]
+            answer = [ti.OK, ticket.encode()]
+        elif service == b"titanic.reply":
+            assert body == [ticket.encode()]
+            answer = [ti.OK, b"echo 0"]
+        else:
+            assert service == b"titanic.close" and body == [ticket.encode()]
+            closes.append(body)
+            if len(closes) == 1:
+                continue                             # lost: no answer to the first close
+            answer = [ti.OK]
+        router.send_multipart([identity, b"", md.MDPC, service, *answer])
+    assert client.state == "done" and client.data["done"], client.data
+    assert client.data["replies"] == {ticket: "echo 0"}
+    assert len(closes) == 2 and client.get("close retries") == 1
