@@ -150,3 +150,35 @@ def test_sampler_values_are_the_raw_counts(lab):
     sampler.samples.clear()
     sampler.samples.extend([(1.0, {"p": {"n": 3}}), (2.0, {"q": {}}), (3.0, {"p": {}})])
     assert sampler.values("p", "n") == ([1.0, 3.0], [3, 0])
+
+
+def test_describe_lists_timed_steps_in_time_order():
+    sc = Scenario("order").at(3.2, "kill", "queue").at(0, "start", "client1", reqrep.client, endpoint="x") \
+        .after(5, "server", "replies", "kill", "server").at(1.0, "restart", "queue")
+    lines = [line.split(None, 3) for line in sc.describe().splitlines()[1:]]
+    assert [line[1] for line in lines[:3]] == ["0.00", "1.00", "3.20"]
+    assert lines[0][3].strip() == "start client1 (role client)"
+    assert lines[3][0] == "after"
+
+
+def test_event_labels_are_short_and_never_overlap():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from zguide_py.plots import _event_label, new_figure, rates_figure
+    assert _event_label([(0, "kill", "w1", ""), (0, "kill", "w2", "")]) == "kill w1, w2"
+    assert _event_label([(0, "kill", "w1", ""), (0, "restart", "w1", "")]) == "kill, restart w1"
+    assert _event_label([(0, "throttle", "w1", 0.01), (0, "kill", "w2", "")]) == "throttle w1 0.01 + kill w2"
+    # 60 events, 0.1 s apart, on a 10 s axis: each gets its own line, and no two labels overlap
+    events = [(0.1 * i, ("kill", "restart", "throttle")[i % 3], f"peer{i % 7}", 0.01) for i in range(60)]
+    times = [0.1 * i for i in range(100)]
+    for size, xlim in (((8, 3.6), None), ((6.4, 2.8), (-0.5, 10.0))):
+        fig = rates_figure({("p", "n"): (times, [1.0] * 100)}, events, fig=new_figure(*size), xlim=xlim)
+        ax = fig.axes[0]
+        assert sum(1 for line in ax.get_lines() if line.get_linestyle() == "--") == 60
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+        boxes = [t.get_window_extent(renderer) for t in ax.texts]
+        assert len(boxes) >= 5
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+        frame = ax.get_window_extent(renderer)
+        assert all(b.x0 >= frame.x0 - 1 for b in boxes)          # none cut off at the left edge

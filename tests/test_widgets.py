@@ -102,3 +102,29 @@ def test_an_action_can_report_its_result(labs):
     panel = by_click.panel(hz=5, actions={"count peers": lambda lab: f"{len(lab.peers)} peers"})
     panel.action_buttons["count peers"].click()
     assert panel.last_message == "count peers: 2 peers"
+
+
+def test_live_plot_shows_only_what_happened_since_the_panel_opened(monkeypatch):
+    """A notebook's earlier sections (their kills, their peers' rates) stay out of a later panel's
+    live plot, and the rows keep their buttons at full size however many counters a peer has."""
+    from zguide_py import widgets
+    lab = twin("live-since")
+    try:
+        lab.kill("client")
+        lab.restart("client")                        # two events before the panel exists
+        seen, draw = {}, widgets.rates_figure
+
+        def capture(series, events, **kwargs):
+            seen.update(series=series, events=list(events), xlim=kwargs.get("xlim"))
+            return draw(series, events, **kwargs)
+
+        monkeypatch.setattr(widgets, "rates_figure", capture)
+        panel = lab.panel(hz=5, plot=False)
+        panel.rows["server"].throttle.value = 0.001  # one event after it
+        panel.render()
+        assert [(k, p) for _, k, p, _ in seen["events"]] == [("throttle", "server")]
+        assert seen["xlim"][1] == 0 and -1.5 <= seen["xlim"][0] <= -1.0   # grows from the panel's start
+        row = panel.rows["server"]
+        assert all(w.layout.flex == "0 0 auto" for w in (row.label, row.kill, row.restart, row.throttle))
+    finally:
+        lab.close()

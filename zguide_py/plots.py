@@ -35,41 +35,101 @@ def to_png(fig: Figure, dpi: int = 100) -> bytes:
     return buf.getvalue()
 
 
+def _event_label(group: list[tuple[float, str, str, Any]]) -> str:
+    """One label for events that share a place on the axis, said briefly:
+    "kill w1 + kill w2" -> "kill w1, w2"; "kill w1 + restart w1" -> "kill, restart w1";
+    a throttle keeps its value: "throttle w1 0.01"."""
+    parts: list[tuple[tuple[str, Any], list[str]]] = []      # ((kind, throttle value), peers)
+    for _, kind, peer, detail in group:
+        key = (kind, detail if kind == "throttle" else None)
+        for k, peers in parts:
+            if k == key:
+                if peer not in peers:
+                    peers.append(peer)
+                break
+        else:
+            parts.append((key, [peer]))
+    merged: list[tuple[list[str], list[str], str]] = []      # (kinds, peers, suffix)
+    for (kind, value), peers in parts:
+        if value is None:
+            for kinds, ps, suffix in merged:
+                if ps == peers and not suffix:
+                    kinds.append(kind)
+                    break
+            else:
+                merged.append(([kind], peers, ""))
+        else:
+            merged.append(([kind], peers, f" {value}"))
+    return " + ".join(f"{', '.join(k)} {', '.join(p)}{s}" for k, p, s in merged)
+
+
 def mark_events(ax, events: Iterable[tuple[float, str, str, Any]], kinds: Sequence[str] | None = None,
-                merge: float = 0.02) -> None:
-    """Vertical lines with labels for kill/restart/throttle/... events. Events less than ``merge``
-    seconds apart share one line and one label, so their texts never overlap."""
+                merge: float = 0.02, max_chars: int = 34) -> None:
+    """Vertical lines with labels for kill/restart/throttle/... events.
+
+    Every event gets its own dashed line. Labels are written vertically at the top of the axes,
+    on a pale box so that the data lines do not cross them. Events closer together than
+    ``merge`` seconds, or than one label's width on the drawn axes, share one label, so labels
+    never overlap one another."""
     kinds = tuple(kinds) if kinds is not None else tuple(EVENT_STYLE)
+    chosen = sorted((e for e in events if e[1] in kinds), key=lambda e: e[0])
+    if not chosen:
+        return
+    for t, kind, _peer, _detail in chosen:
+        ax.axvline(t, color=EVENT_STYLE.get(kind, "tab:purple"), linestyle="--", linewidth=1, alpha=0.7)
+    # how many seconds one vertical 8-pt label takes on this axes (estimated before layout)
+    x0, x1 = ax.get_xlim()
+    fig = ax.figure
+    width_px = max(1.0, ax.get_position().width * fig.get_figwidth() * fig.dpi)
+    label_px = 8 * fig.dpi / 72 * 1.6
+    gap = max(merge, abs(x1 - x0) * label_px / width_px)
+    # a label is drawn just left of its anchor, so it takes [anchor - gap, anchor]. The anchor is
+    # the group's first event, moved right if the label would be cut off at the left edge. An
+    # event joins the group while its own label would overlap the group's.
+    left = min(x0, x1)
     groups: list[list[tuple[float, str, str, Any]]] = []
-    for event in sorted((e for e in events if e[1] in kinds), key=lambda e: e[0]):
-        if groups and event[0] - groups[-1][0][0] <= merge:
+    anchors: list[float] = []
+    for event in chosen:
+        if groups and event[0] < anchors[-1] + gap:
             groups[-1].append(event)
         else:
             groups.append([event])
-    for group in groups:
-        t, kind = group[0][0], group[0][1]
-        colour = EVENT_STYLE.get(kind, "tab:purple")
-        ax.axvline(t, color=colour, linestyle="--", linewidth=1, alpha=0.8)
-        label = " + ".join(f"{k} {p}" + (f" {d}" if k == "throttle" else "") for _, k, p, d in group)
-        if len(label) > 38:
-            label = label[:36] + "…"
-        text = ax.annotate(label, xy=(t, 1), xycoords=("data", "axes fraction"), rotation=90,
+            anchors.append(max(event[0], left + gap))
+    for group, anchor in zip(groups, anchors):
+        kinds_here = {k for _, k, _, _ in group}
+        colour = EVENT_STYLE.get(group[0][1], "tab:purple") if len(kinds_here) == 1 else "#333333"
+        label = _event_label(group)
+        if len(label) > max_chars:
+            label = label[:max_chars - 1] + "…"
+        text = ax.annotate(label, xy=(anchor, 1), xycoords=("data", "axes fraction"), rotation=90,
                            va="top", ha="right", fontsize=8, color=colour, annotation_clip=True,
-                           xytext=(-2, -2), textcoords="offset points", clip_on=True)
+                           xytext=(-2, -3), textcoords="offset points", clip_on=True,
+                           bbox={"boxstyle": "round,pad=0.12", "facecolor": "white", "edgecolor": "none",
+                                 "alpha": 0.8})
         text.set_in_layout(False)          # a long label must not squeeze the axes away
 
 
 def rates_figure(series: dict[tuple[str, str], tuple[list[float], list[float]]],
                  events: Iterable[tuple[float, str, str, Any]] = (), title: str = "",
                  ylabel: str = "messages per second", xlabel: str = "time since start of run (s)",
-                 fig: Figure | None = None, merge: float = 0.02) -> Figure:
+                 fig: Figure | None = None, merge: float = 0.02,
+                 xlim: tuple[float, float] | None = None) -> Figure:
     """One line per (peer, counter) rate series, events as labelled vertical lines (events closer
     than ``merge`` seconds share a line)."""
     fig = fig or new_figure()
     ax = fig.add_subplot()
+    drawn = 0
     for (peer, counter), (times, rates) in series.items():
         if times:
-            ax.plot(times, rates, marker=".", markersize=3, linewidth=1.2, label=f"{peer}.{counter}")
+            # a line that lies on top of an earlier one must not hide it: each later line is a
+            # little thinner, and after ten colours the styles turn dashed, then dotted
+            ax.plot(times, rates, marker=".", markersize=3, linewidth=max(1.0, 2.6 - 0.25 * drawn),
+                    linestyle=("-", "--", ":")[(drawn // 10) % 3], color=f"C{drawn % 10}",
+                    label=f"{peer}.{counter}")
+            drawn += 1
+    if xlim is not None:                   # before the events: their labels are spaced on it
+        ax.set_xlim(*xlim)
+        events = [e for e in events if xlim[0] <= e[0] <= xlim[1]]
     mark_events(ax, events, merge=merge)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -77,7 +137,10 @@ def rates_figure(series: dict[tuple[str, str], tuple[list[float], list[float]]],
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     if any(t for t, _ in series.values()):
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, framealpha=0.8)
+        # a small figure takes fewer legend rows per column: a long legend goes to two columns
+        rows = max(4, int(fig.get_figheight() * 3.2))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8 if drawn <= rows else 7,
+                  framealpha=0.8, ncol=1 + (drawn - 1) // rows)
     else:
         ax.text(0.5, 0.5, "no samples yet", transform=ax.transAxes, ha="center", color="gray")
     return fig

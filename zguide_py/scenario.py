@@ -58,8 +58,11 @@ class Scenario:
             if action not in ACTIONS:
                 raise LabError(f"unknown scenario action {action!r}: use one of {', '.join(ACTIONS)}"
                                " or a function f(lab)")
-            label = " ".join([action, *(str(a) if not callable(a) else getattr(a, "__name__", "role")
-                                        for a in args)])
+            if action == "start" and len(args) >= 2 and callable(args[1]):   # start NAME (role ROLE)
+                label = f"start {args[0]} (role {getattr(args[1], '__name__', 'role')})"
+            else:
+                label = " ".join([action, *(str(a) if not callable(a) else getattr(a, "__name__", "role")
+                                            for a in args)])
         elif callable(action):
             label = getattr(action, "__name__", "action")
         else:
@@ -103,7 +106,8 @@ class Scenario:
 
     def describe(self) -> str:
         lines = [f"scenario {self.name!r} (seed {self.seed}): {len(self.steps)} steps"]
-        lines += ["  " + s.describe() for s in self.steps]
+        timed = sorted((s for s in self.steps if s.at is not None), key=lambda s: s.at)   # stable
+        lines += ["  " + s.describe() for s in timed + [s for s in self.steps if s.at is None]]
         return "\n".join(lines)
 
     def __repr__(self) -> str:

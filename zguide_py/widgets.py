@@ -37,16 +37,19 @@ class PeerRow(W.HBox):
         self.panel = panel
         self.name = name
         self._syncing = False
-        self.label = W.HTML(layout=W.Layout(width="190px"))
+        # the controls keep their size (flex 0 0 auto): long counters wrap in their own box
+        # instead of squeezing a button down to "re..."
+        self.label = W.HTML(layout=W.Layout(width="190px", flex="0 0 auto"))
         self.kill = W.Button(description="kill", button_style="danger", icon="skull",
-                             layout=W.Layout(width="80px"), tooltip=f"lab.kill({name!r})")
+                             layout=W.Layout(width="80px", flex="0 0 auto"), tooltip=f"lab.kill({name!r})")
         self.restart = W.Button(description="restart", button_style="success", icon="redo",
-                                layout=W.Layout(width="90px"), tooltip=f"lab.restart({name!r})")
+                                layout=W.Layout(width="95px", flex="0 0 auto"), tooltip=f"lab.restart({name!r})")
         self.throttle = W.FloatSlider(value=0.0, min=0.0, max=max_throttle, step=max_throttle / 100,
                                       description="s/msg", readout_format=".3f", continuous_update=False,
-                                      layout=W.Layout(width="280px"),
+                                      layout=W.Layout(width="280px", flex="0 0 auto"),
+                                      style={"description_width": "40px"},
                                       tooltip=f"lab.throttle({name!r}, seconds_per_message)")
-        self.counters = W.HTML(layout=W.Layout(width="auto"))
+        self.counters = W.HTML(layout=W.Layout(flex="1 1 0%", min_width="120px"))
         self.kill.on_click(lambda _b: panel._do("kill", name))
         self.restart.on_click(lambda _b: panel._do("restart", name))
         self.throttle.observe(self._on_throttle, names="value")
@@ -66,7 +69,9 @@ class PeerRow(W.HBox):
         self.label.value = (f"<b>{html.escape(self.name)}</b> "
                             f"<span style='color:{colour}'>{peer.state}</span>")
         counts = peer.snapshot()
-        self.counters.value = " ".join(f"{html.escape(k)}=<b>{v}</b>" for k, v in sorted(counts.items()))
+        self.counters.value = ("<span style='font-size:12px;line-height:1.3'>"
+                               + " ".join(f"{html.escape(k)}=<b>{v}</b>" for k, v in sorted(counts.items()))
+                               + "</span>") if counts else "<span style='color:#57606a'>(no counts yet)</span>"
         if abs(self.throttle.value - peer.delay) > 1e-12 and peer.delay <= self.throttle.max:
             self._syncing = True
             try:
@@ -95,6 +100,7 @@ class Panel(W.VBox):
         self.max_throttle = max_throttle
         self.rows: dict[str, PeerRow] = {}
         self.frames = 0            # plots rendered so far (the live plot moves: this grows)
+        self.created = lab.now()   # the live plot shows nothing older: not earlier sections' runs
         self.title = W.HTML(f"<h4 style='margin:2px'>{html.escape(title or 'lab ' + lab.name)}</h4>")
         self.message = W.HTML()
         self.errors = W.HTML()
@@ -169,7 +175,7 @@ class Panel(W.VBox):
         """The live plot: rates over the last ``window`` seconds, as PNG bytes."""
         lab = self.lab
         now = lab.now()
-        since = max(0.0, now - self.window)
+        since = max(0.0, self.created, now - self.window)
         series = {}
         for peer, counter in sorted(lab.sampler.counters()):
             if peer not in lab.peers or (self.counters is not None and counter not in self.counters):
@@ -178,9 +184,10 @@ class Panel(W.VBox):
             series[(peer, counter)] = ([t - now for t in times], rates)
         events = [(t - now, k, p, d) for t, k, p, d in lab.events_of(since=since)]
         fig = new_figure(6.4, 2.8)
+        # the x axis grows from the panel's creation until it spans the whole window
         rates_figure(series, events, title="live rates (last %g s)" % self.window,
-                     xlabel="seconds ago", fig=fig, merge=self.window / 40)
-        fig.axes[0].set_xlim(-self.window, 0)
+                     xlabel="seconds ago", fig=fig, merge=self.window / 40,
+                     xlim=(min(-1.0, since - now), 0))
         return to_png(fig, dpi=80)
 
     def _loop(self) -> None:
