@@ -182,3 +182,14 @@ def test_event_labels_are_short_and_never_overlap():
         assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
         frame = ax.get_window_extent(renderer)
         assert all(b.x0 >= frame.x0 - 1 for b in boxes)          # none cut off at the left edge
+
+
+def test_a_live_plot_cuts_a_lone_peak_and_says_so():
+    from zguide_py.plots import rates_figure
+    times = [0.1 * i for i in range(50)]
+    steady = [100.0] * 49 + [40_000.0]                 # one backlog burst
+    ax = rates_figure({("p", "n"): (times, steady)}, clip_peaks=True).axes[0]
+    assert ax.get_ylim()[1] == pytest.approx(150.0)
+    assert any("peaks up to 40,000/s cut off" in t.get_text() for t in ax.texts)
+    ax = rates_figure({("p", "n"): (times, steady)}).axes[0]        # a report keeps every value
+    assert ax.get_ylim()[1] > 40_000

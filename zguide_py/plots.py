@@ -113,7 +113,7 @@ def rates_figure(series: dict[tuple[str, str], tuple[list[float], list[float]]],
                  events: Iterable[tuple[float, str, str, Any]] = (), title: str = "",
                  ylabel: str = "messages per second", xlabel: str = "time since start of run (s)",
                  fig: Figure | None = None, merge: float = 0.02,
-                 xlim: tuple[float, float] | None = None) -> Figure:
+                 xlim: tuple[float, float] | None = None, clip_peaks: bool = False) -> Figure:
     """One line per (peer, counter) rate series, events as labelled vertical lines (events closer
     than ``merge`` seconds share a line)."""
     fig = fig or new_figure()
@@ -135,6 +135,15 @@ def rates_figure(series: dict[tuple[str, str], tuple[list[float], list[float]]],
     ax.set_ylabel(ylabel)
     ax.set_title(title or "rates")
     ax.set_ylim(bottom=0)
+    values = sorted(r for _, rates in series.values() for r in rates)
+    if clip_peaks and len(values) >= 20:
+        # a live plot: one burst (a backlog flushed at once) must not flatten every other line
+        # to zero. Cut the y axis above the 95th percentile and say so.
+        p95 = values[int(0.95 * (len(values) - 1))]
+        if p95 > 0 and values[-1] > 4 * p95:
+            ax.set_ylim(0, 1.5 * p95)
+            ax.text(0.995, 0.99, f"peaks up to {values[-1]:,.0f}/s cut off", transform=ax.transAxes,
+                    ha="right", va="top", fontsize=7, color="#57606a")
     ax.grid(True, alpha=0.3)
     if any(t for t, _ in series.values()):
         # a small figure takes fewer legend rows per column: a long legend goes to two columns

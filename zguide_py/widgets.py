@@ -187,7 +187,7 @@ class Panel(W.VBox):
         # the x axis grows from the panel's creation until it spans the whole window
         rates_figure(series, events, title="live rates (last %g s)" % self.window,
                      xlabel="seconds ago", fig=fig, merge=self.window / 40,
-                     xlim=(min(-1.0, since - now), 0))
+                     xlim=(min(-1.0, since - now), 0), clip_peaks=True)
         return to_png(fig, dpi=80)
 
     def _loop(self) -> None:
