@@ -59,18 +59,18 @@ def test_sampler_rates_add_up_to_the_counts(lab):
     ep = lab.endpoint("echo")
     lab.start("server", reqrep.echo_server, endpoint=ep)
     lab.throttle("server", 0.002)
-    lab.start("client", reqrep.client, endpoint=ep, requests=150)
+    lab.start("client", reqrep.client, endpoint=ep, requests=400)
     lab.wait_done("client", 10)
     # the client can have its last reply a moment before the server thread counts it as sent
-    lab.wait_for(lambda: lab.peer("server").get("replies") == 150, 5, "the server to count 150 replies")
+    lab.wait_for(lambda: lab.peer("server").get("replies") == 400, 5, "the server to count 400 replies")
     lab.sampler.sample()
     times, rates = lab.sampler.series("server", "replies")
     # integrate: rate x real interval over the samples = the growth between first and last sample
     samples = [(t, s["server"].get("replies", 0)) for t, s in lab.sampler.samples if "server" in s]
-    total = sum(r * (t1 - t0) for r, (t0, _), (t1, _) in zip(rates, samples, samples[1:]))
+    total = sum(r * (t1 - t0) for r, t0, t1 in zip(rates, [samples[0][0], *times], times))
     assert len(rates) >= 3
     assert round(total) == samples[-1][1] - samples[0][1]
-    assert samples[-1][1] == 150
+    assert samples[-1][1] == 400
 
 
 def test_scenario_steps_fire_in_order_and_after_counts(lab):
@@ -193,3 +193,17 @@ def test_a_live_plot_cuts_a_lone_peak_and_says_so():
     assert any("peaks up to 40,000/s cut off" in t.get_text() for t in ax.texts)
     ax = rates_figure({("p", "n"): (times, steady)}).axes[0]        # a report keeps every value
     assert ax.get_ylim()[1] > 40_000
+
+
+def test_a_sample_taken_right_after_another_makes_no_spike(lab):
+    """lab.run samples at its start and end; 3 messages in 5 ms must not plot as 600/s."""
+    sampler = lab.sampler
+    sampler.stop()
+    sampler.samples.clear()
+    sampler.samples.extend([(1.0, {"p": {"n": 0}}), (1.005, {"p": {"n": 3}}), (1.1, {"p": {"n": 10}}),
+                            (1.2, {"p": {"n": 20}}), (1.205, {"p": {"n": 22}})])
+    times, rates = sampler.series("p", "n")
+    assert times == [1.1, 1.205]
+    assert rates == pytest.approx([100.0, 12 / 0.105])
+    # the rates still add up to the growth from the first sample to the last
+    assert sum(r * (t1 - t0) for r, t0, t1 in zip(rates, [1.0, *times], times)) == pytest.approx(22)

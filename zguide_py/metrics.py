@@ -67,20 +67,35 @@ class Sampler:
         """Rate of ``peer``'s ``counter`` per second, as (times, rates) at each sample after ``since``.
 
         The rate at a sample is (value - previous value) / (real time between the two samples).
+        An extra sample taken less than half an interval after the one before (``lab.run`` takes
+        one at its start and its end) does not get a point of its own: a few messages over a few
+        milliseconds would show as a spike. It stretches the interval before it instead, so the
+        rates still add up to the counts.
         """
         with self._lock:
             samples = [(t, s) for t, s in self.samples if t >= since]
         times: list[float] = []
         rates: list[float] = []
-        prev_t, prev_v = None, None
+        prev_t, prev_v = None, None       # the sample the next rate is measured from
+        base_t, base_v = None, None       # the one before it, to stretch the last interval
         for t, snap in samples:
             if peer not in snap:          # the peer did not exist yet (or was removed)
-                prev_t, prev_v = None, None
+                prev_t, prev_v = base_t, base_v = None, None
                 continue
             value = snap[peer].get(counter, 0)    # a counter not yet counted is at 0
-            if prev_t is not None and t > prev_t:
-                times.append(t)
-                rates.append(max(0.0, (value - prev_v) / (t - prev_t)))
+            if prev_t is None or t <= prev_t:
+                prev_t, prev_v = t, value
+                continue
+            if t - prev_t < self.interval / 2:
+                if not times:             # too soon after the first sample: measure from that one
+                    continue
+                if base_t is not None:    # too soon after the last point: fold it into that one
+                    times.pop()
+                    rates.pop()
+                    prev_t, prev_v = base_t, base_v
+            times.append(t)
+            rates.append(max(0.0, (value - prev_v) / (t - prev_t)))
+            base_t, base_v = prev_t, prev_v
             prev_t, prev_v = t, value
         return times, rates
 

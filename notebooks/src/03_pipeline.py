@@ -9,20 +9,27 @@
 # connected to it, in turn (round-robin); PULL takes messages from all its peers, fairly.
 #
 # ```mermaid
-# flowchart LR
-#     W1["worker 1<br/>PULL (connect) · PUSH (connect)"] -- "tasks" --> V["ventilator<br/>PUSH (bind)"]
-#     W2["worker 2<br/>PULL (connect) · PUSH (connect)"] -- "tasks" --> V
-#     W3["worker 3<br/>PULL (connect) · PUSH (connect)"] -- "tasks" --> V
-#     W1 -- "results" --> S["sink<br/>PULL (bind)"]
+# flowchart TB
+#     W1["worker 1<br/>PULL + PUSH<br/>(both connect)"] --> V["ventilator<br/>PUSH (bind)"]
+#     W2["worker 2<br/>PULL + PUSH<br/>(both connect)"] -- "tasks" --> V
+#     W3["worker 3<br/>PULL + PUSH<br/>(both connect)"] --> V
+#     W1 --> S["sink<br/>PULL (bind)"]
 #     W2 -- "results" --> S
-#     W3 -- "results" --> S
-#     V -- "'batch starts' (PUSH, connect)" --> S
+#     W3 --> S
+#     V -- "batch start" --> S
+#     linkStyle 0,1,2 stroke:#1f77b4,stroke-width:2px
+#     linkStyle 3,4,5 stroke:#2ca02c,stroke-width:2px
 # ```
 #
-# Arrows go from the socket that connects to the one that binds; messages flow from ventilator to
-# workers to sink. The ventilator and the sink are the stable points and bind; workers come and go and
-# connect. This notebook spreads a batch over workers, measures the speed-up from adding workers, and
+# Arrows go from the socket that connects to the one that binds: each worker connects its PULL socket
+# to the ventilator (blue, tasks) and its PUSH socket to the sink (green, results); the ventilator
+# connects a second PUSH socket to the sink to say that a batch starts. Messages flow from ventilator
+# to workers to sink. The ventilator and the sink are the stable points and bind; workers come and go
+# and connect. This notebook spreads a batch over workers, measures the speed-up from adding workers,
 # then kills a worker in the middle of a batch to count exactly what is lost.
+#
+# A `~` in front of a printed number marks a measurement, which changes from run to run; everything
+# else a cell prints is the same on every run.
 
 # %%
 import time
@@ -239,9 +246,10 @@ report.plot(counters=["finished", "results"], peers=["sink", "worker1", "worker2
 # (each can do about 100 a second) and the sink. **add worker** starts another one; each row can kill,
 # restart and throttle its worker.
 #
-# Things to try: throttle `worker2` to 0.05 s/msg. PUSH keeps dealing it a third of the tasks, so its
-# queue grows and the sink's rate falls, although the other workers are idle half the time. Kill a
-# worker: its queue is lost. Restart it: it connects again and gets its share.
+# Things to try: throttle `worker2` to 0.05 s/msg. PUSH keeps dealing it its share of the tasks, so its
+# queue grows and the sink's rate falls, although the other workers are idle half the time. Then kill
+# `worker2`: the tasks queued for it are lost with it. Move its slider back to 0 and restart it: it
+# connects again and gets its share.
 
 # %%
 for name in WORKERS:
@@ -281,13 +289,6 @@ def grows(name, counter="finished", by=10, timeout=5):
 panel.action_buttons["add worker"].click()
 print("'add worker' -> worker4 started:", extra == ["worker4"], "| it works:", grows("worker4"))
 
-panel.rows["worker1"].kill.click()
-frozen = lab.peer("worker1").get("finished")
-grows("worker3")
-print("kill button -> worker1", lab.peer("worker1").state, "| finished nothing since:",
-      lab.peer("worker1").get("finished") == frozen)
-print(f"it took ~{len(lab.peer('worker1').data['queued'])} queued tasks with it")
-
 panel.rows["worker2"].throttle.value = 0.05
 t0, before = time.perf_counter(), lab.peer("worker2").get("finished")
 grows("worker3", by=30)
@@ -296,12 +297,24 @@ print("slider -> lab.throttle('worker2', 0.05):", lab.peer("worker2").delay == 0
 print(f"throttled worker2 finished ~{got} while worker3 finished 30; at most one per 50 ms:",
       got <= elapsed / 0.05 + 2)
 
-panel.rows["worker1"].restart.click()
-print("restart button -> worker1", lab.peer("worker1").state, "| works again:", grows("worker1"))
+panel.rows["worker2"].kill.click()
+frozen = lab.peer("worker2").get("finished")
+grows("worker3")
+print("kill button -> worker2", lab.peer("worker2").state, "| finished nothing since:",
+      lab.peer("worker2").get("finished") == frozen)
+queued = len(lab.peer("worker2").data["queued"])
+print(f"it took ~{queued} queued tasks with it, plus the one in its hands, if any")
+print("worker2 died with tasks still waiting in its queue:", queued > 0)
+
+panel.rows["worker2"].throttle.value = 0
+panel.rows["worker2"].restart.click()
+print("slider at 0, restart button -> worker2", lab.peer("worker2").state, "| works again:",
+      grows("worker2"))
 panel.refresh()
 print("panel rows:", list(panel.rows))
 print("no peer failed:", not lab.errors())
-assert lab.peer("worker1").state == "running" and got <= elapsed / 0.05 + 2 and not lab.errors()
+assert queued > 0 and got <= elapsed / 0.05 + 2
+assert lab.peer("worker2").state == "running" and not lab.errors()
 
 # %% [markdown]
 # ## 7. What you saw, and questions

@@ -19,19 +19,24 @@
 # visible, frame by frame, then builds the guide's *asynchronous server*:
 #
 # ```mermaid
-# flowchart LR
-#     C1["client1<br/>DEALER (connect)"] --> FE
-#     C2["client2<br/>DEALER (connect)"] --> FE
-#     C3["client3<br/>DEALER (connect)"] --> FE
-#     subgraph server["server (one thread, a Poller loop)"]
-#         FE["frontend<br/>ROUTER (bind)"] <-. "frames passed on unchanged" .-> BE["backend<br/>DEALER (bind)"]
+# flowchart BT
+#     C1["client1<br/>DEALER<br/>(connect)"] --> FE
+#     C2["client2<br/>DEALER<br/>(connect)"] --> FE
+#     C3["client3<br/>DEALER<br/>(connect)"] --> FE
+#     W1["worker1<br/>DEALER<br/>(connect)"] --> BE
+#     W2["worker2<br/>DEALER<br/>(connect)"] --> BE
+#     W3["worker3<br/>DEALER<br/>(connect)"] --> BE
+#     subgraph server["server: one thread, a Poller loop"]
+#         FE["frontend<br/>ROUTER (bind)"]
+#         BE["backend<br/>DEALER (bind)"]
 #     end
-#     W1["worker1<br/>DEALER (connect)"] --> BE
-#     W2["worker2<br/>DEALER (connect)"] --> BE
-#     W3["worker3<br/>DEALER (connect)"] --> BE
 # ```
 #
-# Arrows go from the socket that connects to the socket that binds; messages flow both ways.
+# Arrows go from the socket that connects to the socket that binds; messages flow both ways. Inside
+# the server, one loop passes every message from the frontend to the backend and back, unchanged.
+#
+# A `~` in front of a printed number marks a measurement, which changes from run to run; everything
+# else a cell prints is the same on every run.
 
 # %%
 import zmq
@@ -174,9 +179,11 @@ show_source(rd.client_task, rd.server_task, rd.server_worker, rd.patient_send)
 # ## 4. A scripted run: three clients, three workers, and a client that dies
 #
 # Each client sends 40 requests, at most 4 in flight; each worker takes 20 ms per request. The
-# server uses `ROUTER_MANDATORY`, so it can count the replies it could not deliver. After client3 has
-# received 10 replies the scenario **kills** it: its open requests are still being worked on, and
-# their replies arrive at the server for a client that is gone.
+# server uses `ROUTER_MANDATORY`, so it can count the replies it could not deliver. The scenario
+# **kills** client3 once it has counted 10 replies. The kill lands a moment later (the scenario checks
+# the count every few milliseconds, and the client stops within one poll), so client3 may get a reply
+# or two more first. Its open requests are still being worked on, and their replies arrive at the
+# server for a client that is gone.
 
 # %%
 frontend, backend = lab.endpoint("frontend"), lab.endpoint("backend")
@@ -207,24 +214,29 @@ rd.progress_figure(lab, report, [(c, "replies") for c in clients] + [("server", 
                    ylabel="replies so far")
 
 # %% [markdown]
-# client1 and client2 climb to 40. client3's line stops when it is killed, and the server's
-# `unroutable` count rises by the replies that were still being worked on for it.
+# client1 and client2 climb to 40. client3's line stops a little above 10, when the kill has landed,
+# and the server's `unroutable` count rises by the replies that were still being worked on for it.
 
 # %%
 server = lab.peer("server")
-survivors_ok = all(sorted(lab.peer(c).data["answered"]) == list(range(40)) and not lab.peer(c).data["misrouted"]
-                   for c in ("client1", "client2"))
+survivors_ok = all(sorted(lab.peer(c).data["answered"]) == list(range(40))
+                   and not lab.peer(c).data["misrouted"] for c in ("client1", "client2"))
 in_flight = lab.peer("client3").get("requests") - lab.peer("client3").get("replies")
 print("client1 and client2: all 40 replies, each one for the client that asked:", survivors_ok)
-print("no reply ever reached the wrong client:", all(not lab.peer(c).data["misrouted"] for c in clients))
+print("no reply ever reached the wrong client:",
+      all(not lab.peer(c).data["misrouted"] for c in clients))
 print(f"client3 had ~{in_flight} requests open when it died; "
       f"replies the server could not route: ~{server.get('unroutable')}")
-print("every unroutable reply was for an open request of client3:", server.get("unroutable") <= in_flight)
+print("every unroutable reply was for an open request of client3:",
+      server.get("unroutable") <= in_flight)
 order = lab.peer("client1").data["answered"]
-print(f"client1's replies out of order (a later request answered first): ~{sum(b < a for a, b in zip(order, order[1:]))}")
+overtaken = sum(b < a for a, b in zip(order, order[1:]))
+print(f"client1's replies out of order (a later request answered first): ~{overtaken}")
 shares = {w: lab.peer(w).get("requests") for w in ("worker1", "worker2", "worker3")}
-print("the backend DEALER dealt requests evenly (within 2):", max(shares.values()) - min(shares.values()) <= 2)
-print(f"round trip per request: median ~{summarize(lab.peer('client1').latencies['rtt']).p50 * 1e3:.0f} ms")
+print("the backend DEALER dealt requests evenly (within 2):",
+      max(shares.values()) - min(shares.values()) <= 2)
+median_ms = summarize(lab.peer("client1").latencies["rtt"]).p50 * 1e3
+print(f"round trip per request: median ~{median_ms:.0f} ms")
 assert survivors_ok and server.get("unroutable") <= in_flight and not lab.errors()
 
 # %% [markdown]
@@ -249,6 +261,8 @@ frontend, backend = lab.endpoint("frontend-2"), lab.endpoint("backend-2")
 lab.start("server", rd.server_task, frontend=frontend, backend=backend, flow=flow)
 for w in ("worker1", "worker2"):
     lab.start(w, rd.server_worker, endpoint=backend, work=0.005, flow=flow)
+lab.wait_for(lambda: all(lab.peer(w).data.get("connected") for w in ("worker1", "worker2")), timeout=5,
+             what="both workers to connect")
 for c in ("client1", "client2"):
     lab.start(c, rd.client_task, endpoint=frontend, requests=3, window=3, flow=flow)
 lab.wait_for(lambda: all(lab.peer(c).data.get("done") for c in ("client1", "client2")), timeout=5,
@@ -265,10 +279,14 @@ flow.figure(peers=["client1", "client2", "server", "worker1", "worker2"], key=re
             legend_title="request", title="async server: 6 requests")
 
 # %% [markdown]
-# Read it top to bottom: the clients fire their requests without waiting for replies; the DEALER
-# backend deals them to worker1 and worker2 in turn; replies come back in the order the workers
-# finish, and each one retraces its request's path. (Run the cell again: the interleaving changes,
-# the paths do not.)
+# Read it top to bottom: the clients fire their requests without waiting for replies. The server
+# passes them to its DEALER backend in the order they reach the frontend (the client → server
+# arrows), and the DEALER deals them to worker1 and worker2 in turn: first to one worker, second to
+# the other, and so on. The server → worker arrows need not alternate, though: each row is drawn when
+# the worker *reads* the message, and a worker reads its next request only once it has answered the
+# last, so a request can wait in a worker's queue while the other worker reads two. Replies come back
+# in the order the workers finish, and each one retraces its request's path. (Run the cell again: the
+# interleaving changes, the paths do not.) The cell after the table checks the turn-taking.
 #
 # A table can pick messages out, here client1's requests as the frontend ROUTER handed them to the
 # server, identity first:
@@ -277,12 +295,21 @@ flow.figure(peers=["client1", "client2", "server", "worker1", "worker2"], key=re
 flow.table(where=lambda e: e.sender == "client1" and e.receiver == "server")
 
 # %%
+events = flow.events()
+passed_on = [request_of(e) for e in events                # requests, in the order the server got them
+             if e.receiver == "server" and e.sender.startswith("client")]
+dealt_to = {request_of(e): e.receiver for e in events     # request -> the worker that got it
+            if e.sender == "server" and e.receiver.startswith("worker")}
+turns = [dealt_to[r] for r in passed_on]
 print("every request made 4 hops:", flow.total == 24)
 print("identity in front of what the frontend received:",
-      all(e.frames[0] == e.sender.encode() for e in flow.events() if e.receiver == "server" and e.sender.startswith("client")))
+      all(e.frames[0] == e.sender.encode() for e in events
+          if e.receiver == "server" and e.sender.startswith("client")))
 print("clients received no envelope, just [request, worker]:",
-      all(len(e.frames) == 2 for e in flow.events() if e.receiver.startswith("client")))
-assert flow.total == 24
+      all(len(e.frames) == 2 for e in events if e.receiver.startswith("client")))
+print("in the order the server passed them on, the requests went to worker1 and worker2 in turn:",
+      all(a != b for a, b in zip(turns, turns[1:])))
+assert flow.total == 24 and all(a != b for a, b in zip(turns, turns[1:]))
 
 # %% [markdown]
 # ## 6. Play with it
@@ -344,7 +371,8 @@ panel.rows["worker2"].throttle.value = 0.05
 print("slider -> lab.throttle('worker2', 0.05):", lab.peer("worker2").delay == 0.05)
 panel.refresh()
 print("panel rows:", sorted(panel.rows))
-print("misrouted replies anywhere:", sum(len(lab.peer(c).data["misrouted"]) for c in lab.peers if c.startswith("client")))
+print("misrouted replies anywhere:",
+      sum(len(lab.peer(c).data["misrouted"]) for c in lab.peers if c.startswith("client")))
 assert lab.peer("worker1").state == "killed" and not lab.errors()
 
 # %% [markdown]

@@ -14,14 +14,15 @@
 # turn (round-robin), busy or not.
 #
 # ```mermaid
-# flowchart LR
-#     C1["client1..6<br/>REQ (connect)"] --> FE["frontend<br/>ROUTER (bind)"]
-#     subgraph simple["simple balancer"]
-#         FE <-. "unchanged" .-> BE["backend<br/>DEALER (bind)<br/>round-robin"]
-#     end
+# flowchart BT
+#     C1["client1..6<br/>REQ (connect)"] --> FE
 #     W1["worker1<br/>DEALER (connect)"] --> BE
 #     W2["worker2<br/>DEALER (connect)"] --> BE
 #     W3["worker3 (slow)<br/>DEALER (connect)"] --> BE
+#     subgraph simple["simple balancer: frames passed on unchanged"]
+#         FE["frontend<br/>ROUTER (bind)"]
+#         BE["backend<br/>DEALER (bind)<br/>round-robin"]
+#     end
 # ```
 #
 # **The "better" balancer** (the guide's *load balancing broker*) has a ROUTER backend. Each worker
@@ -31,17 +32,20 @@
 # the broker stops reading requests, and they wait in the frontend's queue.
 #
 # ```mermaid
-# flowchart LR
-#     C1["client1..6<br/>REQ (connect)"] --> FE["frontend<br/>ROUTER (bind)"]
-#     subgraph lru["LRU broker: a queue of ready workers"]
-#         FE <-. "request to the head of the queue" .-> BE["backend<br/>ROUTER (bind)"]
+# flowchart BT
+#     C1["client1..6<br/>REQ (connect)"] --> FE
+#     W1["worker1<br/>DEALER (connect)"] -- "READY,<br/>replies" --> BE
+#     W2["worker2<br/>DEALER (connect)"] -- "READY,<br/>replies" --> BE
+#     W3["worker3 (slow)<br/>DEALER (connect)"] -- "READY,<br/>replies" --> BE
+#     subgraph lru["LRU broker: a request goes to the worker at the head of the ready queue"]
+#         FE["frontend<br/>ROUTER (bind)"]
+#         BE["backend<br/>ROUTER (bind)"]
 #     end
-#     W1["worker1<br/>DEALER (connect)"] -- "READY / replies" --> BE
-#     W2["worker2<br/>DEALER (connect)"] -- "READY / replies" --> BE
-#     W3["worker3 (slow)<br/>DEALER (connect)"] -- "READY / replies" --> BE
 # ```
 #
-# Arrows go from the socket that connects to the socket that binds.
+# Arrows go from the socket that connects to the socket that binds; messages flow both ways. A `~` in
+# front of a printed number marks a measurement, which changes from run to run; everything else a
+# cell prints is the same on every run.
 
 # %%
 import zmq
@@ -73,8 +77,8 @@ show_source(lb.worker, lb.simple_broker, lb.lru_broker)
 # %% [markdown]
 # ## 2. The READY handshake, by hand
 #
-# You play the LRU broker: a ROUTER backend in this notebook, and one `worker` peer that connects to
-# it. One call per cell.
+# You play the LRU broker: a ROUTER backend in this notebook (called `broker` in the table and the
+# diagram below), and one `worker` peer that connects to it. One call per cell.
 
 # %%
 backend = lab.socket(zmq.ROUTER)
@@ -84,7 +88,7 @@ worker1 = lab.start("worker1", lb.worker, endpoint="inproc://by-hand", work=0.0)
 # %%
 assert backend.poll(2000), "no READY within 2 s"
 ready = backend.recv_multipart()
-flow.record("worker1", "broker (you)", ready)
+flow.record("worker1", "broker", ready)
 ready
 
 # %% [markdown]
@@ -93,14 +97,14 @@ ready
 # the worker's identity in front; behind it goes the client's envelope, as the frontend received it.
 
 # %%
-backend.send_multipart([b"worker1", b"", b"client-x", b"", b"what is 6 x 7?"])
-flow.record("broker (you)", "worker1", [b"", b"client-x", b"", b"what is 6 x 7?"],
+backend.send_multipart([b"worker1", b"", b"client-x", b"", b"6 x 7?"])
+flow.record("broker", "worker1", [b"", b"client-x", b"", b"6 x 7?"],
             note="as the worker receives it")
 
 # %%
 assert backend.poll(2000), "no reply within 2 s"
 reply = backend.recv_multipart()
-flow.record("worker1", "broker (you)", reply)
+flow.record("worker1", "broker", reply)
 reply
 
 # %% [markdown]
@@ -109,7 +113,7 @@ reply
 # `[client, '', reply]` to the frontend, which routes it to the client.
 
 # %%
-flow.table()
+flow.table(width=32)
 
 # %%
 flow.figure(title="the READY handshake", label_width=30)
@@ -157,21 +161,29 @@ lb.compare_figure([simple, lru])
 
 # %%
 p90_simple = summarize(simple.latencies).p90
-print("both balancers answered every request:", simple.answered == simple.requests == lru.answered == lru.requests == 180)
-print("simple: the slow worker got its full third, 60 of 180 (give or take one):", abs(simple.tasks["worker3"] - 60) <= 1)
-print("simple: so at least a tenth of the requests took longer than the slow worker's 20 ms:", p90_simple >= 0.02)
-print(f"simple: tasks that reached a worker while it was busy: ~{simple.violations}")
+print("both balancers answered every request:",
+      simple.answered == simple.requests == lru.answered == lru.requests == 180)
+print("simple: the slow worker got its full third, 60 of 180 (give or take one):",
+      abs(simple.tasks["worker3"] - 60) <= 1)
+print("simple: so at least a tenth of the requests took longer than the slow worker's 20 ms:",
+      p90_simple >= 0.02)
+busy = simple.arrived_while_busy          # per worker
+print(f"simple: tasks that reached a worker while it was busy: ~{simple.violations} in all,",
+      ", ".join(f"{w} ~{n}" for w, n in busy.items()))
+print("simple: most of them reached the slow worker:", max(busy, key=busy.get) == "worker3")
 print("LRU: tasks that reached a worker while it was busy or before it said READY:", lru.violations)
 print("LRU: the slow worker got less than its third:", lru.share("worker3") < 1 / 3)
 print(f"time to serve all 180 requests: simple ~{simple.seconds:.2f} s, LRU ~{lru.seconds:.2f} s")
 assert simple.answered == lru.answered == 180
 assert abs(simple.tasks["worker3"] - 60) <= 1 and simple.violations > 0
+assert max(busy, key=busy.get) == "worker3"
 assert lru.violations == 0 and lru.share("worker3") < 1 / 3
 
 # %% [markdown]
 # **The verdict:** the LRU broker never sent a task to a busy worker: every worker counted 0 tasks
-# arriving while it was busy or not yet ready. The round-robin DEALER did it all the time, most of all
-# to the slow worker.
+# arriving while it was busy or not yet ready. The round-robin DEALER did it again and again, and
+# almost always to the slow worker: nearly every task dealt to worker3 arrived while it was still busy
+# with an earlier one, and waited. The fast workers were usually free when their turn came.
 #
 # ## 4. Play with it
 #

@@ -32,6 +32,9 @@
 # Arrows go from the socket that connects to the one that binds. The order matters: the client
 # **subscribes first** and asks for the snapshot second. Updates published in between are then
 # waiting in its SUB queue; it skips those that the snapshot already contains and applies the rest.
+#
+# A number printed after a `~` (like `~0.9 s`) was measured in this run and will differ when you
+# run it again; everything else the cells print is the same every time.
 
 # %%
 import re
@@ -51,13 +54,19 @@ lab = Lab("clone-snapshot", sample_interval=0.02)   # sample often: the plot fol
 #
 # Every update, and every entry of a snapshot, is one multipart message of five frames, in the
 # guide's framing: the **key**, the **sequence** number (8 bytes, big-endian), a **uuid** that names
-# this one update, **properties** as `name=value` lines, and the **body** (the value).
+# this one update, **properties** as `name=value` lines, and the **body** (the value). The sequence
+# frame is binary, so it is shown here byte by byte in hex, with the number it holds: 42 is `2a`.
 
 # %%
 update = KVMsg("key-007", 42, b"hello", properties={"from": "server"})
 names = ["key", "sequence", "uuid", "properties", "body"]
 for i, (name, frame) in enumerate(zip(names, update.encode())):
-    shown = str(uuid.UUID(bytes=frame)) if name == "uuid" else repr(frame)
+    if name == "uuid":
+        shown = str(uuid.UUID(bytes=frame))
+    elif name == "sequence":
+        shown = f"{frame.hex(' ')}  (= {int.from_bytes(frame, 'big')})"
+    else:
+        shown = repr(frame)
     print(f"frame {i}: {name:<10} {len(frame):>2} bytes  {shown}")
 print("decodes back to the same update:", KVMsg.decode(update.encode()) == update)
 
@@ -142,10 +151,12 @@ clone.progress_figure(lab, report, ["server", *CLIENTS],
                       title="Clone model 2: a late client and a restarted one catch up through snapshots")
 
 # %% [markdown]
-# The server's line (the pale band) climbs steadily. `client1` runs along it, stays flat while it
-# is dead, and jumps back onto it with the snapshot it gets when it restarts (a circle): a restarted
-# client starts from nothing and does not replay what it missed. `late` starts right on the band,
-# with its own snapshot. After that, both follow the stream update by update.
+# One panel per client; the server's line (the pale band) is drawn in both and climbs steadily.
+# `client1` (top) runs along it, stays flat while it is dead (the shaded stretch), and jumps back
+# onto it with the snapshot it gets when it restarts (a circle): a restarted client starts from
+# nothing and does not replay what it missed. `late` (bottom) starts at 0.7 s with nothing, and its
+# first snapshot lifts it straight onto the band. After that, both follow the stream update by
+# update, each in its own panel.
 #
 # ## 5. The verdict: do the copies equal the original?
 

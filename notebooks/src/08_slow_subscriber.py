@@ -25,6 +25,10 @@
 # Arrows go from the socket that connects to the one that binds. Every message carries a sequence
 # number and the time it was published, so a subscriber can tell exactly what it lost and how late
 # it is.
+#
+# How many messages get lost, and when, depends on the machine and the moment: such measured numbers
+# are printed after a `~` and will be different when you run the notebook again. Numbers without a
+# `~` are the same in every run.
 
 # %%
 import re
@@ -75,19 +79,31 @@ print(slow_for_a_while.describe())
 report = lab.run(slow_for_a_while, seconds=15,
                  until=lambda: all(lab.peer(n).data.get("complete") for n in ["steady", "slow"]))
 print(f"run took ~{report.duration:.1f} s")
+times, waiting, dropped = slowsub.queue_series(lab, report, "publisher", "slow")
+first = next(i for i, d in enumerate(dropped) if d > 0)
+print(f"the publisher began to drop slow's messages at ~{times[first]:.2f} s, "
+      f"with ~{waiting[first]:,} waiting in the queues")
+print(f"the most waiting at any one time: ~{max(waiting):,}")
 
 # %%
 slowsub.queue_figure(lab, report, "publisher", ["steady", "slow"],
                      title="drop at the HWM: the slow subscriber's queue fills, then it loses messages")
 
 # %% [markdown]
-# Top: while `slow` is throttled, messages pile up in its queues until they are full (the HWMs plus
-# the TCP buffers); the line flattens there. Bottom: from that moment the publisher drops `slow`'s
-# messages (solid line). `slow` itself only finds out when it reads the first message after a hole,
-# after it has worked through everything queued in front of it (dotted line): the news of a loss
-# is as late as the queue is long. Released, `slow` drains its queue and is back with the stream.
-# `steady` never notices a thing. (Both curves are worked out after the run, from the exact list
-# of gaps that `slow` found.)
+# Top: while `slow` is throttled (shaded), messages pile up in its queues, 1 800 more every second
+# (2 000 in, 200 out). Bottom: once the publisher's queue for `slow` counts as full, the publisher
+# drops `slow`'s messages (solid line), and the top line stops its steep climb. It does not stop at
+# one sharp level, though: in some runs it still creeps up by a few hundred messages after the first
+# drop, in others it sinks slowly. Two reasons. The TCP buffers are measured in bytes, not
+# messages. And ZeroMQ's queue learns that room was freed only in batches: the reading side reports
+# every 500 messages it has taken (half the HWM of 1 000). So the publisher may drop while part of
+# the queue is in fact empty, and then let a whole batch in at once when the report arrives.
+#
+# `slow` itself only finds out about a loss when it reads the first message after a hole, after it
+# has worked through everything queued in front of it (dotted line): the news of a loss is as late
+# as the queue is long. Released, `slow` drains its queue and is back with the stream. `steady`
+# never notices a thing: its lines stay at 0. (Both panels are worked out after the run, from the
+# exact list of gaps that `slow` found.)
 
 # %%
 published = lab.peer("publisher").data["published"]
@@ -136,7 +152,8 @@ fig.axes[0].set_ylim(top=max(growth.values()) * 1.15)
 fig
 
 # %%
-print("with no limit, the queue held about all 50 MB: grew by more than 35 MB:", growth[0] > 35)
+print("with no limit, the publisher's queue held nearly all 50 MB of messages: memory grew by more than 35 MB:",
+      growth[0] > 35)
 print("with sndhwm=1000, memory stayed flat: grew by less than 15 MB:", growth[1000] < 15)
 assert growth[0] > 35 and growth[1000] < 15
 
@@ -168,15 +185,16 @@ def snail_dead_for_a_while():
 
 report = lab.run(snail_run, seconds=10, until=snail_dead_for_a_while)
 print(f"the snail is {lab.peer('snail').state}; steady is {lab.peer('steady').state}")
-print("its last words (event 'suicide'):", re.sub(r"(\d+(\.\d+)?)", r"~\1",
-                                                   report.events_of("suicide", "snail")[0][3]))
+last_words = report.events_of("suicide", "snail")[0][3]
+print("its last words (event 'suicide'):", re.sub(r"(?<!limit of )(?<![\d.])(\d+(\.\d+)?)", r"~\1", last_words))
 
 # %%
 slowsub.age_figure(lab, report, ["steady", "snail"], 0.3,
                    title="the suicidal snail: its messages grow old; it dies at the first one past 0.3 s")
 
 # %% [markdown]
-# The age of the messages `steady` reads stays near zero. The snail's climbs from the moment it is
+# The age of the messages `steady` reads stays near zero (its line lies along the bottom). The
+# snail's climbs from the moment it is
 # throttled, because every message waits behind more and more others; it dies at the first message
 # older than its limit. It could also have died by its gap rule, but its queues (1 000 + 1 000
 # messages plus the TCP buffers) are deep enough that age comes first here.
@@ -190,7 +208,7 @@ slowsub.age_figure(lab, report, ["steady", "snail"], 0.3,
 
 # %%
 death = lab.peer("snail").data["death"]
-print(f"the fatal message: number ~{death['seq']}, ~{death['age']:.3f} s old, "
+print(f"the fatal message: number ~{death['seq']}, ~{death['age']:.4f} s old, "
       f"after ~{death['received']} messages read")
 print("the snail died by its age rule:", death["reason"] == "too old")
 print("it was not behind before: every earlier message was read younger than 0.3 s:",
@@ -293,6 +311,8 @@ print("'no HWM' -> with the subscriber slowed, more than 700 messages queue up:"
 no_loss = subscriber.get("lost") == lost_before
 panel.rows["subscriber"].throttle.value = 0
 panel.action_buttons["HWM 100"].click()
+lab.wait_for(lambda: lab.peer("publisher").get("sent") > 100, timeout=10, what="the new publisher to send")
+print("'HWM 100' -> a new publisher with the limit back, sending:", lab.peer("publisher").get("sent") > 100)
 panel.action_buttons["memory"].click()
 print("'memory' ->", re.sub("<[^>]+>", "", memory.value).replace("memory: ", "memory: ~"))
 print("no peer failed:", not lab.errors())
@@ -310,9 +330,11 @@ assert no_loss and snail.state == "running" and not lab.errors()
 #   falling behind.
 #
 # **Questions**
-# 1. Our queues held a few hundred messages. With ZeroMQ's default HWMs (1 000 on each side) and
-#    normal TCP buffers, how long would a subscriber at half the publisher's rate take to lose its
-#    first message, at 1 000 messages a second?
+# 1. In section 2 the queues in front of `slow` held roughly 1 000 to 1 500 messages when the first
+#    ones were dropped (an HWM of 1 000 on the publisher, 100 on the subscriber, small TCP buffers).
+#    With ZeroMQ's default HWMs (1 000 on each side) and normal TCP buffers, how long would a
+#    subscriber at half the publisher's rate take to lose its first message, at 1 000 messages a
+#    second?
 # 2. The snail's age rule needs the publisher's clock and the subscriber's clock to agree. What
 #    happens if they run on two machines whose clocks differ by a second? Which rule has no such
 #    problem?

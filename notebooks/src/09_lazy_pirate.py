@@ -36,6 +36,10 @@
 # Every request carries the client's name and a sequence number, and the client accepts only the echo
 # of the request it is waiting for. So we can account for **every** request at the end: answered
 # exactly once, or reported abandoned, and never answered with a reply that belongs to another one.
+#
+# How many requests end up abandoned, and how long a give-up takes, is measured and varies a little
+# from run to run: such numbers are printed after a `~`. What is printed without one is the same
+# every time.
 
 # %%
 import time
@@ -143,7 +147,8 @@ assert not report.errors and all(step.error is None for step in report.steps)
 
 # %% [markdown]
 # The plot: requests answered over time (flat = nobody answers), and below it every retry (a new
-# socket after a timeout) and every abandoned request.
+# socket after a timeout) and every abandoned request. The two clients are served at the same pace,
+# so their lines mostly coincide: `client1` is the wide pale line, `client2` the dashed one on it.
 
 # %%
 lazypirate.requests_figure(report, CLIENTS, fault_peers=["server"],
@@ -174,6 +179,8 @@ lazypirate.requests_figure(report, CLIENTS, fault_peers=["server"],
 # make it slower than the client's timeout.
 
 # %%
+for name in CLIENTS:                  # the scripted clients are done: only the new one in the panel
+    lab.remove(name)
 lab.start("client", lazypirate.client, endpoint=endpoint, requests=10**6, pause=0.02)
 panel = lab.panel(counters=["replies", "retries", "abandoned"], max_throttle=1.0,
                   title="Lazy Pirate: kill the server, stall it, watch the client recover")

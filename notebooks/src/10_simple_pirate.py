@@ -39,6 +39,10 @@
 # | worker → queue, its reply | `[worker id, b"", client id, b"", b"client1:17"]` |
 #
 # This notebook kills workers (Simple Pirate copes) and then the queue (it does not, and we will see why).
+#
+# Counts that depend on timing (how many retries, which worker served what) are printed after a `~`:
+# they were measured in this run and may differ in yours. Whatever is printed without a `~` is the
+# same in every run.
 
 # %%
 import zmq
@@ -144,9 +148,15 @@ lazypirate.requests_figure(report, CLIENTS, workers=WORKERS, fault_peers=WORKERS
 #   retries after 250 ms and the queue hands the retry to another worker. But the queue never learns
 #   that a worker died: the dead worker stays in its ready list until the next request is sent to it,
 #   and that request is lost too.
-# * **The dead queue (2.0–2.3 s)**: every client times out, retries, and abandons requests.
-# * **After the queue's restart** nothing (or only a lucky worker) serves until the operator restarts the
-#   workers at 3.2 s: they say READY to the new queue and the answered line climbs again.
+# * **The dead queue (2.0–2.3 s)** on its own costs only retries. The request each client sent just after
+#   2.0 s times out and is sent again at about 2.25 s (the queue is still dead), and a third time at about
+#   2.5 s, when the restarted queue is already there to take it.
+# * **After the queue's restart** that third try is not answered either: the new queue knows no worker,
+#   because they were orphaned (see above). So each client abandons the request at about 2.75 s, the ✕:
+#   the orphaned workers cost it, not the 0.3 s outage, which is shorter than 3 tries of 250 ms. (In a run
+#   where a lucky worker was busy when the queue died, that worker answers the third try and there is no
+#   ✕.) The next request waits the same way, with retries, until the operator restarts the workers at
+#   3.2 s: they say READY to the new queue and the answered line climbs again.
 #
 # Simple Pirate has no way to tell "dead" from "quiet" in either direction. Notebook 11 (Paranoid Pirate)
 # adds heartbeats for exactly that.

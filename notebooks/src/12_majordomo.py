@@ -23,6 +23,9 @@
 # One ROUTER socket serves both sides: the header frame says whether a message comes from a client
 # or from a worker. The broker also answers a small management service itself (**8/MMI**):
 # `mmi.service` says `200` if some worker offers a service and `404` if none does.
+#
+# A number printed after a `~` (such as `~0.31 s`) is a measurement: it changes from run to run.
+# Everything else a cell prints comes out the same every time.
 
 # %%
 import time
@@ -162,9 +165,14 @@ for name in ("asker", "c", "u"):
     lab.remove(name)
 
 # %%
-flow.figure(peers=["asker.1.1", "c.1.1", "u.1.1", "broker", "echo1.1.1", "echo2.1.1", "upper1.1.1"],
-            since=flow.events(peers=["asker.1.1", "broker"])[0].t, max_events=10, label_width=12, max_frames=7,
-            title="Majordomo: MMI lookup, an echo and an upper request", width=10)
+fig = flow.figure(peers=["asker.1.1", "c.1.1", "u.1.1", "broker", "echo1.1.1", "echo2.1.1", "upper1.1.1"],
+                  since=flow.events(peers=["asker.1.1", "broker"])[0].t, max_events=10, label_width=12,
+                  max_frames=7, title="Majordomo: MMI lookup, an echo and an upper request",
+                  fig=new_figure(11, 6.2))
+for label in fig.axes[0].texts:       # larger message labels than the default, to read them at a glance
+    label.set_fontsize(10)
+fig.axes[0].tick_params(labelsize=10)
+fig
 
 # %% [markdown]
 # Read it top to bottom: the READYs came earlier (not shown); the MMI question is answered by the
@@ -250,6 +258,14 @@ print("frozen echo2 was removed, and came back:",
 rtt = summarize(c_echo.latencies["rtt"])
 print(f"echo round trip: median ~{rtt.p50 * 1e3:.1f} ms, slowest ~{rtt.max * 1e3:.0f} ms (the frozen request)")
 assert answered and not lab.errors() and 0 < gone_t - kill_t < 1.0
+
+# %% [markdown]
+# Why more than 250 when each client sent 250? A worker's `requests` counter holds every request it
+# answered since it started, and these workers also served section 3: one `echo` and one `upper`
+# request. And the frozen request was done twice: by `echo3`, and late by `echo2` (the broker dropped
+# that second reply, as it came from a worker it had forgotten). So the echo workers show
+# 250 + 1 + 1, `upper1` 250 + 1. The request lost with the killed `echo1` adds nothing: `echo1` never
+# answered it, so it was answered once, by `echo2`.
 
 # %%
 per_worker = {w: lab.peer(w).get("requests") for w in workers}

@@ -12,21 +12,27 @@
 #
 # ```mermaid
 # flowchart LR
-#     C["client<br/>REQ (connect)"] -- "titanic.request / .reply / .close" --> B["broker<br/>ROUTER (bind, tcp)"]
-#     T1["titanic.request<br/>DEALER (connect)"] --> B
-#     T2["titanic.reply<br/>DEALER (connect)"] --> B
-#     T3["titanic.close<br/>DEALER (connect)"] --> B
-#     D["dispatcher<br/>REQ (connect)"] -- "mmi.service, then 'echo'" --> B
+#     F[("folder on disk")] <-.-> T1 & T2 & T3 & D
+#     subgraph TI["Titanic: three Majordomo workers and a Majordomo client"]
+#         T1["titanic.request<br/>DEALER (connect)<br/>writes .req"]
+#         T2["titanic.reply<br/>DEALER (connect)<br/>reads .rep"]
+#         T3["titanic.close<br/>DEALER (connect)<br/>deletes both"]
+#         D["dispatcher<br/>REQ (connect)<br/>reads .req, asks mmi.service,<br/>then 'echo', writes .rep"]
+#     end
+#     T1 & T2 & T3 & D --> B["broker<br/>ROUTER (bind, tcp)"]
+#     C["client<br/>REQ (connect)"] -- "titanic.request / .reply / .close" --> B
 #     W["worker 'echo'<br/>DEALER (connect)"] --> B
-#     T1 -. "write .req" .-> F[("folder on disk")]
-#     D -. "read .req, write .rep" .-> F
-#     T2 -. "read .rep" .-> F
-#     T3 -. "delete" .-> F
 # ```
+#
+# Solid arrows are ZeroMQ connections (from the connecting socket to the binding one); dotted ones
+# are file operations.
 #
 # Titanic is made of plain Majordomo pieces: three workers (one per service, their "work" is a file
 # operation) and a dispatcher that is a Majordomo *client* of the real services. To the broker it
 # is all ordinary traffic.
+#
+# A number printed after a `~` is a measurement that changes from run to run; everything else a
+# cell prints is the same on every run.
 
 # %%
 import os
@@ -175,14 +181,16 @@ replied_t = [t for t, kind, p, _ in report.events if kind == "replied" and p == 
 
 
 def down_spans(names):
-    """(start, length) of the times when the first of ``names`` was killed until it was restarted."""
-    spans, down_at = [], None
+    """(start, length) of each stretch from the first kill of any of ``names`` until all are back."""
+    spans, down, down_at = [], set(), None
     for t, kind, p, _ in report.events:
-        if p == names[0] and kind == "kill":
-            down_at = t
-        elif p == names[0] and kind == "restart" and down_at is not None:
-            spans.append((down_at, t - down_at))
-            down_at = None
+        if p in names and kind == "kill":
+            down_at = t if not down else down_at
+            down.add(p)
+        elif p in down and kind == "restart":
+            down.discard(p)
+            if not down:
+                spans.append((down_at, t - down_at))
     return spans
 
 
@@ -195,7 +203,8 @@ top.set_title("Titanic: broker, workers and Titanic crash; every accepted reques
 top.set_ylim(0, 45)
 top.grid(True, alpha=0.3)
 top.legend(loc="upper left", fontsize=8)
-rows = {"broker": ["broker"], "Titanic (4 peers)": ["dispatcher"], "echo workers": ["w1"]}
+rows = {"broker": ["broker"], "Titanic (4 peers)": [*titanic.SERVICES, "dispatcher"],
+        "echo workers": ["w1", "w2"]}
 for y, (label, names) in enumerate(rows.items()):
     bottom.broken_barh(down_spans(names), (y - 0.35, 0.7), color="tab:red", alpha=0.7)
 bottom.set_yticks(range(len(rows)), list(rows), fontsize=8)
@@ -312,7 +321,8 @@ def find_orphans(folder, tickets):
 # %%
 crash_all(lab)              # freeze the picture: nothing moves while we check
 mine = find_orphans(folder, client.data["tickets"])
-expected = {ticket for ticket in titanic.pending(folder) + [n[:32] for n in os.listdir(folder) if n.endswith(".rep")]
+replied = [n[:32] for n in os.listdir(folder) if n.endswith(".rep")]
+expected = {ticket for ticket in titanic.pending(folder) + replied
             if ticket not in client.data["tickets"]}
 ok = mine == expected and not mine & set(client.data["tickets"])
 print("self-check passed:", ok)

@@ -14,8 +14,15 @@
 # by itself, through the heartbeats.
 #
 # ```mermaid
-# flowchart LR
+# flowchart TB
+#     subgraph X["child processes"]
+#         direction LR
+#         W1["worker1<br/>DEALER (connect)"]
+#         W2["worker2<br/>DEALER (connect)"]
+#     end
 #     subgraph K["Jupyter kernel: one process, many threads"]
+#         direction LR
+#         P["procs.process peers<br/>(one thread per child)"]
 #         C1["client1<br/>REQ (connect)<br/>Lazy Pirate"] --> F
 #         C2["client2<br/>REQ (connect)<br/>Lazy Pirate"] --> F
 #         subgraph Q["queue"]
@@ -23,16 +30,17 @@
 #             B["backend<br/>ROUTER (bind, tcp)"]
 #         end
 #         W3["worker3<br/>DEALER (connect)<br/>a thread"] --> B
-#         P["procs.process peers<br/>(one thread per child)"]
 #     end
-#     W1["worker1<br/>DEALER (connect)<br/>its own process"] -->|tcp 127.0.0.1| B
-#     W2["worker2<br/>DEALER (connect)<br/>its own process"] -->|tcp 127.0.0.1| B
-#     P -.->|"spawn · SIGKILL · stdin: throttle"| W1
-#     W1 -.->|"stdout: JSON status lines"| P
+#     X -->|"DEALER to the backend, tcp 127.0.0.1"| K
+#     P <-.->|"spawn · SIGKILL<br/>stdin: throttle<br/>stdout: JSON status lines"| X
 # ```
 #
-# The dotted arrows are not ZeroMQ: they are how the notebook starts, watches and kills its children
-# (pipes and signals). The solid arrows are the very sockets of notebook 11.
+# The dotted arrow is not ZeroMQ: it is how the notebook starts, watches and kills its children
+# (pipes and signals). The solid arrows are the very sockets of notebook 11: each worker process
+# connects its DEALER to the queue's backend.
+#
+# A number printed after a `~` is a measurement that changes from run to run; everything else a
+# cell prints is the same on every run.
 
 # %%
 import os
@@ -118,7 +126,7 @@ show_source(procs.process)
 frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
 lab.start("queue", paranoidpirate.queue, frontend=frontend, backend=backend)
 queue = lab.peer("queue")
-lab.start("worker1", WORKER, endpoint=backend)   # a thread would be: lab.start("worker1", paranoidpirate.worker, ...)
+lab.start("worker1", WORKER, endpoint=backend)   # as a thread: lab.start("worker1", paranoidpirate.worker, ...)
 w1 = lab.peer("worker1")
 lab.wait_for(lambda: len(queue.data["ready"]) == 1 and w1.data["up"], timeout=30, what="worker1's READY")
 print(w1.data["command"])
@@ -141,7 +149,8 @@ t0 = lab.now()
 lab.start("worker2", WORKER, endpoint=backend)
 lab.wait_for(lambda: len(queue.data["ready"]) == 3, timeout=30, what="worker2's READY")
 process_start = lab.now() - t0
-print(f"start -> READY at the queue: a thread ~{thread_start * 1000:.0f} ms, a process ~{process_start * 1000:.0f} ms "
+print(f"start -> READY at the queue: a thread ~{thread_start * 1000:.0f} ms, "
+      f"a process ~{process_start * 1000:.0f} ms "
       "(a new Python interpreter imports pyzmq and the workbook first)")
 WORKERS, CLIENTS = ["worker1", "worker2", "worker3"], ["client1", "client2"]
 assert all(lab.peer(n).state == "running" for n in WORKERS)
@@ -195,7 +204,8 @@ print(f"\nworker kills: {len(kills)}, each purged by the queue: "
 for name, how in (("worker1", "process, lab.kill = SIGKILL"), ("worker2", "process, SIGKILL from outside"),
                   ("worker3", "thread, lab.kill")):
     print(f"  {name} ({how}): purged ~{delays[name][0]:.3f} s after its death")
-failed = [re.sub(r"process \d+", "process <pid>", d) for _t, k, p, d in report.events if k == "failed" and p == "worker2"]
+failed = [re.sub(r"process \d+", "process <pid>", d) for _t, k, p, d in report.events
+          if k == "failed" and p == "worker2"]
 print("worker2's peer went 'failed':", failed[0])
 history = {name: [h["exit"] for h in lab.peer(name).data["history"]] for name in ("worker1", "worker2")}
 print("each process's end (None = still running):", history)
@@ -250,7 +260,7 @@ fig
 # | | a thread in the kernel | a process |
 # |---|---|---|
 # | **a kill** | the lab sets a flag; the role stops at its next poll and the lab closes its sockets | `SIGKILL`: no Python runs; the kernel closes its tcp connections |
-# | **starting** | about a millisecond | a new interpreter: see the ~ms above |
+# | **starting** | a few milliseconds (measured in section 2) | a noticeable fraction of a second: a new Python interpreter must start and import pyzmq and the workbook first (measured in section 2) |
 # | **the GIL** | shared with the notebook and every other peer | its own: a busy worker slows nobody else |
 # | **identity** | a thread name | a pid (`peer.data["pid"]`), signals, an exit status |
 # | **transport** | inproc, ipc or tcp | ipc or tcp only (inproc lives inside one process) |
@@ -347,8 +357,9 @@ assert client.get("mismatched") == 0 and not lab.errors()
 # 1. After `SIGKILL` the operating system closes the worker's tcp connection at once, and libzmq inside
 #    the queue notices (a socket monitor would even tell the queue). Why does Paranoid Pirate still rely on
 #    heartbeats? (Think of a pulled network cable, a machine that freezes, or the exercise below.)
-# 2. A process worker needs ~0.5–1 s to start. What does that mean for a supervisor that restarts
-#    crashed workers, and for a queue whose workers all restart at once?
+# 2. A worker process takes a noticeable fraction of a second to start, a worker thread a few
+#    milliseconds. What does that mean for a supervisor that restarts crashed workers, and for a
+#    queue whose workers all restart at once?
 # 3. Would you put the queue in a process of its own too? What would the notebook lose, and gain?
 #
 # **Exercise.** `SIGSTOP` freezes a process: it is alive, holds its sockets, but runs no code, until

@@ -30,6 +30,9 @@
 # context**: here the lab's `lab.ctx`. This notebook gives alice a key the server knows, mallory a
 # key it does not, and a third client no security at all; it shows who gets answers, what the
 # refusals look like, what an eavesdropper sees, and what encryption costs.
+#
+# A number printed after a `~` is a measurement that changes from run to run; everything else a
+# cell prints is the same on every run.
 
 # %%
 import shutil
@@ -43,7 +46,7 @@ from zmq.auth.thread import AuthenticationThread
 
 from zguide_py import Lab, Scenario, show_source
 from zguide_py.patterns import security
-from zguide_py.plots import new_figure, timeline_figure
+from zguide_py.plots import new_figure
 
 lab = Lab("security")
 
@@ -80,8 +83,8 @@ for path in sorted(Path(folder).rglob("*")):
 # %%
 text = Path(keys["alice_public"]).read_text()
 alice_key = zmq.auth.load_certificate(keys["alice_public"])[0].decode()
-print("\n".join(line for line in text.replace(alice_key, "<alice's 40-character public key>").splitlines()
-                if line.strip() and not line.startswith("#")))
+masked = text.replace(alice_key, "<alice's 40-character public key>")
+print("\n".join(line for line in masked.splitlines() if line.strip() and not line.startswith("#")))
 
 # %% [markdown]
 # ## 2. The roles
@@ -128,15 +131,17 @@ lab.start("server", security.server, endpoint=endpoint, cert=keys["server"], all
 alice_creds = dict(server_key=keys["server_public"], cert=keys["alice"])
 mallory_creds = dict(server_key=keys["server_public"], cert=keys["mallory"])
 run = Scenario("strangers knock, server restarts", seed=0) \
-    .at(0, "start", "alice", security.client, endpoint=endpoint, requests=300, timeout=0.5, retries=5,
-        body="alice", **alice_creds) \
-    .at(0.1, "start", "plain", security.client, endpoint=endpoint, requests=1, timeout=0.5, body="plain") \
-    .at(0.15, "start", "mallory", security.client, endpoint=endpoint, requests=1, timeout=0.5, retries=2,
-        body="mallory", **mallory_creds) \
+    .at(0, "start", "alice", security.client, endpoint=endpoint, requests=300, timeout=0.5,
+        retries=5, body="alice", **alice_creds) \
+    .at(0.1, "start", "plain", security.client, endpoint=endpoint, requests=1, timeout=0.5,
+        body="plain") \
+    .at(0.15, "start", "mallory", security.client, endpoint=endpoint, requests=1, timeout=0.5,
+        retries=2, body="mallory", **mallory_creds) \
     .after(150, "alice", "replies", "kill", "server") \
     .after(1, "alice", "timeouts", "restart", "server")
 print(run.describe())
-everyone_done = lambda: all(n in lab.peers and not lab.peer(n).alive for n in ("alice", "mallory", "plain"))
+everyone_done = lambda: all(n in lab.peers and not lab.peer(n).alive
+                            for n in ("alice", "mallory", "plain"))
 report = lab.run(run, seconds=15, until=everyone_done)
 print(f"run took ~{report.duration:.1f} s; errors: {report.errors or 'none'}")
 
@@ -145,12 +150,17 @@ alice, mallory, plain, server = (lab.peer(n) for n in ("alice", "mallory", "plai
 verdicts = {
     "alice: all 300 requests answered, in order": alice.data["answered"] == list(range(300)),
     "mallory: no reply, gave up on her first request after 3 tries":
-        mallory.get("replies") == 0 and mallory.data.get("gave_up") == 0 and mallory.get("timeouts") == 3,
-    "plain: no reply, gave up after 1 try": plain.get("replies") == 0 and plain.data.get("gave_up") == 0,
+        mallory.get("replies") == 0 and mallory.data.get("gave_up") == 0
+        and mallory.get("timeouts") == 3,
+    "plain: no reply, gave up after 1 try":
+        plain.get("replies") == 0 and plain.data.get("gave_up") == 0,
     "the authenticator denied mallory's key": server.get("zap_denied") >= 1,
-    "the server saw a plaintext handshake fail on the mechanism": server.get("refused_protocol") >= 1,
-    "requests that reached the server's application came from alice only": set(server.data["senders"]) == {"alice"},
-    "the server was restarted, with a new authenticator": server.starts == 2 and server.state == "running",
+    "the server saw a plaintext handshake fail on the mechanism":
+        server.get("refused_protocol") >= 1,
+    "requests that reached the server's application came from alice only":
+        set(server.data["senders"]) == {"alice"},
+    "the server was restarted, with a new authenticator":
+        server.starts == 2 and server.state == "running",
     "the new authenticator let alice in again": server.get("zap_allowed") >= 2,
 }
 for text, ok in verdicts.items():
@@ -159,7 +169,8 @@ assert all(verdicts.values())
 
 # %%
 report.plot(counters=["replies"], peers=["alice", "mallory", "plain"],
-            title="alice's replies (mallory and plain never get one to plot)", ylabel="replies per second")
+            title="alice's replies (mallory and plain never get one to plot)",
+            ylabel="replies per second")
 
 # %% [markdown]
 # Alice's replies stop while the server is down; her next try, on a fresh socket, goes through the
@@ -172,7 +183,8 @@ report.plot(counters=["replies"], peers=["alice", "mallory", "plain"],
 # it decided and for which key. Keys are replaced here by their owners' names:
 
 # %%
-names = {security.load_keys(keys[n])[0].decode(): f"<{n}'s public key>" for n in ("alice", "mallory")}
+names = {security.load_keys(keys[n])[0].decode(): f"<{n}'s public key>"
+         for n in ("alice", "mallory")}
 
 def with_names(text):
     for key, name in names.items():
@@ -193,20 +205,52 @@ print(f"decisions: ~{server.get('zap_allowed')} allowed, ~{server.get('zap_denie
 
 # %%
 mismatch = [e for e in lab.events_of("refused_protocol", "server")]
+auth_details = lambda peer: {d for _, _, _, d in lab.events_of("refused_auth", peer)}
 print("mallory's handshakes failed on auth, ZAP status 400:",
-      {d for _, _, _, d in lab.events_of("refused_auth", "mallory")} == {"ZAP status 400"})
-print("the server saw the same:", {d for _, _, _, d in lab.events_of("refused_auth", "server")} == {"ZAP status 400"})
+      auth_details("mallory") == {"ZAP status 400"})
+print("the server saw the same:", auth_details("server") == {"ZAP status 400"})
+mechanism_mismatch = f"code {zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:#x}"
 print("the server's protocol error was a mechanism mismatch:",
-      all(d == f"code {zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:#x}" for _, _, _, d in mismatch) and bool(mismatch))
-print("the plaintext client's handshake failed:", plain.get("refused_protocol") + plain.get("refused_other") >= 1)
-print("alice's handshakes succeeded, at least once per server start:", alice.get("handshake_ok") >= 2)
+      all(d == mechanism_mismatch for _, _, _, d in mismatch) and bool(mismatch))
+print("the plaintext client's handshake failed:",
+      plain.get("refused_protocol") + plain.get("refused_other") >= 1)
+print("alice's handshakes succeeded, at least once per server start:",
+      alice.get("handshake_ok") >= 2)
+
+# %% [markdown]
+# The same events on a time line, one row per peer. Inside a row, each kind of event has a height of
+# its own (top to bottom in the order of the legend), so that events at the same moment, such as
+# alice's and mallory's handshakes at the server, do not hide each other.
 
 # %%
-colours = {"handshake_ok": "tab:green", "zap_allowed": "tab:olive", "zap_denied": "tab:red", "refused_auth": "tab:pink",
-           "refused_protocol": "tab:orange", "refused_other": "tab:brown", "timeout": "tab:gray", "kill": "black",
-           "restart": "tab:blue"}
-rows = {n: [(t, k) for t, k, p, _ in report.events if p == n and k in colours] for n in ("alice", "mallory", "plain", "server")}
-timeline_figure(rows, title="handshakes and refusals, as each peer saw them", colours=colours)
+styles = {    # kind: (height in the row, colour, marker, legend)
+    "zap_allowed": (-0.36, "tab:olive", "^", "ZAP: key allowed"),
+    "zap_denied": (-0.24, "tab:red", "v", "ZAP: key denied"),
+    "handshake_ok": (-0.12, "tab:green", "o", "handshake succeeded"),
+    "refused_auth": (0.0, "tab:pink", "o", "handshake failed: auth"),
+    "refused_protocol": (0.12, "tab:orange", "o", "handshake failed: mechanism"),
+    "refused_other": (0.12, "tab:brown", "o", "handshake failed: other"),
+    "timeout": (0.24, "tab:gray", "s", "no reply in time"),
+    "kill": (0.36, "black", "X", "server killed"),
+    "restart": (0.36, "tab:blue", "P", "server restarted"),
+}
+peers = ["alice", "mallory", "plain", "server"]
+fig = new_figure(8.5, 4.4)
+ax = fig.add_subplot()
+for kind, (height, colour, marker, label) in styles.items():
+    marks = [(t, peers.index(p) + height) for t, k, p, _ in report.events if k == kind and p in peers]
+    if marks:
+        ax.scatter(*zip(*marks), color=colour, marker=marker, s=32, label=label, zorder=3)
+for y in range(len(peers) - 1):
+    ax.axhline(y + 0.5, color="0.85", linewidth=0.8)
+ax.set_yticks(range(len(peers)), peers)
+ax.set_ylim(len(peers) - 0.5, -0.5)
+ax.set_xlabel("time since start of run (s)")
+ax.set_ylabel("peer")
+ax.set_title("handshakes and refusals, as each peer saw them")
+ax.grid(True, axis="x", alpha=0.3)
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+fig
 
 # %% [markdown]
 # ## 5. What an eavesdropper sees
@@ -227,10 +271,12 @@ captured = {}
 for mode, target, creds in (("plaintext", open_endpoint, {}), ("CURVE", endpoint, alice_creds)):
     tap_endpoint = lab.endpoint("tap", "tcp")
     lab.start("tap", security.wiretap, listen=tap_endpoint, target=target)
-    lab.start("tapped", security.client, endpoint=tap_endpoint, requests=2, timeout=5.0, body=secret_text, **creds)
+    lab.start("tapped", security.client, endpoint=tap_endpoint, requests=2, timeout=5.0,
+              body=secret_text, **creds)
     lab.wait_done("tapped", timeout=10)
     captured[mode] = bytes(lab.peer("tap").data["to_server"])
-    print(f"{mode}: both requests answered through the tap:", lab.peer("tapped").data["answered"] == [0, 1])
+    print(f"{mode}: both requests answered through the tap:",
+          lab.peer("tapped").data["answered"] == [0, 1])
     lab.remove("tapped")
     lab.remove("tap")
 lab.remove("open-server")
@@ -255,7 +301,8 @@ print(readable(captured["CURVE"][:512]))
 # %%
 commands = [c.decode() for c in security.curve_commands(captured["CURVE"])]
 verdicts = {
-    "the secret is readable in the plaintext capture": secret_text.encode() in captured["plaintext"],
+    "the secret is readable in the plaintext capture":
+        secret_text.encode() in captured["plaintext"],
     "the secret is nowhere in the CURVE capture": secret_text.encode() not in captured["CURVE"],
     "the greetings name the mechanisms (NULL, CURVE)":
         b"NULL" in captured["plaintext"][:64] and b"CURVE" in captured["CURVE"][:64],
@@ -282,10 +329,13 @@ rows = security.measure_throughput(keys, sizes=(64, 4096, 131072), seconds=0.3)
 by = {(r["size"], r["mode"]): r for r in rows}
 sizes = sorted({r["size"] for r in rows})
 for size in sizes:
-    plain_rate, curve_rate = by[(size, "plaintext")]["msgs_per_s"], by[(size, "CURVE")]["msgs_per_s"]
+    plain_rate = by[(size, "plaintext")]["msgs_per_s"]
+    curve_rate = by[(size, "CURVE")]["msgs_per_s"]
     print(f"{size:>7,} B: plaintext ~{plain_rate:,.0f} msg/s, CURVE ~{curve_rate:,.0f} msg/s "
-          f"(~{by[(size, 'CURVE')]['mbit_per_s']:,.0f} Mbit/s), CURVE/plaintext ~{curve_rate / plain_rate:.2f}")
-print("both modes measured at every size:", sorted(by) == sorted((s, m) for s in sizes for m in ("plaintext", "CURVE")))
+          f"(~{by[(size, 'CURVE')]['mbit_per_s']:,.0f} Mbit/s), "
+          f"CURVE/plaintext ~{curve_rate / plain_rate:.2f}")
+print("both modes measured at every size:",
+      sorted(by) == sorted((s, m) for s in sizes for m in ("plaintext", "CURVE")))
 
 # %%
 def throughput_figure(rows, sizes):
@@ -294,8 +344,9 @@ def throughput_figure(rows, sizes):
     width = 0.38
     for i, (mode, colour) in enumerate((("plaintext", "tab:gray"), ("CURVE", "tab:green"))):
         xs = [j + (i - 0.5) * width for j in range(len(sizes))]
-        bars = ax.bar(xs, [by[(s, mode)]["msgs_per_s"] for s in sizes], width, color=colour, label=mode)
-        ax.bar_label(bars, labels=[f"{by[(s, mode)]['msgs_per_s']:,.0f}" for s in sizes], fontsize=7)
+        rates = [by[(s, mode)]["msgs_per_s"] for s in sizes]
+        bars = ax.bar(xs, rates, width, color=colour, label=mode)
+        ax.bar_label(bars, labels=[f"{r:,.0f}" for r in rates], fontsize=7)
     ax.set_xticks(range(len(sizes)), [f"{s:,} B" if s < 1024 else f"{s // 1024} kB" for s in sizes])
     ax.set_yscale("log")
     ax.set_ylim(top=ax.get_ylim()[1] * 3)          # room for the labels and the legend
@@ -310,11 +361,11 @@ throughput_figure(rows, sizes)
 
 # %% [markdown]
 # **Reading it.** For small messages, Python's cost per `send` and `recv` dominates, and CURVE's extra
-# work per message hides in it: at 64 B the two are within run-to-run noise, and either may come out
-# ahead on a busy machine. As messages grow, the work per byte takes over: CURVE encrypts and
-# authenticates every byte (XSalsa20 and Poly1305) on top of copying it, so at 128 kB it moves a
-# fraction of what plaintext moves. The handshake (a few public-key operations) is paid once per
-# connection, not per message.
+# work per message is small beside it: at 64 B the two rates are close (the ratio is printed above;
+# on a busy machine it moves from run to run). As messages grow, the work per byte takes over and the
+# gap widens: CURVE encrypts and authenticates every byte (XSalsa20 and Poly1305) on top of copying
+# it, so at 128 kB it moves a fraction of what plaintext moves. The handshake (a few public-key
+# operations) is paid once per connection, not per message.
 #
 # ## 7. Play with it
 #
@@ -336,12 +387,15 @@ def knock(who):
         knocks[who] += 1
         name = f"{who}{knocks[who]}"
         creds = mallory_creds if who == "mallory" else {}
-        lab.start(name, security.client, endpoint=endpoint, requests=1, timeout=0.3, body=who, **creds)
+        lab.start(name, security.client, endpoint=endpoint, requests=1, timeout=0.3, body=who,
+                  **creds)
         return f"{name} knocks"
     return action
 
-panel = lab.panel(counters=["replies", "zap_denied", "refused_protocol"], title="CURVE server, alice and strangers",
-                  actions={"mallory knocks": knock("mallory"), "plaintext client knocks": knock("plain")})
+panel = lab.panel(counters=["replies", "zap_denied", "refused_protocol"],
+                  title="CURVE server, alice and strangers",
+                  actions={"mallory knocks": knock("mallory"),
+                           "plaintext client knocks": knock("plain")})
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -351,36 +405,40 @@ panel
 # Headless, the notebook clicks for you and checks each effect.
 
 # %%
-lab.wait_for(lambda: lab.peer("alice").get("replies") >= 20, timeout=10, what="alice's first replies")
+alice = lab.peer("alice")
+lab.wait_for(lambda: alice.get("replies") >= 20, timeout=10, what="alice's first replies")
 denied_before, mismatched_before = server.get("zap_denied"), server.get("refused_protocol")
-replies_before = lab.peer("alice").get("replies")
+replies_before = alice.get("replies")
 panel.action_buttons["mallory knocks"].click()
 panel.action_buttons["plaintext client knocks"].click()
 print("buttons ->", panel.last_message)
 for name in ("mallory1", "plain1"):
     lab.wait_done(name, timeout=10)
-lab.wait_for(lambda: server.get("zap_denied") > denied_before and server.get("refused_protocol") > mismatched_before,
+lab.wait_for(lambda: server.get("zap_denied") > denied_before
+             and server.get("refused_protocol") > mismatched_before,
              timeout=5, what="the server to refuse both")
-lab.wait_for(lambda: lab.peer("alice").get("replies") > replies_before + 20, timeout=10, what="alice's replies")
-print("mallory1 and plain1 got no reply:", lab.peer("mallory1").get("replies") + lab.peer("plain1").get("replies") == 0)
+lab.wait_for(lambda: alice.get("replies") > replies_before + 20, timeout=10, what="alice's replies")
+print("mallory1 and plain1 got no reply:",
+      lab.peer("mallory1").get("replies") + lab.peer("plain1").get("replies") == 0)
 print("the authenticator denied mallory1's key:", server.get("zap_denied") > denied_before,
-      "| the server refused plain1's mechanism:", server.get("refused_protocol") > mismatched_before)
-print("alice was answered all the while:", lab.peer("alice").get("replies") > replies_before + 20)
+      "| the server refused plain1's mechanism:",
+      server.get("refused_protocol") > mismatched_before)
+print("alice was answered all the while:", alice.get("replies") > replies_before + 20)
 
 # %%
 server_row = panel.rows["server"]
 server_row.kill.click()
 print("kill button -> server", server.state, "| its authenticator thread is gone:",
       not any(isinstance(t, AuthenticationThread) and t.is_alive() for t in threading.enumerate()))
-timeouts = lab.peer("alice").get("timeouts")
-lab.wait_for(lambda: lab.peer("alice").get("timeouts") > timeouts, timeout=5, what="alice to time out")
-frozen = lab.peer("alice").get("replies")
-lab.wait_for(lambda: lab.peer("alice").get("timeouts") > timeouts + 1, timeout=5, what="alice's next timeout")
-print("no reply for alice while the server is down:", lab.peer("alice").get("replies") == frozen)
+timeouts = alice.get("timeouts")
+lab.wait_for(lambda: alice.get("timeouts") > timeouts, timeout=5, what="alice to time out")
+frozen = alice.get("replies")
+lab.wait_for(lambda: alice.get("timeouts") > timeouts + 1, timeout=5, what="alice's next timeout")
+print("no reply for alice while the server is down:", alice.get("replies") == frozen)
 server_row.restart.click()
-lab.wait_for(lambda: lab.peer("alice").get("replies") > frozen + 10, timeout=10, what="alice back in")
+lab.wait_for(lambda: alice.get("replies") > frozen + 10, timeout=10, what="alice back in")
 panel.refresh()
-print("restart button -> alice is answered again:", lab.peer("alice").get("replies") > frozen + 10)
+print("restart button -> alice is answered again:", alice.get("replies") > frozen + 10)
 print("the restarted server runs a new authenticator:",
       sum(isinstance(t, AuthenticationThread) and t.is_alive() for t in threading.enumerate()) == 1)
 
@@ -413,7 +471,8 @@ my_guess = None      # does mallory get in before the server restarts? True / Fa
 # %%
 def mallory_tries(label):
     name = f"mallory-{label}"
-    lab.start(name, security.client, endpoint=endpoint, requests=3, timeout=0.5, body="mallory", **mallory_creds)
+    lab.start(name, security.client, endpoint=endpoint, requests=3, timeout=0.5, body="mallory",
+              **mallory_creds)
     lab.wait_done(name, timeout=10)
     return lab.peer(name).data["answered"] == [0, 1, 2]
 
@@ -421,7 +480,8 @@ shutil.copy(keys["mallory_public"], keys["allowed"])
 before_restart = mallory_tries("before-restart")
 lab.restart("server")
 after_restart = mallory_tries("after-restart")
-print("mallory's key is in the folder; before the server restarts she gets in:", before_restart, "| your guess:", my_guess)
+print("mallory's key is in the folder; before the server restarts she gets in:", before_restart,
+      "| your guess:", my_guess)
 print("after the restart (the authenticator re-read the folder) she gets in:", after_restart)
 assert not before_restart and after_restart
 
@@ -434,7 +494,10 @@ assert not before_restart and after_restart
 
 # %%
 lab.close()
-zap_threads = [t for t in threading.enumerate() if isinstance(t, AuthenticationThread) and t.is_alive()]
+zap_threads = [t for t in threading.enumerate()
+               if isinstance(t, AuthenticationThread) and t.is_alive()]
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets(),
-      "| authenticator threads left:", len(zap_threads), "| key folder removed:", not Path(folder).exists())
-assert not lab.threads() and lab.open_sockets() == 0 and not zap_threads and not Path(folder).exists()
+      "| authenticator threads left:", len(zap_threads),
+      "| key folder removed:", not Path(folder).exists())
+assert not lab.threads() and lab.open_sockets() == 0
+assert not zap_threads and not Path(folder).exists()

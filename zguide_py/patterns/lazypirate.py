@@ -283,9 +283,14 @@ def requests_figure(report, clients: list[str], workers: list[str] | None = None
     faults = set(fault_peers) if fault_peers is not None else None
     fault_strip(strip, events, faults, span=end)
     strip.set_title(title)
-    for name in clients:
+    # clients often answer in step, and equal lines would hide each other: the first is a wide pale
+    # band, each later one thinner and dashed, drawn on top of it
+    for i, name in enumerate(clients):
         times = [t for t, k, p, _ in events if k == "answered" and p == name]
-        top.step([0.0] + times, range(len(times) + 1), where="post", linewidth=1.5, label=name)
+        wide = i == 0 and len(clients) > 1
+        top.step([0.0] + times, range(len(times) + 1), where="post", color=f"C{i}", label=name,
+                 linewidth=5 if wide else max(1.0, 1.8 - 0.2 * i), alpha=0.45 if wide else 1.0,
+                 linestyle=("-", "--", "-.", ":")[min(i, 3)], zorder=2 + i)
     fault_lines(top, events, faults)
     top.set_ylabel("requests answered\n(cumulative)")
     top.set_ylim(bottom=0)

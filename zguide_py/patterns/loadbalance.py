@@ -102,7 +102,8 @@ def worker(peer, endpoint: str, work: float = 0.002, ready: bool = True, ready_d
             if not sock.poll(50):
                 continue
             backlog.append(sock.recv_multipart())
-        task = backlog.popleft()                      # LRU: ['', client, '', request]; simple: [client, '', request]
+        # a task is ['', client, '', request] (LRU broker) or [client, '', request] (simple)
+        task = backlog.popleft()
         peer.count("tasks")
         if work:
             peer.sleep(work)                          # busy from here until the reply is sent
@@ -291,8 +292,7 @@ def compare_figure(runs: list[BalancerRun], title: str = "one slow worker: simpl
     load_ax.set_ylabel("tasks served")
     load_ax.set_title("load per worker")
     load_ax.grid(True, axis="y", alpha=0.3)
-    load_ax.legend(fontsize=8, loc="upper right")
-    load_ax.set_ylim(0, max(max(r.tasks.values()) for r in runs) * 1.25)
+    load_ax.set_ylim(0, max(max(r.tasks.values()) for r in runs) * 1.15)     # room for the bar labels
 
     names = ["p50", "p90", "p99", "max"]
     for i, run in enumerate(runs):
@@ -310,4 +310,7 @@ def compare_figure(runs: list[BalancerRun], title: str = "one slow worker: simpl
     lat_ax.set_title("request latency")
     lat_ax.grid(True, axis="y", alpha=0.3)
     fig.suptitle(title)
+    # one legend for both panels, below them: inside a panel it would cover a bar's label
+    fig.legend(*load_ax.get_legend_handles_labels(), loc="outside lower center", ncols=len(runs),
+               fontsize=8)
     return fig

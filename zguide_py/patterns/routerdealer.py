@@ -152,6 +152,7 @@ def server_worker(peer, endpoint: str, work: float = 0.0, server: str = "server"
     ``[identity, request, worker name]``. The envelope goes back exactly as it came."""
     worker = peer.socket(zmq.DEALER)
     worker.connect(endpoint)
+    peer.data["connected"] = True                     # for a notebook that waits for its workers
     while peer.running:
         if not worker.poll(50):
             continue
