@@ -271,3 +271,29 @@ def test_start_and_restart_return_a_peer_that_is_already_running(lab):
     assert lab.peer("server0").state == "killed"
     for _ in range(20):
         assert lab.restart("server0").state == "running"
+
+
+def late_data_role(peer, go: threading.Event):
+    """Fills in peer.data only once told to, as a role does a moment after start() returns."""
+    go.wait(5)
+    peer.data["workers"] = ["w1"]
+    while peer.running:
+        time.sleep(0.01)
+
+
+def test_wait_for_treats_data_that_is_not_there_yet_as_not_yet(lab):
+    """The CI failure of notebook 12: wait_for(lambda: peer.data["workers"]) ran before the
+    broker's thread had put "workers" in its data, and the KeyError escaped."""
+    go = threading.Event()
+    peer = lab.start("late", late_data_role, go=go)
+    assert "workers" not in peer.data
+    threading.Timer(0.1, go.set).start()
+    assert lab.wait_for(lambda: peer.data["workers"], 5, "the workers") == ["w1"]
+    # A key that never comes still ends the wait at the bound, and the error names it.
+    with pytest.raises(TimeoutError, match=r"the typo not met within 0.2 s.*KeyError\('wokers'\)"):
+        lab.wait_for(lambda: peer.data["wokers"], 0.2, "the typo")
+    with pytest.raises(TimeoutError, match=r"IndexError"):
+        lab.wait_for(lambda: peer.data["workers"][5], 0.2, "a sixth worker")
+    # Other errors are real bugs in the condition and are not swallowed.
+    with pytest.raises(ZeroDivisionError):
+        lab.wait_for(lambda: 1 / 0, 5)

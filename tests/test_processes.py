@@ -24,8 +24,7 @@ def queue_with_workers(lab: Lab, workers: list[str], **queue_params):
     lab.start("queue", pp.queue, frontend=frontend, backend=backend, **queue_params)
     for name in workers:
         lab.start(name, WORKER, endpoint=backend)
-    ready = lab.peer("queue").data["ready"]
-    lab.wait_for(lambda: len(ready) == len(workers), STARTUP, f"{len(workers)} worker processes ready")
+    lab.wait_for(lambda: len(lab.peer("queue").data["ready"]) == len(workers), STARTUP, f"{len(workers)} worker processes ready")
     return frontend, backend
 
 

@@ -213,15 +213,28 @@ class Lab:
 
     def wait_for(self, condition: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
         """Poll ``condition()`` every 5 ms until it is truthy; TimeoutError after ``timeout``.
-        A failed peer stops the wait at once with its traceback."""
+        A failed peer stops the wait at once with its traceback.
+
+        A role fills in ``peer.data`` from its own thread, a moment after ``start()`` returns, so
+        a ``KeyError`` or ``IndexError`` from the condition means "not there yet" and the wait goes
+        on. If it is still raising at the deadline, the TimeoutError names it."""
         deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
         while True:
-            result = condition()
+            try:
+                result = condition()
+                last_error = None
+            except (KeyError, IndexError) as exc:
+                result, last_error = None, exc
             if result:
                 return result
             self.check()
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"lab {self.name!r}: {what or 'condition'} not met within {timeout} s")
+                message = f"lab {self.name!r}: {what or 'condition'} not met within {timeout} s"
+                if last_error is not None:
+                    message += f" (the condition still raised {last_error!r})"
+                    raise TimeoutError(message) from last_error
+                raise TimeoutError(message)
             time.sleep(0.005)
 
     def wait_done(self, name: str, timeout: float = 10.0) -> Peer:
