@@ -190,3 +190,21 @@ def test_flow_records_four_hops_per_request(lab):
 def test_roles_are_listed_for_the_command_line():
     from zguide_py import patterns
     assert set(patterns.roles("routerdealer")) == {"client_task", "server_task", "server_worker"}
+
+
+def test_the_answer_shown_in_notebook_04_passes_its_exercise_checks():
+    """Notebook 04 leaves split_envelope for the reader and hides one answer in a <details> block.
+    That answer must pass the notebook's own checks, and the empty stub must not."""
+    import re
+    from pathlib import Path
+
+    source = (Path(__file__).parent.parent / "notebooks/src/04_router_dealer.py").read_text()
+    answer = re.search(r"<details>.*?```python\n(.*?)# ```", source, re.S).group(1)
+    answer = "\n".join(line[2:] for line in answer.splitlines())
+    checks = re.search(r"^(checks = \[.*?^\])", source, re.S | re.M).group(1)
+    stub = re.search(r"^(def split_envelope\(frames\):.*?return None)", source, re.S | re.M).group(1)
+    for code, passes in ((answer, 3), (stub, 0)):
+        space: dict = {}
+        exec(code + "\n" + checks, space)
+        results = [space["split_envelope"](frames) == expected for frames, expected in space["checks"]]
+        assert sum(results) == passes

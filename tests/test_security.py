@@ -9,6 +9,7 @@ Every wait is bounded (lab.wait_for / wait_done); nothing sleeps to synchronise.
 from __future__ import annotations
 
 import os
+import re
 import select
 import shutil
 import signal
@@ -154,12 +155,18 @@ def test_bad_configuration_fails_clearly_and_leaks_no_authenticator(lab, keys):
         "must be a folder of client public certificates": (sec.server, {"cert": keys["server"], "allow": "/no/such/dir"}),
         "say who may connect": (sec.server, {"cert": keys["server"]}),
         "a CURVE client needs its own certificate": (sec.client, {"server_key": keys["server_public"]}),
+        "not both": (sec.server, {"allow_ips": "127.0.0.1", "deny_ips": ["10.0.0.1"]}),
+        "takes IP addresses such as '127.0.0.1', not 'localhost'": (sec.server, {"deny_ips": "localhost"}),
+        "CURVE (cert=) or PLAIN (passwords=), not both": (sec.server, {"cert": keys["server"], "allow": "*",
+                                                                      "passwords": {"a": "b"}}),
+        "must be a dict {user: password}": (sec.server, {"passwords": "/no/such/file"}),
+        "PLAIN needs both username= and password=": (sec.client, {"username": "admin"}),
     }
     for message, (role, params) in bad.items():
         lab.start("bad", role, endpoint=endpoint, **params)
         lab.wait_for(lambda: lab.peer("bad").state != "running" and not lab.peer("bad").alive, 5, "the bad peer to fail")
         assert lab.peer("bad").state == "failed" and message in lab.errors()["bad"]
-        with pytest.raises(PeerFailed, match=message):
+        with pytest.raises(PeerFailed, match=re.escape(message)):
             lab.check()
         lab.remove("bad")
         assert not auth_threads()
@@ -187,6 +194,64 @@ def test_wiretap_reads_plaintext_but_not_curve(lab, keys):
     assert secret.encode() not in up and secret.encode() not in down
     assert b"CURVE" in up[:64] and b"NULL" in seen["plaintext"][0][:64]     # the greeting names the mechanism
     assert len(up) > 100          # the bytes did pass through the tap: they are just unreadable
+
+
+@pytest.mark.timeout(60)
+def test_plain_lets_in_the_right_password_and_the_wiretap_reads_it(lab, keys, tmp_path):
+    users = tmp_path / "users.txt"
+    users.write_text("# user:password\nadmin:s3cret pw\n")
+    server_ep, tap_ep = lab.endpoint("server", "tcp"), lab.endpoint("tap", "tcp")
+    lab.start("server", sec.server, endpoint=server_ep, passwords=str(users))
+    lab.start("tap", sec.wiretap, listen=tap_ep, target=server_ep)
+    lab.wait_for(lambda: "endpoint" in lab.peer("server").data, 5, "server to bind")
+    assert lab.peer("server").data["users"] == ["admin"]
+    good = lab.start("good", sec.client, endpoint=tap_ep, requests=3, timeout=5.0, username="admin", password="s3cret pw")
+    assert lab.wait_done("good", 20).data["answered"] == [0, 1, 2]
+    bad = lab.start("bad", sec.client, endpoint=server_ep, requests=2, timeout=0.5, username="admin", password="guess")
+    lab.wait_done("bad", 20)
+    assert bad.data["answered"] == [] and bad.data["gave_up"] == 0 and bad.get("replies") == 0
+    none = lab.start("none", sec.client, endpoint=server_ep, requests=1, timeout=0.5)   # no login at all
+    assert lab.wait_done("none", 20).get("replies") == 0
+    server = lab.peer("server")
+    lab.wait_for(lambda: server.get("refused_protocol") >= 1, 5, "the server to refuse the NULL client")
+    assert server.get("requests") == 3 and good.get("replies") == 3
+    denied = [text for *_, text in lab.events_of("zap_denied", "server")]
+    assert denied and all("Invalid password" in text for text in denied)
+    allowed = [text for *_, text in lab.events_of("zap_allowed", "server")]
+    assert allowed and all("username=admin" in t and t.endswith("password=***") for t in allowed)
+    assert not any("s3cret pw" in str(text) for *_, text in lab.events)       # never in the lab's events
+    assert b"s3cret pw" in bytes(lab.peer("tap").data["to_server"])            # but in the clear on the wire
+    assert good.data.get("done")
+
+
+@pytest.mark.timeout(60)
+def test_address_lists_are_checked_before_keys(lab, keys):
+    """ZAP sees the peer's IP address first: a denied address is refused even with a good key,
+    and an allow list that lacks 127.0.0.1 refuses even a plaintext client."""
+    cases = [   # (server params, client params, served?)
+        ({"cert": keys["server"], "allow": keys["allowed"], "deny_ips": "127.0.0.1"}, curve(keys, "alice"), False),
+        ({"cert": keys["server"], "allow": keys["allowed"], "allow_ips": ["127.0.0.1"]}, curve(keys, "alice"), True),
+        ({"cert": keys["server"], "allow": keys["allowed"], "allow_ips": ["127.0.0.1"]}, curve(keys, "mallory"), False),
+        ({"allow_ips": ["10.9.8.7"]}, {}, False),
+        ({"deny_ips": ["10.9.8.7"]}, {}, True),
+    ]
+    for n, (server_params, client_params, served) in enumerate(cases):
+        endpoint = lab.endpoint(f"server{n}", "tcp")
+        lab.start("server", sec.server, endpoint=endpoint, **server_params)
+        lab.wait_for(lambda: "endpoint" in lab.peer("server").data, 5, "server to bind")
+        client = lab.start("client", sec.client, endpoint=endpoint, requests=2, timeout=0.5 if not served else 5.0,
+                           **client_params)
+        lab.wait_done("client", 20)
+        assert client.get("replies") == (2 if served else 0), (n, lab.events_of("zap_denied"))
+        if not served:
+            lab.wait_for(lambda: lab.peer("server").get("zap_denied") >= 1, 5, "the denial")
+            text = lab.events_of("zap_denied", "server")[-1][3]
+            expected = {0: "(denied) address=127.0.0.1", 2: "DENIED", 3: "(not allowed) address=127.0.0.1"}[n]
+            assert expected in text, text
+        assert lab.peer("server").get("requests") == (2 if served else 0)
+        lab.remove("client")
+        lab.remove("server")
+        assert not auth_threads()
 
 
 @pytest.mark.timeout(60)

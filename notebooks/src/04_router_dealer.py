@@ -399,9 +399,8 @@ assert lab.peer("worker1").state == "killed" and not lab.errors()
 
 # %%
 def split_envelope(frames):
-    # your turn: this is one answer; replace it with yours and run the check
-    cut = frames.index(b"") + 1
-    return frames[:cut], frames[cut:]
+    # your turn: return (envelope, body) as two lists of frames, then run the check below
+    return None
 
 
 # %%
@@ -412,6 +411,20 @@ checks = [
 ]
 results = [split_envelope(frames) == expected for frames, expected in checks]
 print("split_envelope passes", sum(results), "of", len(results), "checks")
+if not all(results):
+    print("not yet: write split_envelope above, run its cell, then this one again")
+
+# %% [markdown]
+# <details><summary>One answer (open it after you have tried)</summary>
+#
+# ```python
+# def split_envelope(frames):
+#     cut = frames.index(b"") + 1          # the first empty frame ends the envelope
+#     return frames[:cut], frames[cut:]
+# ```
+#
+# A ROUTER on the way back pops one identity per hop, so the reply retraces the request's path.
+# </details>
 
 # %% [markdown]
 # ## Teardown

@@ -13,6 +13,11 @@ accepts any peer that connects (anybody who can reach the port gets answers). Tw
   handler; ``configure_curve(location=folder)`` lets in exactly the clients whose public
   certificates are in that folder.
 
+ZAP also sees each peer's IP *address* before any key or password, so a server can keep an allow
+list or a deny list of addresses (``allow_ips=`` / ``deny_ips=``), with or without encryption. And
+there is a third mechanism, **PLAIN**: a user name and password, checked by the same handler, but
+sent in the clear. It says who you are; it hides nothing (the wiretap shows the password).
+
 A refused client never reaches the application: its handshake fails, its REQ socket never gets a
 reply, and the server's REP socket never sees its request. A client with no CURVE at all fails
 earlier still: the two sides do not even agree on a security mechanism.
@@ -20,8 +25,10 @@ earlier still: the two sides do not even agree on a security mechanism.
 Roles (``python -m zguide_py run security ROLE ...``):
 
 * ``keygen``  - writes a certificate pair (``OWNER.key`` public, ``OWNER.key_secret`` secret) into a folder;
-* ``server``  - REP echo server; with ``cert=`` it is a CURVE server and runs the authenticator;
-* ``client``  - REQ client; with ``server_key=`` and ``cert=`` it talks CURVE; retries like Lazy Pirate;
+* ``server``  - REP echo server; with ``cert=`` it is a CURVE server and runs the authenticator,
+  with ``passwords=`` a PLAIN server, and ``allow_ips=``/``deny_ips=`` filter by address;
+* ``client``  - REQ client; with ``server_key=`` and ``cert=`` it talks CURVE, with ``username=`` and
+  ``password=`` PLAIN; retries like Lazy Pirate;
 * ``sink`` / ``source`` - PULL/PUSH stream, for plaintext against CURVE throughput;
 * ``wiretap`` - a tcp relay with plain Python sockets that keeps the bytes it passes on, to see
   what an eavesdropper sees.
@@ -111,24 +118,59 @@ class _ZapRecorder(logging.Handler):
         self.peer = peer
 
     def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
+        text = re.sub(r"\bb'([^']*)'", r"\1", record.getMessage())     # "b'Invalid password'" -> "Invalid password"
         if text.startswith("DENIED"):
             self.peer.count("zap_denied")
             self.peer.log("zap_denied", text)
         elif text.startswith("ALLOWED"):
+            text = re.sub(r"password=.*", "password=***", text)      # last on the line; no place for it in events
             self.peer.count("zap_allowed")
             self.peer.log("zap_allowed", text)
 
 
-def start_authenticator(peer, allow: str | None) -> ThreadAuthenticator:
-    """pyzmq's ZAP handler on the lab's context, letting in the CURVE clients whose public
-    certificates are in folder ``allow`` ("*" = any client that knows the server's public key).
+def _addresses(value: Any, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    addresses = (value,) if isinstance(value, str) else tuple(value)
+    for address in addresses:
+        if not isinstance(address, str) or not re.fullmatch(r"[0-9A-Fa-f.:]+", address):
+            raise ValueError(f"{name} takes IP addresses such as '127.0.0.1', not {address!r}")
+    return addresses
+
+
+def _passwords(value: Any) -> dict[str, str] | None:
+    """``passwords=`` as a {user: password} dict, or the path of a file of ``user:password`` lines."""
+    if value is None or isinstance(value, dict):
+        return value
+    if isinstance(value, str) and os.path.isfile(value):
+        with open(value) as f:
+            lines = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+        if not all(":" in line for line in lines):
+            raise ValueError(f"passwords file {value!r}: every line must be user:password")
+        return dict(line.split(":", 1) for line in lines)
+    raise ValueError(f"passwords={value!r} must be a dict {{user: password}} or a file of user:password lines")
+
+
+def _say_who(cert: Any, allow: str | None) -> None:
+    if cert is not None and allow is None:
+        raise ValueError("say who may connect: allow=FOLDER of the clients' public certificates (*.key), "
+                         "or allow='*' for any client that knows the server's public key")
+
+
+def start_authenticator(peer, allow: str | None = None, passwords: dict[str, str] | None = None,
+                        allow_ips: tuple[str, ...] = (), deny_ips: tuple[str, ...] = ()) -> ThreadAuthenticator:
+    """pyzmq's ZAP handler on the lab's context.
+
+    ``allow``: CURVE clients whose public certificates are in this folder ("*" = any client that
+    knows the server's public key). ``passwords``: {user: password} for PLAIN. ``allow_ips``: only
+    these addresses may connect; ``deny_ips``: these may not (one list or the other, not both).
 
     Its log records go to the lab's events; its thread is named after the peer, so that
     ``lab.threads()`` sees it. Stop it with ``stop_authenticator`` before the context ends."""
-    if allow is None:
-        raise ValueError("say who may connect: allow=FOLDER of the clients' public certificates (*.key), "
-                         "or allow='*' for any client that knows the server's public key")
+    if allow_ips and deny_ips:
+        raise ValueError("give allow_ips (only these may connect) or deny_ips (these may not), not both")
+    if allow is not None and allow != "*" and not os.path.isdir(allow):
+        raise ValueError(f"allow={allow!r} must be a folder of client public certificates (*.key) or '*'")
     log = logging.getLogger(f"zmq.auth.{peer.lab.name}.{peer.name}")
     log.setLevel(logging.DEBUG)
     log.propagate = False                # no thread prints: the records go to the lab, not to stderr
@@ -150,14 +192,19 @@ def start_authenticator(peer, allow: str | None) -> ThreadAuthenticator:
                                    "(one ZAP handler per context: run this server in another lab or process)") from exc
             time.sleep(0.01)
     auth.thread.name = f"zguide:{peer.lab.name}:{peer.name}:zap"
+    if allow_ips:
+        auth.allow(*allow_ips)           # every other address is refused, whatever its key
+    if deny_ips:
+        auth.deny(*deny_ips)
     if allow == "*":
         auth.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
-    else:
-        if not os.path.isdir(allow):
-            auth.stop()
-            raise ValueError(f"allow={allow!r} must be a folder of client public certificates (*.key) or '*'")
+    elif allow is not None:
         auth.configure_curve(domain="*", location=allow)
-    peer.data["allowed_keys"] = len(auth.certs.get("*", {})) if allow != "*" else "any"
+    if allow is not None:
+        peer.data["allowed_keys"] = len(auth.certs.get("*", {})) if allow != "*" else "any"
+    if passwords is not None:
+        auth.configure_plain(domain="*", passwords=passwords)
+        peer.data["users"] = sorted(passwords)
     return auth
 
 
@@ -203,23 +250,39 @@ def keygen(peer, folder: str, owner: str = "client"):
     peer.data["public_key"] = zmq.auth.load_certificate(public)[0].decode()
 
 
-def server(peer, endpoint: str, cert: Any = None, allow: str | None = None):
+def server(peer, endpoint: str, cert: Any = None, allow: str | None = None, passwords: Any = None,
+           allow_ips: Any = None, deny_ips: Any = None):
     """REP echo server. ``cert``: the server's secret certificate (a ``.key_secret`` file or a
     (public, secret) pair); None serves plaintext. ``allow`` (required with ``cert``): folder of the
     public certificates of the clients let in, or "*" for any client that knows the server's public
     key (encryption without authentication).
+    ``passwords``: {user: password} (or a file of ``user:password`` lines) makes it a PLAIN server
+    instead: clients must log in, and nothing is encrypted.
+    ``allow_ips`` / ``deny_ips``: IP addresses let in / kept out, checked by ZAP before any key or
+    password, with any of the three mechanisms.
     ``peer.data["senders"]`` counts the requests that reached the application by their first word."""
+    allow_ips, deny_ips = _addresses(allow_ips, "allow_ips"), _addresses(deny_ips, "deny_ips")
+    passwords = _passwords(passwords)
+    if cert is not None and passwords is not None:
+        raise ValueError("a server speaks one mechanism: CURVE (cert=) or PLAIN (passwords=), not both")
+    _say_who(cert, allow)
     auth = None
     try:
         rep = peer.socket(zmq.REP)
+        if cert is not None or passwords is not None or allow_ips or deny_ips:
+            # before the first client can knock
+            auth = start_authenticator(peer, allow, passwords, allow_ips, deny_ips)
         if cert is not None:
-            auth = start_authenticator(peer, allow)      # before the first client can knock
             public, secret = load_keys(cert)
             if secret is None:
                 raise ValueError("the server needs its secret certificate (.key_secret), not the public one")
             rep.curve_publickey = public
             rep.curve_secretkey = secret
             rep.curve_server = True                      # this side holds the long-term key
+        elif passwords is not None:
+            rep.plain_server = True                      # clients must send a user name and password
+        elif auth is not None:
+            rep.zap_domain = b"global"                   # NULL security asks ZAP only with a domain set
         mon = monitor(peer, rep)
         rep.bind(endpoint)
         peer.data["endpoint"] = rep.last_endpoint.decode()
@@ -243,10 +306,11 @@ def server(peer, endpoint: str, cert: Any = None, allow: str | None = None):
 
 
 def client(peer, endpoint: str, server_key: Any = None, cert: Any = None, requests: int = 10,
-           timeout: float = 1.0, retries: int = 0, body: str = "request"):
+           timeout: float = 1.0, retries: int = 0, body: str = "request",
+           username: str | None = None, password: str | None = None):
     """REQ client. With ``server_key`` (the server's public certificate ``server.key`` or its
     Z85 key) and ``cert`` (this client's ``.key_secret``, or a (public, secret) pair) it talks
-    CURVE; with neither, plaintext. Each request waits ``timeout`` s for its reply; then, like
+    CURVE; with ``username`` and ``password``, PLAIN; with none of them, plaintext. Each request waits ``timeout`` s for its reply; then, like
     Lazy Pirate, the client closes its socket, opens a new one and resends, ``retries`` times,
     before it gives up (``peer.data["gave_up"]``)."""
     answered = peer.data.setdefault("answered", [])
@@ -257,11 +321,17 @@ def client(peer, endpoint: str, server_key: Any = None, cert: Any = None, reques
             raise ValueError("a CURVE client needs its own certificate too: cert=NAME.key_secret")
         public, secret = load_keys(cert)
         curve = (server_public, public, secret)
+    if (username is None) != (password is None):
+        raise ValueError("PLAIN needs both username= and password=")
+    if username is not None and curve is not None:
+        raise ValueError("a client speaks one mechanism: CURVE (server_key=, cert=) or PLAIN (username=, password=)")
 
     def open_req():
         req = peer.socket(zmq.REQ)
         if curve is not None:
             req.curve_serverkey, req.curve_publickey, req.curve_secretkey = curve
+        elif username is not None:
+            req.plain_username, req.plain_password = username.encode(), password.encode()
         mon = monitor(peer, req)
         req.connect(endpoint)
         poller = zmq.Poller()
@@ -314,6 +384,7 @@ def _hwm(size: int) -> int:
 def sink(peer, endpoint: str, cert: Any = None, allow: str | None = None):
     """PULL: bind, count messages and bytes. CURVE server when ``cert`` is given (as ``server``).
     ``peer.data["marks"]`` gets (time, messages so far) every 10 ms or so while messages flow."""
+    _say_who(cert, allow)
     auth = None
     try:
         pull = peer.socket(zmq.PULL, rcvhwm=1000)
