@@ -210,7 +210,7 @@ def test_plain_lets_in_the_right_password_and_the_wiretap_reads_it(lab, keys, tm
     bad = lab.start("bad", sec.client, endpoint=server_ep, requests=2, timeout=0.5, username="admin", password="guess")
     lab.wait_done("bad", 20)
     assert bad.data["answered"] == [] and bad.data["gave_up"] == 0 and bad.get("replies") == 0
-    none = lab.start("none", sec.client, endpoint=server_ep, requests=1, timeout=0.5)   # no login at all
+    lab.start("none", sec.client, endpoint=server_ep, requests=1, timeout=0.5)   # no login at all
     assert lab.wait_done("none", 20).get("replies") == 0
     server = lab.peer("server")
     lab.wait_for(lambda: server.get("refused_protocol") >= 1, 5, "the server to refuse the NULL client")

@@ -310,9 +310,9 @@ def client(peer, endpoint: str, server_key: Any = None, cert: Any = None, reques
            username: str | None = None, password: str | None = None):
     """REQ client. With ``server_key`` (the server's public certificate ``server.key`` or its
     Z85 key) and ``cert`` (this client's ``.key_secret``, or a (public, secret) pair) it talks
-    CURVE; with ``username`` and ``password``, PLAIN; with none of them, plaintext. Each request waits ``timeout`` s for its reply; then, like
-    Lazy Pirate, the client closes its socket, opens a new one and resends, ``retries`` times,
-    before it gives up (``peer.data["gave_up"]``)."""
+    CURVE; with ``username`` and ``password``, PLAIN; with none of them, plaintext. Each request
+    waits ``timeout`` s for its reply; then, like Lazy Pirate, the client closes its socket, opens a
+    new one and resends, ``retries`` times, before it gives up (``peer.data["gave_up"]``)."""
     answered = peer.data.setdefault("answered", [])
     curve = None
     if server_key is not None:
