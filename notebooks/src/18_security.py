@@ -352,10 +352,10 @@ print(f"{'the door checks':<34} {'client':<8} {'answered':<9} what the authentic
 for check, server_params, who, creds in cases:
     doors.start("door", security.server, endpoint=door, **server_params)
     doors.wait_for(lambda: "endpoint" in doors.peer("door").data, timeout=5, what="the door to bind")
-    doors.start(who, security.client, endpoint=door, requests=2, timeout=0.5, body=who, **creds)
+    doors.start(who, security.client, endpoint=door, requests=2, timeout=1.0, body=who, **creds)
     client = doors.wait_done(who, timeout=10)
-    # ZAP logs its decision before it answers libzmq, so it is there before the client is done
-    said = [with_names(d) for _, k, _, d in doors.events if k in ("zap_allowed", "zap_denied")]
+    said = doors.wait_for(lambda: [with_names(d) for _, k, _, d in doors.events
+                                   if k in ("zap_allowed", "zap_denied")], timeout=5, what="ZAP's decision")
     print(f"{check:<34} {who:<8} {len(client.data['answered'])} of 2    {said[-1]}")
     doors.remove(who)
     doors.remove("door")
