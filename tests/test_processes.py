@@ -144,3 +144,28 @@ def test_lab_close_leaves_no_orphan_processes():
     # SIGTERM and a clean exit when there is time for it; the frozen one could only be SIGKILLed
     assert all(lab.peer(n).data["exit"] in ("exit 0", "SIGKILL") for n in ("worker1", "worker2"))
     assert lab.peer("worker3").data["exit"] == "SIGKILL"
+
+
+@pytest.mark.timeout(90)
+def test_a_worker_process_events_reach_the_lab_dated_in_its_clock():
+    """What the role logs in the child (peer.log: served, heartbeat...) comes back with the status
+    lines, under the peer's name, at the time it happened; lifecycle events are not doubled."""
+    with Lab("procs-test-events") as lab:
+        frontend, _ = queue_with_workers(lab, ["worker1"])
+        t_up = lab.now()
+        lab.start("client", lp.client, endpoint=frontend, requests=20, retries=3)
+        lab.wait_done("client", 30)
+        assert lp.tally(lab, ["client"]).answered == 20
+        worker = lab.peer("worker1")
+        # the count and the events come in the same status lines: they agree once the next one is in
+        served = lab.wait_for(lambda: len(lab.events_of("served", "worker1")) == worker.get("served") == 20
+                              and lab.events_of("served", "worker1"), 10, "the served events")
+        assert sorted(int(d.rsplit(":", 1)[-1]) for *_, d in served) == list(range(20))   # request bodies
+        now = lab.now()
+        assert all(t_up - 0.5 <= t <= now for t, *_ in served), (t_up, now, served)
+        heartbeats = lab.wait_for(lambda: [t for t, *_ in lab.events_of("heartbeat", "worker1") if t > now], 5,
+                                  "a heartbeat logged in the child after the run")
+        assert heartbeats[0] <= lab.now()
+        assert len(lab.events_of("start", "worker1")) == 1 and not lab.events_of("throttle", "worker1")
+        lab.kill("worker1")
+        assert lab.events_of("kill", "worker1")

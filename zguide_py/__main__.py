@@ -85,10 +85,32 @@ class _Status:
     JSON:   ``{"t": 2.0, "name": "worker1", "pid": 4242, "state": "running", "counts": {...}, "rates": {...}}``
     """
 
+    # what the child's own lab records about starting, stopping and throttling this peer: the parent
+    # lab records the same things itself, so these are not sent on
+    LIFECYCLE = frozenset({"start", "restart", "kill", "remove", "throttle", "failed", "stuck", "close", "run"})
+    MAX_EVENTS = 500            # per status line; more are counted in "events_dropped"
+
     def __init__(self, mode: str, name: str, target: str):
         import os
         self.mode, self.name, self.target, self.pid = mode, name, target, os.getpid()
         self.prev: tuple[float, dict] | None = None
+        self.events_sent = 0    # how many of the child lab's events have been looked at
+
+    def _fresh_events(self, peer) -> dict:
+        """The role's own events (peer.log) since the last line, each as [seconds ago, kind, detail]."""
+        events = list(peer.lab.events)
+        if len(events) < self.events_sent:          # the deque wrapped: start again from what it holds
+            self.events_sent = 0
+        fresh = [e for e in events[self.events_sent:] if e[2] == peer.name and e[1] not in self.LIFECYCLE]
+        self.events_sent = len(events)
+        if not fresh:
+            return {}
+        now = peer.lab.now()
+        kept = fresh[-self.MAX_EVENTS:]
+        out = {"events": [[round(now - t, 4), kind, _jsonable(detail)] for t, kind, _, detail in kept]}
+        if len(fresh) > len(kept):
+            out["events_dropped"] = len(fresh) - len(kept)
+        return out
 
     def _emit_json(self, **fields) -> None:
         import json
@@ -109,7 +131,7 @@ class _Status:
         self.prev = (t, counts)
         if self.mode == "json":
             self._emit_json(t=t, state=peer.state, counts=counts, throttle=peer.delay,
-                            rates={k: round(r, 2) for k, r in rates.items()})
+                            rates={k: round(r, 2) for k, r in rates.items()}, **self._fresh_events(peer))
         elif self.mode == "tty":
             import shutil
             parts = [f"{k} {v}" + (f" ({_rate_text(rates[k])}/s)" if k in rates else "") for k, v in counts.items()]
@@ -128,7 +150,7 @@ class _Status:
         if self.mode == "json":
             self._emit_json(t=t, final=True, state=state, counts=counts,
                             rates={k: round(v / t, 2) for k, v in counts.items()} if t > 0 else {},
-                            data=_jsonable(peer.data), error=peer.error)
+                            data=_jsonable(peer.data), error=peer.error, **self._fresh_events(peer))
             return
         if self.mode == "tty":
             sys.stdout.write("\n")

@@ -17,9 +17,11 @@ its own, started with ``python -m zguide_py run PATTERN.ROLE ...``. Two parts:
 
 * **A process as a lab peer** (:func:`process`): the peer's thread starts the command line as a child
   process, reads its JSON status lines into the peer's counters (so the panel and the plots show
-  them), forwards the throttle slider to it, and on ``lab.kill`` sends it a real ``SIGKILL``. A
-  restart starts a new child (a new pid); a child that dies on its own makes the peer *failed*, with
-  its exit status and the end of its stderr. ``lab.close()`` stops every child and waits for it: no
+  them) and the role's events (``peer.log``) into the lab's events, dated in the lab's clock (the
+  ones logged after its last status line are lost with a SIGKILL). It forwards the throttle slider
+  to the child, and on ``lab.kill`` sends it a real ``SIGKILL``. A restart starts a new child (a new
+  pid); a child that dies on its own makes the peer *failed*, with its exit status and the end of
+  its stderr. ``lab.close()`` stops every child and waits for it: no
   orphans. A child whose parent vanishes sees its stdin close and stops by itself::
 
       lab.start("worker1", procs.process, target="paranoidpirate.worker", endpoint=backend)
@@ -571,6 +573,11 @@ def process(peer, target: str, status_every: float = 0.1, startup_timeout: float
         for status in statuses:                         # the child's counters become this peer's
             for key, value in (status.get("counts") or {}).items():
                 peer.counter(key).value = base.get(key, 0) + int(value)
+            now = peer.lab.now()                        # and its events (peer.log) this peer's, dated
+            for ago, kind, detail in status.get("events") or ():    # by how long before the line they were
+                peer.lab.events.append((now - ago, kind, peer.name, detail))
+            if status.get("events_dropped"):
+                peer.count("events_dropped", status["events_dropped"])
             peer.data["status"] = status
             if not peer.data["up"]:
                 peer.data.update(up=True, startup=time.monotonic() - child.started)

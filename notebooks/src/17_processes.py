@@ -225,6 +225,17 @@ assert not any(procs.pid_alive(pid) for pid in old_pids) and not report.errors
 # 300–400 ms, **the same for a killed process as for a stopped thread**: it only ever knew that the
 # heartbeats stopped. The requests a dead worker took with it were retried by the Lazy Pirate clients and
 # served by another worker.
+#
+# What a worker logs with `peer.log` (each request served, each heartbeat heard) reaches the lab's
+# events too. A thread writes there directly. A process sends its events up with each status line,
+# and the lab dates them in its own clock. The events it logged after its last line die with a SIGKILL.
+
+# %%
+served_by = {n: len([e for e in report.events if e[1] == "served" and e[2] == n]) for n in WORKERS}
+print("requests served, as each worker logged them:",
+      ", ".join(f"{n} ~{c}" for n, c in served_by.items()))
+print("the processes' own events reached the lab:",
+      all(served_by[n] > 0 and lab.events_of("heartbeat", n) for n in ("worker1", "worker2")))
 
 # %%
 lazypirate.requests_figure(report, CLIENTS, fault_peers=WORKERS,
@@ -263,6 +274,7 @@ fig
 # | **starting** | a few milliseconds (measured in section 2) | a noticeable fraction of a second: a new Python interpreter must start and import pyzmq and the workbook first (measured in section 2) |
 # | **the GIL** | shared with the notebook and every other peer | its own: a busy worker slows nobody else |
 # | **identity** | a thread name | a pid (`peer.data["pid"]`), signals, an exit status |
+# | **its events** (`peer.log`) | in the lab's events at once | sent up with each status line (every 0.1 s); the last ones die with a SIGKILL |
 # | **transport** | inproc, ipc or tcp | ipc or tcp only (inproc lives inside one process) |
 # | **dying alone** | a role's exception | any of that, or a signal from anyone: `failed` with the exit status |
 # | **the role's code** | `paranoidpirate.worker` | the same function, started by `python -m zguide_py run` |
