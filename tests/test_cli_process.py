@@ -226,3 +226,33 @@ def test_on_a_terminal_the_status_line_is_refreshed_in_place():
     text = output.decode()
     assert text.count("\r\x1b[2Kecho_server running") >= 3, text   # one line, rewritten in place
     assert "echo_server stopped:" in text
+
+
+def test_json_status_sends_each_role_event_once_even_when_the_event_log_wraps(capsys):
+    """The child's status lines carry the role's new events (not the lab's lifecycle ones), each
+    exactly once, also after the lab's bounded event log has started to drop its oldest entries."""
+    from collections import deque
+
+    from zguide_py.__main__ import _Status
+
+    def quiet(peer):
+        while peer.running:
+            peer.sleep(0.01)
+
+    with Lab("cli-test-events") as lab:
+        lab.events = deque(lab.events, maxlen=8)
+        peer = lab.start("w", quiet)
+        status = _Status("json", "w", "test.quiet")
+        sent = []
+        for batch in range(6):
+            for i in range(5):                       # 5 new events a line, in a log that keeps 8
+                peer.log("served", f"{batch}.{i}")
+            lab.record("throttle", "w", 0.1)         # the lab's own: not sent
+            lab.record("served", "other", "x")       # another peer's: not sent
+            status.show(peer, float(batch))
+            line = json.loads(capsys.readouterr().out)
+            sent += [detail for _ago, kind, detail in line["events"] if kind == "served"]
+            assert all(0 <= ago < 5 for ago, *_ in line["events"])
+        status.show(peer, 6.0)                       # nothing new: no "events" key at all
+        assert "events" not in json.loads(capsys.readouterr().out)
+    assert sent == [f"{b}.{i}" for b in range(6) for i in range(5)]

@@ -94,15 +94,19 @@ class _Status:
         import os
         self.mode, self.name, self.target, self.pid = mode, name, target, os.getpid()
         self.prev: tuple[float, dict] | None = None
-        self.events_sent = 0    # how many of the child lab's events have been looked at
+        self.last_event: tuple | None = None      # the newest of the child lab's events already looked at
 
     def _fresh_events(self, peer) -> dict:
         """The role's own events (peer.log) since the last line, each as [seconds ago, kind, detail]."""
-        events = list(peer.lab.events)
-        if len(events) < self.events_sent:          # the deque wrapped: start again from what it holds
-            self.events_sent = 0
-        fresh = [e for e in events[self.events_sent:] if e[2] == peer.name and e[1] not in self.LIFECYCLE]
-        self.events_sent = len(events)
+        events = list(peer.lab.events)            # a bounded deque: old events fall off its left end
+        new: list[tuple] = []
+        for event in reversed(events):            # back to the last one seen (each event is its own tuple)
+            if event is self.last_event:
+                break
+            new.append(event)
+        if events:
+            self.last_event = events[-1]
+        fresh = [e for e in reversed(new) if e[2] == peer.name and e[1] not in self.LIFECYCLE]
         if not fresh:
             return {}
         now = peer.lab.now()
