@@ -143,3 +143,45 @@ def test_readme_links_every_notebook_on_binder():
         assert f"](notebooks/{nb.name})" in readme, f"{nb.name} is not in the README's table"
         assert f"https://mybinder.org/v2/gh/{slug}/HEAD?labpath=notebooks%2F{nb.name}" in readme, \
             f"{nb.name} has no Binder link"
+
+
+def test_make_lab_starts_jupyterlab_on_loopback_and_it_answers():
+    """The `lab:` recipe of the Makefile, run as the current user (root on CI machines, where Jupyter
+    refuses to start unless the configuration allows it), serves the notebooks on 127.0.0.1 only."""
+    import json
+    import os
+    import signal
+    import time
+    import urllib.request
+
+    from zguide_py.lab import free_tcp_port
+
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^lab:.*\n\t(.+)$", makefile, re.M).group(1)
+    jupyter = Path(sys.executable).parent / "jupyter"
+    command = recipe.replace("$(VENV)/bin/jupyter", str(jupyter))
+    port = free_tcp_port()
+    proc = subprocess.Popen(f"{command} --no-browser --ServerApp.port={port} --ServerApp.port_retries=0",
+                            shell=True, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while answer is None:
+            assert proc.poll() is None, proc.stdout.read().decode(errors="replace")[-3000:]
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=2) as response:
+                    answer = json.loads(response.read())
+            except OSError:
+                assert time.monotonic() < deadline, "JupyterLab did not answer within 60 s"
+                time.sleep(0.2)         # polling a server that is starting: no event to wait on
+        assert "version" in answer
+        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
+        if listening:                   # `ss` exists: every listener on that port is loopback
+            assert all(line.split()[3].startswith("127.0.0.1:") for line in listening.splitlines()), listening
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
