@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import re
+import platform
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:          # Python 3.10: the backport that pytest itself depends on
+    import tomli as tomllib
 
 import nbformat
 
@@ -17,12 +22,22 @@ def requirement_name(spec: str) -> str:
     return re.split(r"[<>=!~\[ ;]", spec, maxsplit=1)[0].strip().lower().replace("_", "-")
 
 
-def pins() -> dict[str, str]:
+def pins(python: str | None = None) -> dict[str, str]:
+    """{package: pinned version} for a Python version ("3.11"; default: the one running). A pin
+    may hold only for some versions: ``numpy==2.2.6 ; python_version < "3.11"``."""
+    from packaging.markers import Marker
+    python = python or platform.python_version()
     out = {}
     for line in (ROOT / "constraints.txt").read_text().splitlines():
         if "==" in line and not line.startswith("#"):
-            name, version = line.split("==")
-            out[name.strip().lower().replace("_", "-")] = version.strip()
+            spec, _, marker = line.partition(";")
+            if marker.strip() and not Marker(marker.strip()).evaluate(
+                    {"python_version": ".".join(python.split(".")[:2]), "python_full_version": python}):
+                continue
+            name, version = spec.split("==")
+            key = name.strip().lower().replace("_", "-")
+            assert key not in out, f"{key} is pinned twice for Python {python}"
+            out[key] = version.strip()
     return out
 
 
@@ -44,9 +59,10 @@ def test_environment_yml_and_pyproject_agree():
     wanted = {requirement_name(d) for d in project["dependencies"]}
     wanted |= {requirement_name(d) for d in project["optional-dependencies"]["test"]}
     conda = conda_deps()
-    conda.pop("python"), conda.pop("pip")
+    python = conda.pop("python")
+    conda.pop("pip")
     assert set(conda) == wanted, f"only in pyproject: {wanted - set(conda)}; only in environment.yml: {set(conda) - wanted}"
-    pinned = pins()
+    pinned = pins(python)                 # the conda environment's Python, not the one running
     for name, version in conda.items():
         assert version == pinned[name], f"{name}: environment.yml says {version}, constraints.txt {pinned[name]}"
 
@@ -84,7 +100,6 @@ def test_notebooks_follow_the_house_shape():
         assert "assert not lab.threads()" in text, f"{src.name}: teardown does not check threads"
         assert ".click()" in text, f"{src.name}: the panel is never clicked headless"
         assert "# NBVAL_IGNORE_OUTPUT\npanel" in text, f"{src.name}: panel display must ignore output"
-        assert "Context.instance(" not in text
 
 
 def test_readme_opens_with_the_two_commands_and_lists_every_notebook():
@@ -106,8 +121,10 @@ def test_lab_config_turns_off_news_and_update_checks():
 
 
 def test_no_shared_context_in_the_workbook():
+    """No code calls zmq.Context.instance() (the text may explain why not: comments are skipped)."""
     for path in list((ROOT / "zguide_py").rglob("*.py")) + list((ROOT / "notebooks" / "src").glob("*.py")):
-        assert "Context.instance(" not in path.read_text(), path
+        code = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
+        assert not any("Context.instance(" in line for line in code), path
 
 
 def test_cli_lists_patterns_and_rejects_unknown_ones():
