@@ -11,15 +11,17 @@ import zmq
 
 def pusher(peer, endpoint: str, count: int = 10, size: int = 0, bind: bool = False):
     """Send ``count`` messages "msg <n>" (padded to ``size`` bytes) down a PUSH socket, then close
-    it, waiting up to 2 s (the linger) for queued messages to be delivered."""
+    it with a linger of 2 s: close() returns at once, and the context's I/O thread goes on delivering
+    what is still queued for up to 2 s."""
     push = peer.socket(zmq.PUSH)
     push.bind(endpoint) if bind else push.connect(endpoint)
     for n in range(count):
         if not peer.running:
             return
         body = f"msg {n}".encode().ljust(size, b".")
-        # NOBLOCK, and poll while there is no room: a PUSH with no connected peer would block in a
-        # plain send() forever, and this role must stay killable.
+        # NOBLOCK, and poll while there is no room: a plain send() blocks when there is nowhere to
+        # queue the message (a bound PUSH with no peer yet, or a queue full at its high-water mark),
+        # possibly forever, and this role must stay killable.
         while True:
             try:
                 push.send(body, zmq.NOBLOCK)
@@ -31,7 +33,8 @@ def pusher(peer, endpoint: str, count: int = 10, size: int = 0, bind: bool = Fal
         peer.count("sent")
         peer.throttle()
     # send() only queued the messages. Closing with linger 0 (what a crash does) would drop any that
-    # have not left yet; a linger of 2 s lets close() wait up to that long for them to be delivered.
+    # have not left yet; with a linger of 2 s the I/O thread keeps delivering them after close()
+    # returns, for up to 2 s (ending the context waits for that).
     push.close(linger=2000)
     peer.data["done"] = True
 
