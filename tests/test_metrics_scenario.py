@@ -207,3 +207,37 @@ def test_a_sample_taken_right_after_another_makes_no_spike(lab):
     assert rates == pytest.approx([100.0, 12 / 0.105])
     # the rates still add up to the growth from the first sample to the last
     assert sum(r * (t1 - t0) for r, t0, t1 in zip(rates, [1.0, *times], times)) == pytest.approx(22)
+
+
+def test_event_labels_use_the_height_they_have_and_are_cut_only_when_they_must():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from zguide_py.plots import _event_label, new_figure, rates_figure
+    group = [(0.5, "throttle", "puller", 0.0), (0.5, "restart", "puller", "")]
+    assert _event_label(group) == "throttle puller off + restart puller"
+    times = [0.1 * i for i in range(30)]
+    for height, whole in ((3.6, True), (1.6, False)):
+        fig = rates_figure({("p", "n"): (times, [1.0] * 30)}, group, fig=new_figure(8, height))
+        ax = fig.axes[0]
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)                  # the label is fitted when drawn, to the final layout
+        (label,) = [t.get_text() for t in ax.texts]
+        if whole:                           # a normal figure has room for the whole label
+            assert label == "throttle puller off + restart puller"
+        else:                               # a flat one cuts it, and says so
+            assert label.endswith("…") and "throttle puller off + restart puller".startswith(label[:-1])
+        box, frame = ax.texts[0].get_window_extent(renderer), ax.get_window_extent(renderer)
+        assert box.y0 >= frame.y0 - 1, (height, box, frame)        # it ends inside the axes
+
+
+def test_a_line_that_repeats_another_is_drawn_dashed_so_both_show():
+    from zguide_py.plots import rates_figure
+    times = [0.1 * i for i in range(20)]
+    server = [100.0 + i for i in range(20)]
+    client = [r * 1.01 for r in server]                 # the same line, 1% off
+    other = [50.0] * 20
+    ax = rates_figure({("server", "replies"): (times, server), ("client", "replies"): (times, client),
+                       ("w", "served"): (times, other)}).axes[0]
+    styles = {line.get_label(): line.get_linestyle() for line in ax.get_lines()}
+    assert styles["server.replies"] == "-" and styles["w.served"] == "-"
+    assert styles["client.replies"] == "--"

@@ -11,6 +11,8 @@ from typing import Any, Iterable, Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation
+from matplotlib.transforms import IdentityTransform
 
 # A small live figure with a long legend can be too tight for constrained layout; matplotlib then warns
 # from the refresher thread, and the warning would land in whatever cell runs. The plot is still drawn.
@@ -38,7 +40,7 @@ def to_png(fig: Figure, dpi: int = 100) -> bytes:
 def _event_label(group: list[tuple[float, str, str, Any]]) -> str:
     """One label for events that share a place on the axis, said briefly:
     "kill w1 + kill w2" -> "kill w1, w2"; "kill w1 + restart w1" -> "kill, restart w1";
-    a throttle keeps its value: "throttle w1 0.01"."""
+    a throttle keeps its value: "throttle w1 0.01", and a throttle back to 0 is "throttle w1 off"."""
     parts: list[tuple[tuple[str, Any], list[str]]] = []      # ((kind, throttle value), peers)
     for _, kind, peer, detail in group:
         key = (kind, detail if kind == "throttle" else None)
@@ -59,18 +61,38 @@ def _event_label(group: list[tuple[float, str, str, Any]]) -> str:
             else:
                 merged.append(([kind], peers, ""))
         else:
-            merged.append(([kind], peers, f" {value}"))
+            merged.append(([kind], peers, " off" if value == 0 else f" {value}"))
     return " + ".join(f"{', '.join(k)} {', '.join(p)}{s}" for k, p, s in merged)
 
 
+class _FittedLabel(Annotation):
+    """A vertical event label that runs down from the top of its axes. When it is drawn (and only
+    then is the axes' final height known) a label too long for the axes is cut short with "…"."""
+
+    def __init__(self, text: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(text, *args, **kwargs)
+        self.full_text = text
+
+    def draw(self, renderer) -> None:
+        if renderer is not None and self.get_visible() and self.axes is not None:
+            bottom = self.axes.get_window_extent(renderer).y0 + 1
+            keep = len(self.full_text)
+            self.set_text(self.full_text)
+            while keep > 8 and self.get_window_extent(renderer).y0 < bottom:
+                keep -= 1
+                self.set_text(self.full_text[:keep].rstrip(" ,+") + "…")
+        super().draw(renderer)
+
+
 def mark_events(ax, events: Iterable[tuple[float, str, str, Any]], kinds: Sequence[str] | None = None,
-                merge: float = 0.02, max_chars: int = 34) -> None:
+                merge: float = 0.02, max_chars: int | None = None) -> None:
     """Vertical lines with labels for kill/restart/throttle/... events.
 
     Every event gets its own dashed line. Labels are written vertically at the top of the axes,
     on a pale box so that the data lines do not cross them. Events closer together than
     ``merge`` seconds, or than one label's width on the drawn axes, share one label, so labels
-    never overlap one another."""
+    never overlap one another. A label longer than the axes are high (or than ``max_chars``) is
+    cut short with "…"."""
     kinds = tuple(kinds) if kinds is not None else tuple(EVENT_STYLE)
     chosen = sorted((e for e in events if e[1] in kinds), key=lambda e: e[0])
     if not chosen:
@@ -99,14 +121,29 @@ def mark_events(ax, events: Iterable[tuple[float, str, str, Any]], kinds: Sequen
         kinds_here = {k for _, k, _, _ in group}
         colour = EVENT_STYLE.get(group[0][1], "tab:purple") if len(kinds_here) == 1 else "#333333"
         label = _event_label(group)
-        if len(label) > max_chars:
+        if max_chars is not None and len(label) > max_chars:
             label = label[:max_chars - 1] + "…"
-        text = ax.annotate(label, xy=(anchor, 1), xycoords=("data", "axes fraction"), rotation=90,
-                           va="top", ha="right", fontsize=8, color=colour, annotation_clip=True,
-                           xytext=(-2, -3), textcoords="offset points", clip_on=True,
-                           bbox={"boxstyle": "round,pad=0.12", "facecolor": "white", "edgecolor": "none",
-                                 "alpha": 0.8})
+        text = _FittedLabel(label, xy=(anchor, 1), xycoords=("data", "axes fraction"), rotation=90,
+                            va="top", ha="right", fontsize=8, color=colour, annotation_clip=True,
+                            xytext=(-2, -3), textcoords="offset points", clip_on=True,
+                            bbox={"boxstyle": "round,pad=0.12", "facecolor": "white", "edgecolor": "none",
+                                  "alpha": 0.8})
+        text.set_transform(IdentityTransform())        # what Axes.annotate does for its own labels
+        text.set_clip_path(ax.patch)
+        ax._add_text(text)
         text.set_in_layout(False)          # a long label must not squeeze the axes away
+
+
+def _same_line(times: Sequence[float], rates: Sequence[float], times2: Sequence[float],
+               rates2: Sequence[float]) -> bool:
+    """True when two series would draw (nearly) the same line: same sample times, and every value
+    within 3% of the larger values (or of the series' peak)."""
+    if len(times) != len(times2) or len(times) < 2 or any(abs(a - b) > 1e-6 for a, b in zip(times, times2)):
+        return False
+    peak = max(max(map(abs, rates), default=0), max(map(abs, rates2), default=0))
+    if peak == 0:
+        return True
+    return all(abs(a - b) <= 0.03 * max(abs(a), abs(b), 0.1 * peak) for a, b in zip(rates, rates2))
 
 
 def rates_figure(series: dict[tuple[str, str], tuple[list[float], list[float]]],
@@ -119,13 +156,18 @@ def rates_figure(series: dict[tuple[str, str], tuple[list[float], list[float]]],
     fig = fig or new_figure()
     ax = fig.add_subplot()
     drawn = 0
+    shown: list[tuple[list[float], list[float]]] = []
     for (peer, counter), (times, rates) in series.items():
         if times:
             # a line that lies on top of an earlier one must not hide it: each later line is a
-            # little thinner, and after ten colours the styles turn dashed, then dotted
+            # little thinner, and after ten colours the styles turn dashed, then dotted. A line that
+            # (nearly) repeats an earlier one is drawn dashed, so that both colours show.
+            style = ("-", "--", ":")[(drawn // 10) % 3]
+            if style == "-" and any(_same_line(times, rates, t, r) for t, r in shown):
+                style = (0, (4, 3))
             ax.plot(times, rates, marker=".", markersize=3, linewidth=max(1.0, 2.6 - 0.25 * drawn),
-                    linestyle=("-", "--", ":")[(drawn // 10) % 3], color=f"C{drawn % 10}",
-                    label=f"{peer}.{counter}")
+                    linestyle=style, color=f"C{drawn % 10}", label=f"{peer}.{counter}")
+            shown.append((list(times), list(rates)))
             drawn += 1
     if xlim is not None:                   # before the events: their labels are spaced on it
         ax.set_xlim(*xlim)
