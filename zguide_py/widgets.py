@@ -185,7 +185,10 @@ class Panel(W.VBox):
         events = [(t - now, k, p, d) for t, k, p, d in lab.events_of(since=since)]
         fig = new_figure(6.4, 2.8)
         # the x axis grows from the panel's creation until it spans the whole window
-        rates_figure(series, events, title="live rates (last %g s)" % self.window,
+        shown = min(self.window, now - since)
+        title = (f"live rates (the last {self.window:g} s)" if shown >= self.window - 0.05
+                 else f"live rates (since the panel opened {shown:.1f} s ago; up to {self.window:g} s)")
+        rates_figure(series, events, title=title,
                      xlabel="seconds ago", fig=fig, merge=self.window / 40,
                      xlim=(min(-1.0, since - now), 0), clip_peaks=True)
         return to_png(fig, dpi=80)
