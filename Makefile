@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=120
 
-.PHONY: lab test unit notebooks-test browser-test bench notebooks slides html lint clean
+.PHONY: lab test unit notebooks-test browser-test bench notebooks diagrams slides html lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,12 +41,18 @@ bench: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) tools/nbbuild.py notebooks/src/*.py
 
-# Slides for talks: reveal.js HTML of every notebook (offline: reveal.js is copied beside them).
+# The socket diagrams drawn once to SVG (needs Chromium), for slides and pages read offline.
+diagrams: $(STAMP)
+	$(PY) tools/diagrams.py
+
+# Slides for talks: reveal.js HTML of every notebook (offline: reveal.js and the diagrams are in them).
 slides: $(STAMP)
+	@$(PY) tools/diagrams.py --check || echo "(those diagrams will need Mermaid from a CDN: make diagrams)"
 	$(PY) tools/publish.py slides --out build/slides
 
 # A static site: every notebook run again top to bottom, as HTML with its widget state saved.
 html: $(STAMP)
+	@$(PY) tools/diagrams.py --check || echo "(those diagrams will need Mermaid from a CDN: make diagrams)"
 	$(PY) tools/publish.py html --out build/html
 
 lint: $(STAMP)

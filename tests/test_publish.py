@@ -3,6 +3,7 @@ headless Chromium (offline), with screenshots kept in artifacts/."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,11 @@ ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 sys.path.insert(0, str(ROOT / "tools"))
 
+import diagrams  # noqa: E402
 import publish  # noqa: E402
+
+DRAWN_JS = """() => { const imgs = [...document.querySelectorAll('.zguide-diagram img')];
+  return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 100); }"""
 
 
 def publish_cli(*args: str) -> subprocess.CompletedProcess:
@@ -42,6 +47,7 @@ def open_page(browser, url: str):
     errors: list[str] = []
     # the only thing allowed to fail is a CDN fetch (Mermaid, the widget renderer): we are offline
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("http*://**", lambda route: route.abort())        # offline, for certain
     page.goto(url, wait_until="load")
     return page, errors
 
@@ -69,9 +75,45 @@ def test_slides_open_offline_and_step_through(browser, tmp_path):
         page.keyboard.press("ArrowRight")
         page.wait_for_function("() => Reveal.getIndices().h === 1", timeout=5000)
         page.keyboard.press("ArrowRight")
+        # the socket diagram is the SVG drawn beforehand, decoded here with no network at all
+        page.wait_for_function(DRAWN_JS, timeout=10000)
+        assert page.locator(".zg-undrawn").count() == 0
         page.screenshot(path=str(ARTIFACTS / f"slides-{page_path.name[:2]}.png"))
         assert not only_cdn(errors), errors
         page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(120)
+def test_a_diagram_not_drawn_yet_shows_its_source_offline(browser, tmp_path):
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 99 · a new diagram\n\n```mermaid\nflowchart LR\n"
+                                              "    NEW[\"not drawn yet\"] --> OLD[\"server\"]\n```")]
+    nb.cells[0].metadata["slideshow"] = {"slide_type": "slide"}
+    path = tmp_path / "99_new.ipynb"
+    nbformat.write(nb, path)
+    assert not diagrams.svg_path("flowchart LR\n    NEW[\"not drawn yet\"] --> OLD[\"server\"]").exists()
+    (written,) = publish.build_slides([path], tmp_path / "out")
+    page, errors = open_page(browser, written.as_uri())
+    page.wait_for_function("() => document.querySelectorAll('.zg-undrawn').length > 0", timeout=15000)
+    assert "not drawn yet" in page.locator(".zg-undrawn").first.inner_text()
+    assert not only_cdn(errors), errors
+    page.close()
+
+
+def test_every_diagram_has_its_drawn_svg_and_no_svg_is_stale():
+    """tools/diagrams.py draws each Mermaid block once; like the notebooks and their sources, the
+    SVGs must follow the diagrams' text (run `python tools/diagrams.py` after editing one)."""
+    missing, stale = diagrams.check()
+    assert not missing and not stale, (missing, stale)
+    wanted = diagrams.all_diagrams()
+    assert len(wanted) >= 19                       # one or more per notebook
+    for text in wanted.values():
+        svg = diagrams.svg_path(text).read_text()
+        assert "<svg" in svg and "</svg>" in svg
+        labels = [w.split("<br")[0] for w in re.findall(r'\["([^"<]+)', text)]
+        assert all(label.strip() in svg for label in labels[:2]), labels   # drawn from this very text
 
 
 @pytest.mark.browser
@@ -85,9 +127,8 @@ def test_html_site_runs_the_notebook_and_keeps_its_figures_and_widget_state(brow
     assert page.locator(".jp-OutputArea-output img").count() >= 1          # the figures
     assert page.locator(".jp-InputPrompt", has_text="In [1]").count() == 1    # it was run, in order
     assert page.locator("[data-mime-type='application/vnd.jupyter.error']").count() == 0
-    # an undrawn diagram (no CDN here) shows its source rather than vanishing
-    page.wait_for_function("() => document.querySelectorAll('.jp-Mermaid.zg-undrawn, .jp-RenderedMermaid').length > 0",
-                           timeout=15000)
+    page.wait_for_function(DRAWN_JS, timeout=15000)            # the diagram, drawn, offline
+    assert page.locator(".zg-undrawn").count() == 0
     page.screenshot(path=str(ARTIFACTS / "html-00.png"), full_page=False)
     assert not only_cdn(errors), errors
     assert "00_basics.html" in (tmp_path / "index.html").read_text()

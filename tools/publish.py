@@ -14,9 +14,10 @@ room's wifi is not needed. Open ``index.html`` and use the arrow keys; ``s`` ope
 its outputs and the saved state of its widgets (``--no-execute`` exports the committed outputs
 as they are). Open ``index.html``.
 
-Both write an ``index.html`` that lists the notebooks in teaching order. What still comes from a
-CDN when the page is opened: Mermaid (the socket diagrams; offline each shows its source text
-instead) and the widget renderer (offline the panels are blank; the figures and text all show).
+Both write an ``index.html`` that lists the notebooks in teaching order. The socket diagrams go in
+as the SVGs that tools/diagrams.py drew from them (``notebooks/diagrams/``), so they show offline; a
+diagram with no SVG yet is left to Mermaid from a CDN (offline it shows its source text). What still
+comes from a CDN: the widget renderer (offline the panels are blank; the figures and text all show).
 """
 from __future__ import annotations
 
@@ -32,7 +33,18 @@ TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
 NOTEBOOKS = ROOT / "notebooks"
 sys.path.insert(0, str(TOOLS))
+import diagrams  # noqa: E402
 import nbbuild  # noqa: E402
+
+
+def with_drawn_diagrams(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook with each Mermaid block replaced by its SVG, drawn beforehand by
+    tools/diagrams.py, so that the page needs no Mermaid from a CDN."""
+    nb = nbformat.from_dict(nb)              # a copy: the caller's notebook is left as it was
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = diagrams.inline(cell.source)
+    return nb
 
 
 def reveal_assets() -> Path:
@@ -94,7 +106,7 @@ def build_slides(notebooks: list[Path], out: Path) -> list[Path]:
         missing = [i for i, c in enumerate(nb.cells) if "slideshow" not in c.metadata]
         if missing:
             raise SystemExit(f"{path.name}: cells {missing[:5]} have no slide metadata: rebuild it with tools/nbbuild.py")
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+        body, _ = exporter.from_notebook_node(with_drawn_diagrams(nb), resources={"metadata": {"name": path.stem}})
         page = out / f"{path.stem}.slides.html"
         page.write_text(body)
         written.append(page)
@@ -116,7 +128,7 @@ def build_html(sources: list[Path], out: Path, execute: bool = True) -> list[Pat
             nbbuild.execute(nb, f"{src.stem}")
         else:
             nb = nbformat.read(NOTEBOOKS / f"{src.stem}.ipynb", 4)
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": src.stem}})
+        body, _ = exporter.from_notebook_node(with_drawn_diagrams(nb), resources={"metadata": {"name": src.stem}})
         page = out / f"{src.stem}.html"
         page.write_text(body)
         written.append(page)
