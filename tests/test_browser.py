@@ -2,14 +2,9 @@
 the live plot moves while the kernel is idle, and screenshots are kept in artifacts/."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -19,7 +14,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
+sys.path.insert(0, str(ROOT / "tools"))
+import labserver  # noqa: E402
+
+CHROMIUM = labserver.CHROMIUM
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IDLE_JS = """() => {
@@ -43,83 +41,24 @@ PANEL_NOTEBOOK = [
 ]
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (read from /proc: children, grandchildren...)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        kids = [p for p, pp in parents.items() if pp == parent]
-        found += kids
-        todo += kids
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def jupyter(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         if os.environ.get("ZGUIDE_REQUIRE_BROWSER"):
             pytest.fail("Chromium is required here (ZGUIDE_REQUIRE_BROWSER): apt-get install chromium")
         pytest.skip("no /usr/bin/chromium: apt-get install chromium")
-    home = tmp_path_factory.mktemp("jupyter")
-    work = home / "notebooks"
-    work.mkdir()
+    work = tmp_path_factory.mktemp("notebooks")
     for name in BROWSER_NOTEBOOKS:
         shutil.copy(ROOT / "notebooks" / name, work / name)
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(src) for src in PANEL_NOTEBOOK]
     nbformat.write(nb, work / "panel.ipynb")
-    settings = home / "settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True)
-    # JupyterLab 4 detaches off-screen cells; without windowing every cell stays in the page
-    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "ws"), JUPYTER_RUNTIME_DIR=str(home / "rt"))
-    port = free_port()
-    log = open(home / "server.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
-         f"--config={ROOT / 'tools' / 'jupyter_lab_config.py'}", "--ServerApp.token=",
-         "--ServerApp.password=", f"--ServerApp.root_dir={work}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=log)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail(f"JupyterLab did not start: {(home / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.25)
-    yield f"http://127.0.0.1:{port}"
-    started = descendants(server.pid)          # the kernels it started
-    server.terminate()
     try:
-        server.wait(15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(5)
-    for pid in started:                        # stop every process we started, by its pid
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    log.close()
+        with labserver.jupyterlab(work) as url:     # stops the server and its kernels, by pid
+            yield url
+    except labserver.LabDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")

@@ -19,15 +19,9 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
-import json
-import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 from pathlib import Path
 
@@ -35,7 +29,8 @@ TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
 SOURCES = ROOT / "notebooks" / "src"
 DIAGRAMS = ROOT / "notebooks" / "diagrams"
-CHROMIUM = "/usr/bin/chromium"
+if str(TOOLS) not in sys.path:          # nbbuild and labserver live beside this file
+    sys.path.insert(0, str(TOOLS))
 FENCE = re.compile(r"```mermaid\n(.*?)\n```", re.S)
 
 
@@ -54,7 +49,6 @@ def diagrams_in(markdown: str) -> list[str]:
 
 def all_diagrams() -> dict[str, str]:
     """{key: diagram text} over every notebook source, in teaching order."""
-    sys.path.insert(0, str(TOOLS))
     import nbbuild
     found: dict[str, str] = {}
     for src in sorted(SOURCES.glob("*.py")):
@@ -89,71 +83,34 @@ def inline(markdown: str) -> str:
 
 
 # ---- rendering, in JupyterLab in headless Chromium ------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def render(diagrams: dict[str, str], timeout: float = 120.0) -> dict[str, str]:
     """{key: SVG text}: every diagram drawn by the Mermaid of a JupyterLab started for this, in a
     temporary folder, and stopped (with what it started) before returning."""
     import nbformat
+    from labserver import CHROMIUM, jupyterlab
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         raise SystemExit("drawing the diagrams needs Chromium: apt-get install chromium")
     keys = list(diagrams)
     with tempfile.TemporaryDirectory(prefix="zguide-diagrams-") as tmp:
-        home = Path(tmp)
-        (home / "nb").mkdir()
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_markdown_cell(f"```mermaid\n{diagrams[k]}\n```") for k in keys]
-        nbformat.write(nb, home / "nb" / "diagrams.ipynb")
-        settings = home / "settings" / "@jupyterlab" / "notebook-extension"
-        settings.mkdir(parents=True)
-        (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-        env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
-                   JUPYTERLAB_WORKSPACES_DIR=str(home / "ws"), JUPYTER_RUNTIME_DIR=str(home / "rt"))
-        port = _free_port()
-        with open(home / "server.log", "w") as log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
-                 f"--config={TOOLS / 'jupyter_lab_config.py'}", "--ServerApp.token=", "--ServerApp.password=",
-                 f"--ServerApp.root_dir={home / 'nb'}"],
-                env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
-            try:
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                        break
-                    except OSError:
-                        if server.poll() is not None or time.monotonic() > deadline:
-                            raise SystemExit("JupyterLab did not start:\n"
-                                             + (home / "server.log").read_text()[-2000:]) from None
-                        time.sleep(0.25)    # a server that is starting: nothing to wait on but its port
-                with sync_playwright() as p:
-                    browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                    page.goto(f"http://127.0.0.1:{port}/lab/tree/diagrams.ipynb?reset")
-                    page.wait_for_function(
-                        f"() => document.querySelectorAll('.jp-MarkdownCell .jp-RenderedMermaid img').length"
-                        f" + document.querySelectorAll('.jp-MarkdownCell .jp-RenderedMermaid-error, "
-                        f".jp-MarkdownCell .jp-Mermaid-error').length >= {len(keys)}",
-                        timeout=timeout * 1000, polling=250)
-                    sources = page.eval_on_selector_all(
-                        ".jp-MarkdownCell", "cells => cells.map(c => { const i = c.querySelector("
-                        "'.jp-RenderedMermaid img'); return i ? i.getAttribute('src') : null; })")
-                    browser.close()
-            finally:
-                os.killpg(server.pid, signal.SIGTERM)
-                try:
-                    server.wait(15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(server.pid, signal.SIGKILL)
-                    server.wait(5)
+        nbformat.write(nb, Path(tmp) / "diagrams.ipynb")
+        with jupyterlab(Path(tmp)) as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/lab/tree/diagrams.ipynb?reset")
+            page.wait_for_function(
+                f"() => document.querySelectorAll('.jp-MarkdownCell .jp-RenderedMermaid img').length"
+                f" + document.querySelectorAll('.jp-MarkdownCell .jp-RenderedMermaid-error, "
+                f".jp-MarkdownCell .jp-Mermaid-error').length >= {len(keys)}",
+                timeout=timeout * 1000, polling=250)
+            sources = page.eval_on_selector_all(
+                ".jp-MarkdownCell", "cells => cells.map(c => { const i = c.querySelector("
+                "'.jp-RenderedMermaid img'); return i ? i.getAttribute('src') : null; })")
+            browser.close()
     drawn, failed = {}, []
     for k, src in zip(keys, sources):
         prefix = "data:image/svg+xml,"
