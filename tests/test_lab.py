@@ -297,3 +297,25 @@ def test_wait_for_treats_data_that_is_not_there_yet_as_not_yet(lab):
     # Other errors are real bugs in the condition and are not swallowed.
     with pytest.raises(ZeroDivisionError):
         lab.wait_for(lambda: 1 / 0, 5)
+
+
+def counting_role(peer, upto: int, go: threading.Event):
+    """Counts to ``upto``, one every 10 ms, once told to, then idles until killed."""
+    go.wait(5)
+    for _ in range(upto):
+        peer.count("n")
+        peer.sleep(0.01)
+    while peer.running:
+        peer.sleep(0.01)
+
+
+def test_wait_quiet_returns_the_count_once_it_stops_changing(lab):
+    go = threading.Event()
+    peer = lab.start("counter", counting_role, upto=30, go=go)
+    threading.Timer(0.05, go.set).start()
+    t0 = time.monotonic()
+    assert lab.wait_quiet(lambda: peer.get("n"), quiet=0.2, timeout=10, what="the count to settle") == 30
+    assert time.monotonic() - t0 >= 0.2 + 0.3 * 0.5       # it waited through the counting, and then some
+    lab.restart("counter", upto=10**6, go=go)            # a count that keeps going never settles
+    with pytest.raises(TimeoutError, match="the endless count not met within 0.5 s"):
+        lab.wait_quiet(lambda: lab.peer("counter").get("n"), quiet=0.2, timeout=0.5, what="the endless count")

@@ -237,6 +237,21 @@ class Lab:
                 raise TimeoutError(message)
             time.sleep(0.005)
 
+    def wait_quiet(self, read: Callable[[], Any], quiet: float = 0.3, timeout: float = 5.0,
+                   what: str = "") -> Any:
+        """Wait until ``read()`` (a count, say) has not changed for ``quiet`` seconds, and return
+        its value: the stragglers of a stream have arrived. TimeoutError after ``timeout``."""
+        last = {"value": read(), "since": time.monotonic()}
+
+        def settled() -> bool:
+            value = read()
+            if value != last["value"]:
+                last.update(value=value, since=time.monotonic())
+            return time.monotonic() - last["since"] >= quiet
+
+        self.wait_for(settled, timeout, what or f"no change for {quiet} s")
+        return last["value"]
+
     def wait_done(self, name: str, timeout: float = 10.0) -> Peer:
         """Wait until a peer's role has returned (state done/failed/killed)."""
         peer = self.peer(name)

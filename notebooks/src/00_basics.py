@@ -170,19 +170,10 @@ report.plot(counters=["sent", "received"], title="fire-and-forget: a slow puller
 # until the last stragglers have arrived, then counts, and looks at *which* message numbers are missing.
 
 # %%
-def quiet_for(read, seconds):
-    """A condition for lab.wait_for: true once read() has not changed for `seconds`."""
-    last = {"value": read(), "since": time.monotonic()}
-    def condition():
-        value = read()
-        if value != last["value"]:
-            last.update(value=value, since=time.monotonic())
-        return time.monotonic() - last["since"] >= seconds
-    return condition
-
 # the last messages may still be on their way: wait (at most 5 s) until none arrives for 300 ms
-lab.wait_for(quiet_for(lambda: lab.peer("puller").get("received"), 0.3), timeout=5, what="the end of the stream")
-sent, received = lab.peer("pusher").get("sent"), lab.peer("puller").get("received")
+received = lab.wait_quiet(lambda: lab.peer("puller").get("received"), quiet=0.3, timeout=5,
+                          what="the end of the stream")
+sent = lab.peer("pusher").get("sent")
 print(f"pusher sent {sent}, puller received ~{received}, lost ~{sent - received}")
 print("the pusher sent all 2000:", sent == 2000)
 print("messages were lost with the killed puller's queue:", received < sent)

@@ -194,19 +194,7 @@ panel
 
 # %% [markdown]
 # Headless, the notebook clicks for you and checks each effect. To check that replies have *stopped*
-# it waits, with a bound, until the client's count has not changed for 300 ms.
-
-# %%
-def quiet_for(read, seconds):
-    """A condition for lab.wait_for: true once read() has not changed for `seconds`."""
-    last = {"value": read(), "since": time.monotonic()}
-    def condition():
-        value = read()
-        if value != last["value"]:
-            last.update(value=value, since=time.monotonic())
-        return time.monotonic() - last["since"] >= seconds
-    return condition
-
+# it waits, with a bound, until the client's count has not changed for 300 ms (`lab.wait_quiet`).
 
 # %%
 server_row = panel.rows["server"]
@@ -217,8 +205,7 @@ lab.wait_for(lambda: lab.peer("client").get("replies") >= before + 5, timeout=5,
 server_row.kill.click()
 print("kill button -> server", lab.peer("server").state, "| panel:", panel.last_message)
 # a reply sent just before the kill may still land; after that, nothing more comes (bounded: 3 s)
-lab.wait_for(quiet_for(lambda: lab.peer("client").get("replies"), 0.3), timeout=3, what="replies to stop")
-frozen = lab.peer("client").get("replies")
+frozen = lab.wait_quiet(lambda: lab.peer("client").get("replies"), quiet=0.3, timeout=3, what="replies to stop")
 print("no reply for 300 ms, and the client is still waiting:",
       lab.peer("client").get("replies") == frozen and lab.peer("client").state == "running")
 server_row.restart.click()
