@@ -335,3 +335,34 @@ def test_the_command_line_runs_a_sweep_and_writes_json(tmp_path):
     result = perf.load_json(out)
     assert [(r["size"], r["mode"]) for r in result["rows"]] == [(1, "zero-copy"), (4096, "zero-copy")]
     assert result["meta"]["pyzmq"] == zmq.__version__
+
+
+def test_a_measurement_that_times_out_is_taken_again_on_new_sockets_and_noted(monkeypatch, no_leaked_children):
+    """A stuck far side (no reply for TIMEOUT_MS) must not end a sweep of many minutes: the bench is
+    opened again and the point measured once more; a second failure is raised."""
+    real = perf.Bench.latency
+    calls = {"n": 0}
+    benches = []
+
+    def flaky(self, size, *args, **kwargs):
+        calls["n"] += 1
+        benches.append(self)
+        if calls["n"] == 2:                          # the second point: stuck once
+            raise TimeoutError(f"latency {self.transport} {perf.human_size(size)}: no reply for 10 s")
+        return real(self, size, *args, **kwargs)
+
+    monkeypatch.setattr(perf.Bench, "latency", flaky)
+    result = perf.sweep(transports=["inproc"], sizes=[1], seconds=0.01, progress=False, c_baseline=False)
+    assert [r["mode"] for r in result["rows"]] == ["copy", "zero-copy"]
+    assert all(r["latency_us"] > 0 for r in result["rows"])
+    assert result["notes"] == ["latency inproc 1 B zero-copy: latency inproc 1 B: no reply for 10 s; "
+                               "measured again with a new pair of sockets"]
+    assert benches[2] is not benches[1]              # the retry ran on a new bench
+    assert json.loads(json.dumps(result)) == result      # still JSON-ready
+
+    def always(self, size, *args, **kwargs):
+        raise TimeoutError("latency inproc 1 B: no reply for 10 s")
+
+    monkeypatch.setattr(perf.Bench, "latency", always)
+    with pytest.raises(TimeoutError, match="no reply"):
+        perf.sweep(transports=["inproc"], sizes=[1], seconds=0.01, progress=False, c_baseline=False)
