@@ -8,6 +8,7 @@ import pytest
 from zguide_py import Lab, LabError, Scenario, SeqChecker, summarize
 from zguide_py.metrics import percentile
 from zguide_py.patterns import basics, reqrep
+from zguide_py.plots import event_labels
 
 
 @pytest.fixture
@@ -139,7 +140,7 @@ def test_report_plot_has_labelled_axes_and_marked_events(lab):
     assert ax.get_ylabel() == "messages per second"
     assert ax.get_title()
     assert {line.get_label() for line in ax.get_lines()} >= {"server.replies", "client.replies"}
-    assert any("throttle server" in t.get_text() for t in ax.texts)
+    assert any("throttle server" in t.get_text() for t in event_labels(ax))
     from zguide_py.plots import to_png
     assert to_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -177,7 +178,7 @@ def test_event_labels_are_short_and_never_overlap():
         assert sum(1 for line in ax.get_lines() if line.get_linestyle() == "--") == 60
         renderer = FigureCanvasAgg(fig).get_renderer()
         fig.draw(renderer)
-        boxes = [t.get_window_extent(renderer) for t in ax.texts]
+        boxes = [t.get_window_extent(renderer) for t in event_labels(ax)]
         assert len(boxes) >= 5
         assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
         frame = ax.get_window_extent(renderer)
@@ -221,12 +222,12 @@ def test_event_labels_use_the_height_they_have_and_are_cut_only_when_they_must()
         ax = fig.axes[0]
         renderer = FigureCanvasAgg(fig).get_renderer()
         fig.draw(renderer)                  # the label is fitted when drawn, to the final layout
-        (label,) = [t.get_text() for t in ax.texts]
+        (label,) = [t.get_text() for t in event_labels(ax)]
         if whole:                           # a normal figure has room for the whole label
             assert label == "throttle puller off + restart puller"
         else:                               # a flat one cuts it, and says so
             assert label.endswith("…") and "throttle puller off + restart puller".startswith(label[:-1])
-        box, frame = ax.texts[0].get_window_extent(renderer), ax.get_window_extent(renderer)
+        box, frame = event_labels(ax)[0].get_window_extent(renderer), ax.get_window_extent(renderer)
         assert box.y0 >= frame.y0 - 1, (height, box, frame)        # it ends inside the axes
 
 

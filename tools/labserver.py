@@ -19,18 +19,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from zguide_py.lab import free_tcp_port
+
 TOOLS = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
 
 
 class LabDidNotStart(RuntimeError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def descendants(pid: int) -> list[int]:
@@ -63,7 +59,7 @@ def jupyterlab(root: Path, startup: float = 60.0) -> Iterator[str]:
         (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
         env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
                    JUPYTERLAB_WORKSPACES_DIR=str(home / "ws"), JUPYTER_RUNTIME_DIR=str(home / "rt"))
-        port = free_port()
+        port = free_tcp_port()          # the lab's own picker: below the ephemeral range
         with open(home / "server.log", "w") as log:
             server = subprocess.Popen(
                 [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",

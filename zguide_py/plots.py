@@ -84,6 +84,11 @@ class _FittedLabel(Annotation):
         super().draw(renderer)
 
 
+def event_labels(ax) -> list[_FittedLabel]:
+    """The event labels that ``mark_events`` put on ``ax``."""
+    return [a for a in ax.get_children() if isinstance(a, _FittedLabel)]
+
+
 def mark_events(ax, events: Iterable[tuple[float, str, str, Any]], kinds: Sequence[str] | None = None,
                 merge: float = 0.02, max_chars: int | None = None) -> None:
     """Vertical lines with labels for kill/restart/throttle/... events.
@@ -128,9 +133,8 @@ def mark_events(ax, events: Iterable[tuple[float, str, str, Any]], kinds: Sequen
                             xytext=(-2, -3), textcoords="offset points", clip_on=True,
                             bbox={"boxstyle": "round,pad=0.12", "facecolor": "white", "edgecolor": "none",
                                   "alpha": 0.8})
-        text.set_transform(IdentityTransform())        # what Axes.annotate does for its own labels
-        text.set_clip_path(ax.patch)
-        ax._add_text(text)
+        text.set_transform(IdentityTransform())        # as Axes.annotate sets up its own labels
+        ax.add_artist(text)                             # (clipped to the axes, like any artist)
         text.set_in_layout(False)          # a long label must not squeeze the axes away
 
 

@@ -38,8 +38,8 @@ lab
 # knows every socket you created, and carries the `inproc://` namespace: threads that share a context
 # can talk over `inproc://` with no network at all. A program normally creates one context and shares
 # it among its threads. In this workbook each notebook's lab owns a private `zmq.Context()` instead of
-# the process-wide shared one (`zmq.Context.instance()`), so closing the lab cannot break anything else
-# running in the same Jupyter kernel.
+# pyzmq's process-wide shared context (the one its `instance` class method hands out), so closing the
+# lab cannot break anything else running in the same Jupyter kernel.
 
 # %%
 ctx = lab.ctx
