@@ -11,7 +11,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[notebook,test]'
 	mkdir -p $(VENV)/share/jupyter/lab/settings
 	cp tools/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json   # no news, no update checks
 	touch $(STAMP)

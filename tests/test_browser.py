@@ -37,7 +37,7 @@ PANEL_NOTEBOOK = [
     "from zguide_py import Lab\nfrom zguide_py.patterns import reqrep\nlab = Lab('browser')\n"
     "ep = lab.endpoint('echo', 'tcp')\nlab.start('server', reqrep.echo_server, endpoint=ep)\n"
     "lab.start('client', reqrep.client, endpoint=ep, requests=10**6, timeout=30)\nlab.throttle('server', 0.002)",
-    "panel = lab.panel(counters=['replies'], hz=4)\npanel",
+    "from zguide_py.widgets import Panel\npanel = Panel(lab, counters=['replies'], hz=4)\npanel",
 ]
 
 

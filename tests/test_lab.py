@@ -36,12 +36,6 @@ def blocking_role(peer, endpoint: str):
     sock.recv()
 
 
-@pytest.fixture
-def lab():
-    lab = Lab("test-lab")
-    yield lab
-    lab.close()
-
 
 def test_kill_takes_effect_within_200ms(lab):
     lab.start("idle", idle_role, endpoint=lab.endpoint("idle"))
@@ -108,7 +102,8 @@ def test_close_leaves_no_thread_and_no_open_socket():
         lab.start(f"idle{i}", idle_role, endpoint=lab.endpoint(f"idle{i}"))
     own = lab.socket(zmq.PUSH)
     own.connect(lab.endpoint("idle0"))
-    lab.panel()
+    from zguide_py.widgets import Panel
+    Panel(lab)
     lab.wait_for(lambda: all(p.state == "running" for p in lab.peers.values()), 10)
     assert lab.open_sockets() == 4
     lab.close()
@@ -149,7 +144,7 @@ def test_a_role_that_raises_shows_its_error_and_others_keep_running(lab):
 
 def test_bad_input_gets_clear_errors(lab):
     lab.start("idle", idle_role, endpoint=lab.endpoint("idle"))
-    with pytest.raises(UnknownPeer, match=r"no peer 'ghost' in lab 'test-lab' \(peers: idle\)"):
+    with pytest.raises(UnknownPeer, match=rf"no peer 'ghost' in lab '{lab.name}' \(peers: idle\)"):
         lab.kill("ghost")
     with pytest.raises(LabError, match="between 0 and 5.0"):
         lab.throttle("idle", -0.5)

@@ -57,7 +57,8 @@ def conda_deps() -> dict[str, str | None]:
 def test_environment_yml_and_pyproject_agree():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {requirement_name(d) for d in project["dependencies"]}
-    wanted |= {requirement_name(d) for d in project["optional-dependencies"]["test"]}
+    for extra in ("notebook", "test"):
+        wanted |= {requirement_name(d) for d in project["optional-dependencies"][extra]}
     conda = conda_deps()
     python = conda.pop("python")
     conda.pop("pip")
@@ -67,11 +68,20 @@ def test_environment_yml_and_pyproject_agree():
         assert version == pinned[name], f"{name}: environment.yml says {version}, constraints.txt {pinned[name]}"
 
 
+def test_the_package_alone_needs_pyzmq_only_and_the_makefile_installs_the_notebook_side():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert [requirement_name(d) for d in project["dependencies"]] == ["pyzmq"]
+    assert {"jupyterlab", "ipywidgets", "matplotlib"} <= {
+        requirement_name(d) for d in project["optional-dependencies"]["notebook"]}
+    assert "'.[notebook,test]'" in (ROOT / "Makefile").read_text()
+
+
 def test_every_dependency_is_pinned_and_installed_at_its_pin():
     from importlib.metadata import version
     pinned = pins()
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    for spec in project["dependencies"] + project["optional-dependencies"]["test"]:
+    extras = project["optional-dependencies"]
+    for spec in project["dependencies"] + extras["notebook"] + extras["test"]:
         name = requirement_name(spec)
         assert name in pinned, f"{name} is not pinned in constraints.txt"
         assert version(name) == pinned[name], f"{name} installed {version(name)}, pinned {pinned[name]}"

@@ -5,6 +5,7 @@ import pytest
 
 from zguide_py import Lab
 from zguide_py.patterns import reqrep
+from zguide_py.widgets import Panel, adder
 
 
 def twin(name: str) -> Lab:
@@ -33,7 +34,7 @@ def labs():
 
 def test_buttons_and_slider_do_what_the_lab_methods_do(labs):
     by_click, by_method = labs
-    panel = by_click.panel(hz=5)
+    panel = Panel(by_click, hz=5)
     steps = [
         (lambda: panel.rows["server"].throttle.__setattr__("value", 0.02), lambda: by_method.throttle("server", 0.02)),
         (lambda: panel.rows["server"].kill.click(), lambda: by_method.kill("server")),
@@ -50,7 +51,7 @@ def test_buttons_and_slider_do_what_the_lab_methods_do(labs):
 
 def test_a_throttle_set_by_a_scenario_moves_the_slider(labs):
     by_click, _ = labs
-    panel = by_click.panel(hz=5)
+    panel = Panel(by_click, hz=5)
     by_click.throttle("server", 0.03)
     panel.refresh(plot=False)
     assert panel.rows["server"].throttle.value == pytest.approx(0.03)
@@ -60,7 +61,7 @@ def test_a_throttle_set_by_a_scenario_moves_the_slider(labs):
 
 def test_the_panel_shows_state_counters_errors_and_new_peers(labs):
     by_click, _ = labs
-    panel = by_click.panel(hz=5)
+    panel = Panel(by_click, hz=5)
     panel.rows["server"].kill.click()
     assert "killed" in panel.rows["server"].label.value
     assert "replies=" in panel.rows["client"].counters.value
@@ -74,21 +75,21 @@ def test_the_panel_shows_state_counters_errors_and_new_peers(labs):
 
 def test_bad_clicks_show_a_message_and_lose_nothing(labs):
     by_click, _ = labs
-    panel = by_click.panel(hz=5, actions={"explode": lambda lab: lab.kill("ghost")})
+    panel = Panel(by_click, hz=5, actions={"explode": lambda lab: lab.kill("ghost")})
     panel.action_buttons["explode"].click()
     assert "explode failed: no peer 'ghost'" in panel.last_message
     panel._do("throttle", "server", 10)          # what an out-of-range value would reach
     assert "between 0 and 5.0" in panel.last_message
     assert by_click.peer("server").state == "running" and by_click.peer("server").delay == 0
     with pytest.raises(ValueError, match="refresh rate"):
-        by_click.panel(hz=100)
+        Panel(by_click, hz=100)
     with pytest.raises(ValueError, match="max_throttle"):
-        by_click.panel(max_throttle=-1)
+        Panel(by_click, max_throttle=-1)
 
 
 def test_the_live_plot_moves_while_the_kernel_is_idle(labs):
     by_click, _ = labs
-    panel = by_click.panel(hz=10)
+    panel = Panel(by_click, hz=10)
     first = panel.frames
     by_click.wait_for(lambda: panel.frames >= first + 3, 10, "three refreshes")
     assert panel.image.value[:8] == b"\x89PNG\r\n\x1a\n"
@@ -99,7 +100,7 @@ def test_the_live_plot_moves_while_the_kernel_is_idle(labs):
 
 def test_an_action_can_report_its_result(labs):
     by_click, _ = labs
-    panel = by_click.panel(hz=5, actions={"count peers": lambda lab: f"{len(lab.peers)} peers"})
+    panel = Panel(by_click, hz=5, actions={"count peers": lambda lab: f"{len(lab.peers)} peers"})
     panel.action_buttons["count peers"].click()
     assert panel.last_message == "count peers: 2 peers"
 
@@ -119,7 +120,7 @@ def test_live_plot_shows_only_what_happened_since_the_panel_opened(monkeypatch):
             return draw(series, events, **kwargs)
 
         monkeypatch.setattr(widgets, "rates_figure", capture)
-        panel = lab.panel(hz=5, plot=False)
+        panel = Panel(lab, hz=5, plot=False)
         panel.rows["server"].throttle.value = 0.001  # one event after it
         panel.render()
         assert [(k, p) for _, k, p, _ in seen["events"]] == [("throttle", "server")]
@@ -128,3 +129,39 @@ def test_live_plot_shows_only_what_happened_since_the_panel_opened(monkeypatch):
         assert all(w.layout.flex == "0 0 auto" for w in (row.label, row.kill, row.restart, row.throttle))
     finally:
         lab.close()
+
+
+def test_a_closed_labs_panel_says_so_and_refuses_clicks(labs):
+    """After the lab closes (a teardown cell, a re-run), its panel must not look alive."""
+    by_click, _ = labs
+    panel = Panel(by_click, hz=5, plot=False, actions={"add": lambda lab: "added"})
+    by_click.close()
+    assert "lab closed" in panel.title.value
+    assert all("lab closed" in row.label.value for row in panel.rows.values())
+    assert panel.rows["server"].kill.disabled and panel.action_buttons["add"].disabled
+    panel.rows["server"].kill.click()            # a click that still arrives changes nothing
+    panel._do("kill", "server")
+    assert "is closed" in panel.last_message
+    assert by_click.peer("server").state != "killed" or by_click.peer("server").starts == 1
+
+
+def test_adder_starts_numbered_peers_after_the_highest(labs):
+    by_click, _ = labs
+    ep = by_click.endpoint("more", "tcp")
+    add = adder("server", reqrep.echo_server, endpoint=ep)
+    panel = Panel(by_click, hz=5, plot=False, actions={"add server": add})
+    panel.action_buttons["add server"].click()
+    assert panel.last_message == "add server: started server1"
+    by_click.start("server7", reqrep.echo_server, endpoint=by_click.endpoint("seven", "tcp"))
+    panel.action_buttons["add server"].click()
+    assert "server8" in by_click.peers and by_click.peer("server8").params["endpoint"] == ep
+    panel.refresh(plot=False)
+    assert {"server1", "server8"} <= set(panel.rows)
+
+
+def test_extra_widgets_sit_under_the_panel(labs):
+    import ipywidgets as W
+    by_click, _ = labs
+    verdict = W.HTML("verdict")
+    panel = Panel(by_click, hz=5, plot=False, extra=[verdict])
+    assert verdict in panel.children

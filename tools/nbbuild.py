@@ -6,7 +6,7 @@ usage: python tools/nbbuild.py notebooks/src/01_request_reply.py [...]   (or: ma
 A source is a Python file in "percent" form: ``# %%`` starts a code cell, ``# %% [markdown]`` a
 Markdown cell whose lines are written as ``# text``. The notebook is written to
 ``notebooks/<name>.ipynb`` after it has been executed in ``notebooks/`` with a fresh kernel.
-tests/test_notebook_sources.py checks that every notebook still matches its source.
+tests/test_setup.py checks that every notebook still matches its source.
 """
 from __future__ import annotations
 

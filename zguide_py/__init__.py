@@ -4,17 +4,17 @@
     lab = Lab("my-notebook")
 
 See ``Lab`` for the controls, ``Scenario`` for scripted faults, ``zguide_py.patterns`` for the roles.
+This much is headless and needs pyzmq only. The notebook side (``zguide_py.widgets.Panel``,
+``zguide_py.plots``, ``zguide_py.views``) needs the ``notebook`` extra: ``pip install zguide_py[notebook]``.
 """
-from .lab import Lab, LabError, PeerFailed, UnknownPeer, close_all, live_labs
+from .errors import LabError, PeerFailed, UnknownPeer
+from .events import Event
+from .lab import Lab, close_all, live_labs
 from .metrics import SeqChecker, summarize
 from .peer import Peer
 from .scenario import Report, Scenario
-import sys as _sys
 
-if "IPython" in _sys.modules:   # in a notebook: register the PNG formatter for figures now. A role
-    from . import plots  # noqa: F401  run as a process (python -m zguide_py run) skips matplotlib.
-
-__all__ = ["Lab", "LabError", "PeerFailed", "UnknownPeer", "Peer", "Scenario", "Report",
+__all__ = ["Lab", "LabError", "PeerFailed", "UnknownPeer", "Peer", "Scenario", "Report", "Event",
            "SeqChecker", "summarize", "close_all", "live_labs", "show_source"]
 __version__ = "0.1.0"
 

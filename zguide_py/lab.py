@@ -3,11 +3,12 @@
     lab = Lab("reqrep")                     # closes any live lab of the same name first
     lab.start("server", echo_server, endpoint=lab.endpoint("echo"))
     lab.kill("server"); lab.restart("server"); lab.throttle("server", 0.01)
+    lab.set("server", paused=True)          # an input the role reads from peer.inputs
     report = lab.run(scenario, seconds=2)   # scripted faults, headless
-    lab.panel()                             # the same controls as widgets
     lab.close()                             # joins every peer, destroys the context (linger 0)
 
-Every control is a public method here; the widgets and the scenarios call these same methods.
+Every control is a public method here; the widgets (``zguide_py.widgets.Panel(lab)``) and the
+scenarios call these same methods. The lab core imports no UI: it runs headless, with pyzmq only.
 """
 from __future__ import annotations
 
@@ -25,9 +26,15 @@ from typing import Any, Callable
 
 import zmq
 
+from .errors import LabError, PeerFailed, UnknownPeer
+from .events import Event, make_detail
 from .metrics import Sampler
-from .sockets import LabContext
-from .peer import MAX_THROTTLE, Peer
+from .peer import KILL_TIMEOUT, MAX_THROTTLE, Peer
+from .scenario import Scenario, run as run_scenario
+from .sockets import LabContext, new_socket
+
+__all__ = ["Lab", "LabError", "PeerFailed", "UnknownPeer", "Event", "free_tcp_port", "close_all",
+           "live_labs", "StatusTable", "TRANSPORTS"]
 
 _LABS: dict[str, "Lab"] = {}   # live labs by name: a lab lives until closed (its threads hold it)
 _LABS_LOCK = threading.Lock()
@@ -35,25 +42,10 @@ _LABS_LOCK = threading.Lock()
 TRANSPORTS = ("inproc", "ipc", "tcp")
 
 
-class LabError(Exception):
-    """A control was used wrongly: the message says what and how to fix it."""
-
-
-class UnknownPeer(LabError, KeyError):
-    """No peer of that name in this lab."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
-
-
-class PeerFailed(LabError):
-    """A role raised; the message carries its traceback."""
-
-
 class Lab:
     """One notebook's ZeroMQ world: a private context, named peers, events, a sampler."""
 
-    KILL_TIMEOUT = 1.0   # a role polls with short timeouts; a peer still alive after this is stuck
+    KILL_TIMEOUT = KILL_TIMEOUT   # a role waits in slices; a peer still alive after this is stuck
 
     def __init__(self, name: str = "lab", sample_interval: float = 0.1):
         if not isinstance(name, str) or not name.strip():
@@ -65,7 +57,7 @@ class Lab:
         self.name = name
         self.ctx = LabContext()  # private: never the process-wide shared instance, which the kernel uses
         self.peers: dict[str, Peer] = {}
-        self.events: deque[tuple[float, str, str, Any]] = deque(maxlen=200_000)
+        self.events: deque[Event] = deque(maxlen=200_000)
         self.closed = False
         self._t0 = time.monotonic()
         self._tmpdir: str | None = None
@@ -81,14 +73,20 @@ class Lab:
         """Seconds since this lab was created (the time axis of every plot and event)."""
         return time.monotonic() - self._t0
 
-    def record(self, kind: str, peer: str = "", detail: Any = "") -> None:
-        """Add an event: (time, kind, peer, detail). Thread-safe; peers call it via ``peer.log``."""
-        self.events.append((self.now(), kind, peer, detail))
+    def record(self, kind: str, peer: str = "", detail: Any = "", at: float | None = None,
+               **fields: Any) -> Event:
+        """Add an event ``Event(t, kind, peer, detail)``, with ``fields`` as its detail if given.
+        ``at`` back-dates it (lab time), e.g. for an event a child process saw a moment ago.
+        Thread-safe; peers call it through ``peer.log``."""
+        event = Event(self.now() if at is None else at, kind, peer, make_detail(detail, fields))
+        self.events.append(event)
+        return event
 
     def events_of(self, kind: str | None = None, peer: str | None = None,
-                  since: float = 0.0) -> list[tuple[float, str, str, Any]]:
+                  since: float = 0.0) -> list[Event]:
+        """The events after ``since``, of one kind and/or one peer."""
         return [e for e in list(self.events)
-                if e[0] >= since and (kind is None or e[1] == kind) and (peer is None or e[2] == peer)]
+                if e.t >= since and (kind is None or e.kind == kind) and (peer is None or e.peer == peer)]
 
     # ---- endpoints ----------------------------------------------------------------------------
     def endpoint(self, name: str, transport: str = "inproc") -> str:
@@ -110,13 +108,8 @@ class Lab:
     def socket(self, socket_type: int, **options: Any) -> zmq.Socket:
         """A socket for the notebook's own (main-thread) use, on the lab's context.
         Options are set by name (``rcvhwm=10``); ``close()`` closes it with linger 0."""
-        self._check_open()
-        sock = self.ctx.socket(socket_type)
-        sock.linger = 0
-        for key, value in options.items():
-            setattr(sock, key, value)
-        self._sockets.append(sock)
-        return sock
+        self.check_open()
+        return new_socket(self.ctx, socket_type, options, self._sockets)
 
     # ---- peers --------------------------------------------------------------------------------
     def peer(self, name: str) -> Peer:
@@ -133,7 +126,7 @@ class Lab:
         ``throttle`` (seconds per message, the lab's own, not passed to the role) is set before the
         thread starts: ``lab.throttle()`` right after ``start()`` would race a fast role, which
         can send thousands of messages before the main thread gets to run again."""
-        self._check_open()
+        self.check_open()
         delay = self._throttle_value(name, throttle)
         if not isinstance(name, str) or not name:
             raise LabError(f"a peer needs a non-empty name, not {name!r}")
@@ -151,6 +144,13 @@ class Lab:
         if delay:
             self.record("throttle", name, delay)
         return peer
+
+    def start_next(self, prefix: str, role: Callable[..., Any], throttle: float = 0.0, **params: Any) -> Peer:
+        """Start one more numbered peer: ``prefix`` followed by the first number above every peer
+        named so already (``worker3`` when worker1 and worker2 exist). What an "add worker" button does."""
+        taken = [int(n[len(prefix):]) for n in self.peers
+                 if n.startswith(prefix) and n[len(prefix):].isdigit()]
+        return self.start(f"{prefix}{max(taken, default=0) + 1}", role, throttle=throttle, **params)
 
     def kill(self, name: str) -> Peer:
         """Kill a peer as a crash would: its loop ends within one poll, its sockets close with
@@ -170,7 +170,7 @@ class Lab:
         """Kill the peer if it runs, then start its role again, with the same parameters except
         those given here (``lab.restart("sub1", topics=["sports."])``). Counters carry on, so rates
         stay continuous across the restart."""
-        self._check_open()
+        self.check_open()
         peer = self.peer(name)
         if params:
             try:
@@ -202,6 +202,17 @@ class Lab:
         value = self._throttle_value(name, seconds_per_message)
         peer.delay = value
         self.record("throttle", name, value)
+        return peer
+
+    def set(self, name: str, **inputs: Any) -> Peer:
+        """Tell a running role something: ``lab.set("server", paused=True)``. The role reads
+        ``peer.inputs["paused"]``; the change is recorded as an event with its fields."""
+        self.check_open()
+        peer = self.peer(name)
+        if not inputs:
+            raise LabError(f"lab.set({name!r}) needs at least one input, e.g. paused=True")
+        peer.inputs.update(inputs)
+        self.record("set", name, **inputs)
         return peer
 
     def remove(self, name: str) -> None:
@@ -284,22 +295,18 @@ class Lab:
         return (sum(p.open_sockets() for p in list(self.peers.values()))
                 + sum(1 for s in self._sockets if not s.closed))
 
-    # ---- scenarios and widgets ---------------------------------------------------------------
-    def run(self, scenario: Any = None, seconds: float = 2.0, until: Callable[[], Any] | None = None):
+    # ---- scenarios ---------------------------------------------------------------------------
+    def run(self, scenario: Scenario | None = None, seconds: float = 2.0,
+            until: Callable[[], Any] | None = None):
         """Run a scenario (or just wait) for ``seconds``, headless; returns a Report."""
-        from .scenario import Scenario, run
-        return run(self, scenario if scenario is not None else Scenario(), seconds, until)
-
-    def panel(self, **options: Any):
-        """The control panel and live plot (ipywidgets). See :class:`zguide_py.widgets.Panel`."""
-        from .widgets import Panel
-        return Panel(self, **options)
+        return run_scenario(self, scenario if scenario is not None else Scenario(), seconds, until)
 
     def on_close(self, callback: Callable[[], None]) -> None:
         self._on_close.append(callback)
 
     # ---- lifecycle ---------------------------------------------------------------------------
-    def _check_open(self) -> None:
+    def check_open(self) -> None:
+        """Raise LabError if this lab is closed (every control calls this first)."""
         if self.closed:
             raise LabError(f"lab {self.name!r} is closed: create a new Lab({self.name!r})")
 

@@ -63,6 +63,12 @@ class Sampler:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    def history(self, since: float = 0.0) -> list[tuple[float, dict[str, dict[str, int]]]]:
+        """A copy of the samples taken at or after ``since``: (lab time, {peer: {counter: value}}).
+        The one way to read the raw samples from outside; ``series`` and ``values`` are built on it."""
+        with self._lock:
+            return [(t, s) for t, s in self.samples if t >= since]
+
     def series(self, peer: str, counter: str, since: float = 0.0) -> tuple[list[float], list[float]]:
         """Rate of ``peer``'s ``counter`` per second, as (times, rates) at each sample after ``since``.
 
@@ -72,8 +78,7 @@ class Sampler:
         milliseconds would show as a spike. It stretches the interval before it instead, so the
         rates still add up to the counts.
         """
-        with self._lock:
-            samples = [(t, s) for t, s in self.samples if t >= since]
+        samples = self.history(since)
         times: list[float] = []
         rates: list[float] = []
         prev_t, prev_v = None, None       # the sample the next rate is measured from
@@ -101,8 +106,7 @@ class Sampler:
 
     def values(self, peer: str, counter: str, since: float = 0.0) -> tuple[list[float], list[int]]:
         """The raw sampled values of ``peer``'s ``counter``, as (times, values)."""
-        with self._lock:
-            rows = [(t, s[peer].get(counter, 0)) for t, s in self.samples if t >= since and peer in s]
+        rows = [(t, s[peer].get(counter, 0)) for t, s in self.history(since) if peer in s]
         return [t for t, _ in rows], [v for _, v in rows]
 
     def counters(self) -> set[tuple[str, str]]:

@@ -4,11 +4,17 @@ A role is a plain function ``role(peer, **params)`` written with pyzmq's own API
 only what a notebook needs around the pattern:
 
 * ``peer.socket(zmq.REP)`` - a socket on the lab's context, closed with linger 0 when the role ends;
+* ``peer.poll(sock, timeout)`` - True when a message waits; False on timeout, or once the lab kills
+  the peer. ``peer.poll(poller, timeout)`` gives the ready sockets (``{}`` on timeout or kill).
+  ``peer.send(sock, frames)`` waits for room to send, but never past a kill. These are the lab's
+  kill contract: they wait in slices of :data:`SLICE`, so a kill takes effect within one slice;
 * ``peer.running`` - False as soon as the lab kills the peer, so ``while peer.running`` loops end;
 * ``peer.throttle()`` - sleeps while a widget or a scenario slows this peer down;
+* ``peer.inputs`` - what the notebook told the role with ``lab.set(name, paused=True)``;
 * ``peer.count(name)`` - one dictionary increment on the message path;
-* ``peer.log(kind, detail)`` - an event with its time, for the report and the plots;
-* ``peer.latency(name, seconds)`` and ``peer.data`` - measurements and results for the notebook.
+* ``peer.log(kind, **fields)`` - an event with its time and fields, for the report and the plots;
+* ``peer.latency(name, seconds)`` and ``peer.data`` - measurements and results for the notebook
+  (output only: the notebook reads ``peer.data``, and tells the role things through ``lab.set``).
 
 Nothing here prints: peers record, the main thread renders.
 """
@@ -22,21 +28,28 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import zmq
 
+from .errors import Killed
+from .events import make_detail
 from .metrics import Counter
+from .sockets import new_socket
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lab import Lab
+
+__all__ = ["Peer", "Killed", "SLICE", "KILL_TIMEOUT", "MAX_THROTTLE", "STATES"]
+
+#: The lab's kill contract: a role waits in slices this long (``peer.poll``, ``peer.send``), so a
+#: kill takes effect within one slice...
+SLICE = 0.05
+#: ...and a peer still alive this long after its kill is reported stuck.
+KILL_TIMEOUT = 1.0
 
 #: A throttle is a delay per message; more than this is surely a typo (and would make kill slow).
 MAX_THROTTLE = 5.0
 
 STATES = ("starting", "running", "done", "killed", "failed", "stuck")
 
-
-class Killed(BaseException):
-    """Raised inside a role when the lab kills its peer during ``throttle()`` or ``sleep()``, so the
-    role stops right there, as a crash would, instead of finishing the message it was working on.
-    A BaseException, so that a role's own ``except Exception`` does not swallow it."""
+_SLICE_MS = int(SLICE * 1000)
 
 
 class Peer:
@@ -54,6 +67,7 @@ class Peer:
         self.counters: dict[str, Counter] = {}
         self.latencies: dict[str, deque] = {}
         self.data: dict[str, Any] = {}     # free-form results that the role leaves for the notebook
+        self.inputs: dict[str, Any] = {}   # what the notebook tells the role: lab.set(name, ...)
         self.running = False
         self._stop = threading.Event()
         self._sockets: list[zmq.Socket] = []
@@ -69,12 +83,60 @@ class Peer:
 
         The socket is closed with linger 0 when the role returns, raises or is killed.
         """
-        sock = self.lab.ctx.socket(socket_type)
-        sock.linger = 0
-        for key, value in options.items():
-            setattr(sock, key, value)
-        self._sockets.append(sock)
-        return sock
+        return new_socket(self.lab.ctx, socket_type, options, self._sockets)
+
+    def poll(self, sock: zmq.Socket | zmq.Poller, timeout: float | None = None,
+             flags: int = zmq.POLLIN) -> Any:
+        """Wait up to ``timeout`` seconds (None: for as long as the peer runs) for ``sock``.
+
+        With a socket: True when it is ready (a message waits, or with ``flags=zmq.POLLOUT`` there
+        is room to send), False on timeout or once the lab kills this peer.
+        With a ``zmq.Poller``: the dict of ready sockets, ``{}`` on timeout or kill.
+        It waits in slices of :data:`SLICE`, so a kill takes effect within one slice."""
+        is_poller = isinstance(sock, zmq.Poller)
+        if timeout is not None:
+            deadline = time.monotonic() + timeout
+        while self.running:
+            wait = _SLICE_MS
+            if timeout is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    wait = 0
+                elif left < SLICE:
+                    wait = max(1, int(left * 1000 + 0.999))
+            if is_poller:
+                ready = dict(sock.poll(wait))
+                if ready:
+                    return ready
+            elif sock.poll(wait, flags):
+                return True
+            if timeout is not None and (wait == 0 or time.monotonic() >= deadline):
+                break
+        return {} if is_poller else False
+
+    def send(self, sock: zmq.Socket, frames: bytes | list, timeout: float | None = None) -> bool:
+        """Send one message (bytes, or a list of frames), waiting while the socket has no room or
+        nobody to send to (a DEALER with no connection, a PUSH at its high-water mark), but never
+        past a kill or ``timeout`` seconds. True when sent, False when it could not go."""
+        parts = [frames] if isinstance(frames, (bytes, bytearray, memoryview, zmq.Frame)) else frames
+        try:
+            sock.send_multipart(parts, zmq.NOBLOCK)
+            return True
+        except zmq.Again:
+            pass
+        if timeout is not None:
+            deadline = time.monotonic() + timeout
+        while self.running:
+            left = None if timeout is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            self.poll(sock, SLICE if left is None else min(SLICE, left), zmq.POLLOUT)
+            try:
+                sock.send_multipart(parts, zmq.NOBLOCK)
+                return True
+            except zmq.Again:
+                continue
+        return False
 
     def close_socket(self, sock: zmq.Socket) -> None:
         """Close one socket now (linger 0), e.g. Lazy Pirate's close-and-reopen."""
@@ -114,9 +176,10 @@ class Peer:
         counter = self.counters.get(name)
         return 0 if counter is None else counter.value
 
-    def log(self, kind: str, detail: Any = "") -> None:
-        """Record an event (a retry, a heartbeat lost, a failover...) with the lab's clock."""
-        self.lab.record(kind, self.name, detail)
+    def log(self, kind: str, detail: Any = "", **fields: Any) -> None:
+        """Record an event (a retry, a heartbeat lost, a failover...) with the lab's clock.
+        Give facts as fields, ``peer.log("retry", seq=17)``, so views read them as data."""
+        self.lab.record(kind, self.name, make_detail(detail, fields))
 
     def now(self) -> float:
         """The lab's clock: seconds since the lab was created (the time axis of every plot)."""

@@ -6,7 +6,7 @@
     sc.after(5, "client", "replies", "throttle", "server", 0.05)   # once the client has 5 replies
     sc.chaos(["worker1", "worker2"], kills=3, start=0.5, end=4.0)  # seeded random kills+restarts
     report = lab.run(sc, seconds=5)
-    report.plot()
+    report_figure(report)        # zguide_py.plots: rates over time, faults marked
 
 Each action is the name of a public Lab method (kill, restart, throttle, start, remove) called with
 the given arguments - the very methods that the panel's buttons call - or any function ``f(lab)``.
@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from .lab import LabError
+from .errors import LabError
+from .events import Event
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lab import Lab
@@ -123,7 +124,7 @@ class Report:
     start: float                      # lab time when the run started
     duration: float
     series: dict[tuple[str, str], tuple[list[float], list[float]]]
-    events: list[tuple[float, str, str, Any]]
+    events: list[Event]
     counts: dict[str, dict[str, int]]     # growth of each counter during the run
     totals: dict[str, dict[str, int]]     # counter values at the end
     states: dict[str, str]
@@ -134,16 +135,13 @@ class Report:
         return self.counts.get(peer, {}).get(counter, 0)
 
     def events_of(self, kind: str | None = None, peer: str | None = None) -> list:
-        return [e for e in self.events if (kind is None or e[1] == kind) and (peer is None or e[2] == peer)]
+        return [e for e in self.events if (kind is None or e.kind == kind) and (peer is None or e.peer == peer)]
 
-    def plot(self, counters: list[str] | None = None, peers: list[str] | None = None,
-             title: str | None = None, ylabel: str = "messages per second"):
-        """Rates over time, one line per (peer, counter), with the run's events marked."""
-        from .plots import rates_figure
-        series = {k: v for k, v in self.series.items()
-                  if (counters is None or k[1] in counters) and (peers is None or k[0] in peers)}
-        return rates_figure(series, self.events, title=title or f"{self.lab_name}: {self.scenario}",
-                            ylabel=ylabel)
+    def series_of(self, counters: list[str] | None = None,
+                  peers: list[str] | None = None) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
+        """The rate series of some counters and/or peers (``plots.report_figure`` draws them)."""
+        return {k: v for k, v in self.series.items()
+                if (counters is None or k[1] in counters) and (peers is None or k[0] in peers)}
 
     def __repr__(self) -> str:
         lines = [f"run of {self.scenario!r}: ~{self.duration:.1f} s, "
@@ -172,7 +170,7 @@ def _targets(step: Step) -> str | None:
 
 def run(lab: "Lab", scenario: Scenario, seconds: float, until: Callable[[], Any] | None = None) -> Report:
     """Run ``scenario`` on ``lab`` for ``seconds`` (or until ``until()`` is true)."""
-    lab._check_open()
+    lab.check_open()
     if not isinstance(seconds, (int, float)) or not 0 < seconds <= 600:
         raise LabError(f"a run lasts between 0 and 600 seconds, not {seconds!r}")
     started = {s.args[0] for s in scenario.steps if s.action == "start" and s.args}
@@ -225,6 +223,6 @@ def run(lab: "Lab", scenario: Scenario, seconds: float, until: Callable[[], Any]
     totals = {name: p.snapshot() for name, p in lab.peers.items()}
     counts = {name: {k: v - baseline.get(name, {}).get(k, 0) for k, v in tot.items()}
               for name, tot in totals.items()}
-    events = [(t - t_start, k, p, d) for t, k, p, d in lab.events_of(since=t_start)]
+    events = [e.shifted(t_start) for e in lab.events_of(since=t_start)]
     return Report(lab.name, scenario.name, t_start, t_end - t_start, series, events, counts, totals,
                   {n: p.state for n, p in lab.peers.items()}, lab.errors(), list(scenario.steps))

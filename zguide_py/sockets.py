@@ -48,4 +48,25 @@ class LabSocket(zmq.Socket):
 
 
 class LabContext(zmq.Context):
+    """A private context whose sockets all start with linger 0: closing one drops what it queued,
+    as a crash would, and ``term()`` never waits for undelivered messages."""
+
     _socket_class = LabSocket
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setsockopt(zmq.LINGER, 0)    # a default for every socket made on this context
+
+
+def new_socket(ctx: zmq.Context, socket_type: int, options: dict, keep: list) -> zmq.Socket:
+    """A socket on ``ctx`` with ``options`` set by name (``rcvhwm=10``), remembered in ``keep`` so
+    that its owner (a peer, or the lab) closes it. The one socket factory of the lab."""
+    sock = ctx.socket(socket_type)
+    try:
+        for key, value in options.items():
+            setattr(sock, key, value)
+    except (AttributeError, zmq.ZMQError, TypeError, ValueError):
+        sock.close(linger=0)
+        raise
+    keep.append(sock)
+    return sock

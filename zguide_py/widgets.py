@@ -7,7 +7,7 @@ the kernel is idle. From that thread we only set widget values; we never use ``w
 
 Headless, a notebook drives it like a person would::
 
-    panel = lab.panel()
+    panel = Panel(lab, actions={"add worker": adder("worker", lb.worker, endpoint=ep)})
     panel.rows["server"].kill.click()        # same as lab.kill("server")
     panel.rows["worker"].throttle.value = 0.02
     panel.refresh()                           # one synchronous refresh, then check what changed
@@ -85,14 +85,17 @@ class Panel(W.VBox):
 
     def __init__(self, lab: "Lab", counters: list[str] | None = None, window: float = 10.0,
                  hz: float = 3.0, max_throttle: float = 0.1, plot: bool = True,
-                 actions: dict[str, Callable[["Lab"], Any]] | None = None, title: str | None = None):
+                 actions: dict[str, Callable[["Lab"], Any]] | None = None, title: str | None = None,
+                 extra: list[W.Widget] | None = None):
+        """``actions``: more buttons, each calling ``f(lab)`` (see :func:`adder`); ``extra``: more
+        widgets under the message line (a verdict line of the notebook's own, say)."""
         if not 0.2 <= hz <= 20:
             raise ValueError(f"panel refresh rate must be between 0.2 and 20 Hz, not {hz!r}")
         if not 0 < max_throttle <= MAX_THROTTLE:
             raise ValueError(f"max_throttle must be in (0, {MAX_THROTTLE}] s/msg, not {max_throttle!r}")
         if window <= 0:
             raise ValueError(f"plot window must be a positive number of seconds, not {window!r}")
-        lab._check_open()
+        lab.check_open()
         self.lab = lab
         self.counters = counters
         self.window = window
@@ -101,7 +104,8 @@ class Panel(W.VBox):
         self.rows: dict[str, PeerRow] = {}
         self.frames = 0            # plots rendered so far (the live plot moves: this grows)
         self.created = lab.now()   # the live plot shows nothing older: not earlier sections' runs
-        self.title = W.HTML(f"<h4 style='margin:2px'>{html.escape(title or 'lab ' + lab.name)}</h4>")
+        self._title = title or f"lab {lab.name}"
+        self.title = W.HTML(f"<h4 style='margin:2px'>{html.escape(self._title)}</h4>")
         self.message = W.HTML()
         self.errors = W.HTML()
         self.action_buttons: dict[str, W.Button] = {}
@@ -114,7 +118,7 @@ class Panel(W.VBox):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         children = [self.title, self._rows_box, W.HBox(list(self.action_buttons.values())),
-                    self.message, self.errors]
+                    self.message, self.errors, *(extra or [])]
         if self.image is not None:
             children.append(self.image)
         super().__init__(children)
@@ -124,7 +128,16 @@ class Panel(W.VBox):
         lab.on_close(self.stop)
 
     # ---- the controls call the lab's public methods ------------------------------------------
+    def _refuse_if_closed(self) -> bool:
+        if self.lab.closed:
+            self.say(f"lab {self.lab.name!r} is closed: this panel no longer controls anything "
+                     "(run the cell that makes the lab again)", error=True)
+            return True
+        return False
+
     def _do(self, method: str, *args: Any) -> None:
+        if self._refuse_if_closed():
+            return
         try:
             getattr(self.lab, method)(*args)
         except Exception as exc:  # noqa: BLE001 - a bad click shows an error and loses nothing
@@ -134,6 +147,8 @@ class Panel(W.VBox):
         self.refresh(plot=False)
 
     def _do_action(self, label: str, action: Callable[["Lab"], Any]) -> None:
+        if self._refuse_if_closed():
+            return
         try:
             result = action(self.lab)
         except Exception as exc:  # noqa: BLE001
@@ -203,11 +218,31 @@ class Panel(W.VBox):
                 self.say(f"refresh failed: {exc}", error=True)
 
     def stop(self) -> None:
-        """Stop the refresher (the lab calls this when it closes)."""
+        """Stop the refresher (the lab calls this when it closes). A panel whose lab has closed
+        says so, and its controls are disabled: it must not look alive."""
         self._stop.set()
         if threading.current_thread() is not self._thread:
             self._thread.join(2)
+        if self.lab.closed:
+            self.title.value = (f"<h4 style='margin:2px'>{html.escape(self._title)} "
+                                "<span style='color:#cf222e'>(lab closed)</span></h4>")
+            for row in self.rows.values():
+                row.label.value = f"<b>{html.escape(row.name)}</b> <span style='color:#57606a'>lab closed</span>"
+                for control in (row.kill, row.restart, row.throttle):
+                    control.disabled = True
+            for button in self.action_buttons.values():
+                button.disabled = True
+            self.say(f"lab {self.lab.name!r} is closed: run the cell that makes the lab again for a live panel")
 
     @property
     def live(self) -> bool:
         return self._thread.is_alive()
+
+
+def adder(prefix: str, role: Callable[..., Any], throttle: float = 0.0, **params: Any) -> Callable[["Lab"], str]:
+    """A panel action that starts one more numbered peer of ``role``: ``worker4``, then ``worker5``...
+    ``Panel(lab, actions={"add worker": adder("worker", lb.worker, endpoint=ep)})``."""
+    def add(lab: "Lab") -> str:
+        return f"started {lab.start_next(prefix, role, throttle=throttle, **params).name}"
+    add.__name__ = f"add_{prefix}"
+    return add
