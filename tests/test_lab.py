@@ -172,7 +172,7 @@ def test_a_stuck_role_is_reported_and_close_still_finishes():
     lab = Lab("stuck")
     lab.start("blocker", blocking_role, endpoint=lab.endpoint("b"))
     lab.wait_for(lambda: lab.peer("blocker").state == "running", 10)
-    with pytest.raises(LabError, match="did not stop"):
+    with pytest.raises(LabError, match=r"did not stop within 1.0 s: it is blocked in .*recv.*in blocking_role"):
         lab.kill("blocker")
     assert lab.peer("blocker").state == "stuck"
     lab.close()                            # term() wakes the blocked recv with ETERM
@@ -299,7 +299,8 @@ def counting_role(peer, upto: int, go: threading.Event):
     go.wait(5)
     for _ in range(upto):
         peer.count("n")
-        peer.sleep(0.01)
+        if not peer.sleep(0.01):
+            return
     while peer.running:
         peer.sleep(0.01)
 
@@ -314,3 +315,66 @@ def test_wait_quiet_returns_the_count_once_it_stops_changing(lab):
     lab.restart("counter", upto=10**6, go=go)            # a count that keeps going never settles
     with pytest.raises(TimeoutError, match="the endless count not met within 0.5 s"):
         lab.wait_quiet(lambda: lab.peer("counter").get("n"), quiet=0.2, timeout=0.5, what="the endless count")
+
+
+def test_controls_after_close_raise_a_clear_error():
+    lab = Lab("closed-controls")
+    lab.start("idle", idle_role, endpoint=lab.endpoint("idle"))
+    lab.close()
+    for control in (lambda: lab.kill("idle"), lambda: lab.throttle("idle", 0.1), lambda: lab.remove("idle"),
+                    lambda: lab.restart("idle"), lambda: lab.start("x", idle_role, endpoint="inproc://x"),
+                    lambda: lab.wait_for(lambda: True), lambda: lab.wait_done("idle"),
+                    lambda: lab.endpoint("late", "ipc"), lambda: lab.set("idle", paused=True),
+                    lambda: lab.socket(zmq.PUSH), lambda: lab.run(seconds=0.1)):
+        with pytest.raises(LabError, match="closed-controls' is closed"):
+            control()
+
+
+@pytest.mark.parametrize("value", [True, float("nan"), float("inf"), 10**400, -0.1, "fast", None, 1 + 1j])
+def test_throttle_takes_only_real_seconds_in_range(lab, value):
+    lab.start("idle", idle_role, endpoint=lab.endpoint("idle"))
+    with pytest.raises(LabError, match="throttle for 'idle' must be"):
+        lab.throttle("idle", value)
+    with pytest.raises(LabError, match="throttle for 'other' must be"):
+        lab.start("other", idle_role, endpoint=lab.endpoint("other"), throttle=value)
+    assert lab.peer("idle").delay == 0 and "other" not in lab.peers
+
+
+def test_start_checks_the_roles_parameters_before_it_starts(lab):
+    with pytest.raises(LabError, match="cannot start 'idle' with .*endpont"):
+        lab.start("idle", idle_role, endpont="inproc://typo")
+    with pytest.raises(LabError, match="cannot start 'idle'.*missing a required argument: 'endpoint'"):
+        lab.start("idle", idle_role)
+    assert "idle" not in lab.peers
+
+
+@pytest.mark.parametrize("name", ["a/b", "", "  ", "tab\there", "back\\slash", 7, None])
+def test_names_are_checked_once_for_labs_and_peers(lab, name):
+    with pytest.raises(LabError, match="needs a non-empty printable name"):
+        Lab(name)
+    with pytest.raises(LabError, match="needs a non-empty printable name"):
+        lab.start(name, idle_role, endpoint=lab.endpoint("idle"))
+
+
+def test_close_names_a_peer_stuck_outside_zeromq_and_still_ends_the_context():
+    release = threading.Event()
+
+    def stuck_role(peer, endpoint):
+        sock = peer.socket(zmq.PULL)
+        sock.bind(endpoint)
+        peer.data["in"] = True
+        release.wait(30)            # not a peer.poll or peer.sleep: a kill cannot reach it
+
+    lab = Lab("stuck-close")
+    try:
+        lab.start("sleeper", stuck_role, endpoint=lab.endpoint("s"))
+        lab.wait_for(lambda: lab.peer("sleeper").data["in"], 10)
+        with pytest.warns(RuntimeWarning, match=r"peer 'sleeper' did not stop: it is blocked in "
+                                                r"release.wait\(30\) \(test_lab.py:\d+, in stuck_role\)"):
+            lab.close()
+        assert lab.ctx.closed                       # the context ended all the same
+        assert lab.events_of("stuck", "sleeper")[-1].fields["where"].startswith("release.wait(30)")
+    finally:
+        release.set()
+    lab.peer("sleeper")._thread.join(10)
+    assert not lab.threads()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import inspect
+import numbers
 import os
 import random
 import shutil
@@ -21,6 +22,7 @@ import socket as _socket
 import tempfile
 import threading
 import time
+import warnings
 from collections import deque
 from typing import Any, Callable
 
@@ -48,8 +50,7 @@ class Lab:
     KILL_TIMEOUT = KILL_TIMEOUT   # a role waits in slices; a peer still alive after this is stuck
 
     def __init__(self, name: str = "lab", sample_interval: float = 0.1):
-        if not isinstance(name, str) or not name.strip():
-            raise LabError(f"a lab needs a non-empty name, not {name!r}")
+        check_name("lab", name)
         with _LABS_LOCK:
             old = _LABS.get(name)
         if old is not None:
@@ -92,10 +93,11 @@ class Lab:
     def endpoint(self, name: str, transport: str = "inproc") -> str:
         """An endpoint for ``name`` on a transport: inproc (default), ipc (a file in the lab's
         temporary folder) or tcp (a free port on 127.0.0.1, never a fixed one)."""
+        self.check_open()
         if transport not in TRANSPORTS:
             raise LabError(f"unknown transport {transport!r}: use one of {', '.join(TRANSPORTS)}"
                            " (pgm/epgm need a libzmq built with OpenPGM; see zmq.has('pgm'))")
-        if not name or any(c in name for c in " /:"):
+        if not isinstance(name, str) or not name or any(c in name for c in " /:\\\0"):
             raise LabError(f"bad endpoint name {name!r}: use letters, digits, '-' or '_'")
         if transport == "inproc":
             return f"inproc://{name}"
@@ -127,11 +129,11 @@ class Lab:
         thread starts: ``lab.throttle()`` right after ``start()`` would race a fast role, which
         can send thousands of messages before the main thread gets to run again."""
         self.check_open()
+        check_name("peer", name)
         delay = self._throttle_value(name, throttle)
-        if not isinstance(name, str) or not name:
-            raise LabError(f"a peer needs a non-empty name, not {name!r}")
         if not callable(role):
             raise LabError(f"role for peer {name!r} must be a function role(peer, ...), not {role!r}")
+        self._check_params(name, role, params, "start")
         with self._lock:
             old = self.peers.get(name)
             if old is not None and old.alive:
@@ -155,15 +157,17 @@ class Lab:
     def kill(self, name: str) -> Peer:
         """Kill a peer as a crash would: its loop ends within one poll, its sockets close with
         linger 0 and whatever they had queued is dropped."""
+        self.check_open()
         peer = self.peer(name)
         if not peer.alive:
             return peer
         peer._signal_stop(killed=True)
         self.record("kill", name)
         if not peer._join(self.KILL_TIMEOUT):
-            self.record("stuck", name, "did not stop within 1 s: does its role poll peer.running?")
-            raise LabError(f"peer {name!r} did not stop within {self.KILL_TIMEOUT} s: its role must "
-                           "poll with a timeout and check peer.running")
+            where = peer.where()
+            self.record("stuck", name, where=where)
+            raise LabError(f"peer {name!r} did not stop within {self.KILL_TIMEOUT} s: it is blocked in "
+                           f"{where}; a role must wait with peer.poll / peer.sleep, which a kill ends")
         return peer
 
     def restart(self, name: str, **params: Any) -> Peer:
@@ -173,10 +177,7 @@ class Lab:
         self.check_open()
         peer = self.peer(name)
         if params:
-            try:
-                inspect.signature(peer.role).bind(peer, **{**peer.params, **params})
-            except TypeError as exc:
-                raise LabError(f"cannot restart {name!r} with {params}: {exc}") from None
+            self._check_params(name, peer.role, {**peer.params, **params}, "restart", params)
         if peer.alive:
             self.kill(name)
         peer.params.update(params)
@@ -185,19 +186,38 @@ class Lab:
         return peer
 
     @staticmethod
+    def _check_params(name: str, role: Callable[..., Any], params: dict[str, Any], action: str,
+                      shown: dict[str, Any] | None = None) -> None:
+        """The role must accept these parameters (checked before its thread starts)."""
+        try:
+            signature = inspect.signature(role)
+        except (TypeError, ValueError):      # a builtin or a C function: nothing to check
+            return
+        try:
+            signature.bind(None, **params)
+        except TypeError as exc:
+            raise LabError(f"cannot {action} {name!r} with {shown if shown is not None else params}: "
+                           f"{exc}") from None
+
+    @staticmethod
     def _throttle_value(name: str, seconds_per_message: Any) -> float:
+        wrong = LabError(f"throttle for {name!r} must be a number of seconds per message, "
+                         f"not {seconds_per_message!r}")
+        if isinstance(seconds_per_message, bool) or not isinstance(seconds_per_message, numbers.Real):
+            raise wrong
         try:
             value = float(seconds_per_message)
-        except (TypeError, ValueError):
-            raise LabError(f"throttle for {name!r} must be a number of seconds per message, "
-                           f"not {seconds_per_message!r}") from None
-        if not 0 <= value <= MAX_THROTTLE:
+        except (TypeError, ValueError, OverflowError):
+            raise LabError(f"throttle for {name!r} must be between 0 and {MAX_THROTTLE} seconds "
+                           f"per message, not {seconds_per_message!r}") from None
+        if not 0 <= value <= MAX_THROTTLE:          # NaN fails this too
             raise LabError(f"throttle for {name!r} must be between 0 and {MAX_THROTTLE} seconds "
                            f"per message, not {seconds_per_message!r}")
         return value
 
     def throttle(self, name: str, seconds_per_message: float) -> Peer:
         """Slow a peer down: ``peer.throttle()`` then sleeps this long per message. 0 = full speed."""
+        self.check_open()
         peer = self.peer(name)
         value = self._throttle_value(name, seconds_per_message)
         peer.delay = value
@@ -217,6 +237,7 @@ class Lab:
 
     def remove(self, name: str) -> None:
         """Kill a peer and forget it (its counters leave the plots)."""
+        self.check_open()
         self.kill(name)
         with self._lock:
             self.peers.pop(name, None)
@@ -229,6 +250,7 @@ class Lab:
         A role fills in ``peer.data`` from its own thread, a moment after ``start()`` returns, so
         a ``KeyError`` or ``IndexError`` from the condition means "not there yet" and the wait goes
         on. If it is still raising at the deadline, the TimeoutError names it."""
+        self.check_open()
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
         while True:
@@ -265,6 +287,7 @@ class Lab:
 
     def wait_done(self, name: str, timeout: float = 10.0) -> Peer:
         """Wait until a peer's role has returned (state done/failed/killed)."""
+        self.check_open()
         peer = self.peer(name)
         self.wait_for(lambda: not peer.alive, timeout, f"peer {name!r} to finish")
         return peer
@@ -336,6 +359,17 @@ class Lab:
         term.join(2.0)
         for p in peers:
             p._join(0.5)
+        for p in [p for p in peers if p.alive]:
+            # Stuck outside ZeroMQ (time.sleep, Event.wait, a loop that swallows its kill): no
+            # thread can be killed from outside in Python. Say where, and end the context anyway.
+            where = p.where()
+            self.record("stuck", p.name, where=where)
+            warnings.warn(f"lab {self.name!r}: peer {p.name!r} did not stop: it is blocked in {where}. "
+                          "A thread stuck outside ZeroMQ cannot be killed: its sockets were closed "
+                          "under it and the context ended, but the thread runs on until that call "
+                          "returns (use peer.poll / peer.sleep in roles)", RuntimeWarning, stacklevel=2)
+            p._close_sockets_from_outside()
+        term.join(2.0)
         if self._tmpdir:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
         with _LABS_LOCK:
@@ -352,6 +386,13 @@ class Lab:
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{len(self.peers)} peers"
         return f"<Lab {self.name!r}: {state}>"
+
+
+def check_name(what: str, name: Any) -> None:
+    """Lab and peer names: non-empty text that can also name a thread, a file or a folder."""
+    if not isinstance(name, str) or not name.strip() or any(c in name for c in "/\\\0") \
+            or not name.isprintable():
+        raise LabError(f"a {what} needs a non-empty printable name without '/' or '\\', not {name!r}")
 
 
 _PORTS_GIVEN: set[int] = set()

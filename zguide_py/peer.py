@@ -20,6 +20,9 @@ Nothing here prints: peers record, the main thread renders.
 """
 from __future__ import annotations
 
+import linecache
+import os
+import sys
 import threading
 import time
 import traceback
@@ -248,6 +251,36 @@ class Peer:
             self.state = "stuck"
             return False
         return True
+
+    def where(self) -> str:
+        """Where this peer's thread is now: the line of its role it is on, and the innermost call
+        if that is elsewhere, e.g. ``time.sleep(60) (roles.py:12, in slow_role)``."""
+        thread = self._thread
+        frame = sys._current_frames().get(thread.ident) if thread is not None else None
+        if frame is None:
+            return "nothing (its thread has ended)"
+
+        def describe(f) -> str:
+            line = linecache.getline(f.f_code.co_filename, f.f_lineno).split("  #")[0].strip()
+            place = f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno}, in {f.f_code.co_name}"
+            return f"{line} ({place})" if line else place
+
+        role_code = getattr(self.role, "__code__", None)
+        outer = frame
+        while outer is not None and outer.f_code is not role_code:
+            outer = outer.f_back
+        if outer is None or outer is frame:
+            return describe(frame)
+        return f"{describe(outer)}, inside {describe(frame)}"
+
+    def _close_sockets_from_outside(self) -> None:
+        """Close the sockets of a thread that is stuck outside ZeroMQ (close() only): so that the
+        context can end. The thread, when it wakes, finds them closed."""
+        for sock in list(self._sockets):
+            try:
+                sock.close(linger=0)
+            except Exception:  # noqa: BLE001
+                pass
 
     def open_sockets(self) -> int:
         return sum(1 for s in self._sockets if not s.closed)
