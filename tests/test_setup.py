@@ -95,11 +95,23 @@ def test_every_notebook_matches_its_source_and_has_outputs():
     for nb_path, src in zip(notebooks, sources):
         nb = nbformat.read(nb_path, 4)
         expected = nbbuild.notebook_from(src)
-        shape = lambda cells: [(c.cell_type, c.source, c.metadata.get("slideshow")) for c in cells]
+        shape = lambda cells: [(c.cell_type, c.source, c.metadata.get("slideshow"), c.metadata.get("tags"))
+                               for c in cells]
         assert shape(nb.cells) == shape(expected.cells), f"{nb_path.name} differs from {src.name}: rebuild it"
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(c.execution_count for c in code), f"{nb_path.name} has cells that were never run"
         assert not [o for c in code for o in c.outputs if o.output_type == "error"], f"{nb_path.name} has errors"
+
+
+def test_nbval_markers_become_cell_tags_and_leave_the_code():
+    import nbbuild
+    source = "# NBVAL_IGNORE_OUTPUT\npanel"
+    assert nbbuild.nbval_tags(source) == ("panel", ["nbval-ignore-output"])
+    assert nbbuild.nbval_tags("x = 1  # NBVAL_SKIP is only a marker on the first lines") == (
+        "x = 1  # NBVAL_SKIP is only a marker on the first lines", [])
+    for nb_path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        code = [c.source for c in nbformat.read(nb_path, 4).cells if c.cell_type == "code"]
+        assert not [c for c in code if "NBVAL_" in c], f"{nb_path.name} shows nbval markers in its code"
 
 
 def test_notebooks_follow_the_house_shape():

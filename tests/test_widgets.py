@@ -134,8 +134,10 @@ def test_live_plot_shows_only_what_happened_since_the_panel_opened(monkeypatch):
 def test_a_closed_labs_panel_says_so_and_refuses_clicks(labs):
     """After the lab closes (a teardown cell, a re-run), its panel must not look alive."""
     by_click, _ = labs
-    panel = Panel(by_click, hz=5, plot=False, actions={"add": lambda lab: "added"})
+    panel = Panel(by_click, hz=5, actions={"add": lambda lab: "added"})
+    live = panel.image.value
     by_click.close()
+    assert not panel.live and panel.image.value != live and panel.image.value[:4] == b"\x89PNG"
     assert "lab closed" in panel.title.value
     assert all("lab closed" in row.label.value for row in panel.rows.values())
     assert panel.rows["server"].kill.disabled and panel.action_buttons["add"].disabled

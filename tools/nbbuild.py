@@ -63,13 +63,28 @@ def slide_type(kind: str, text: str, previous: str | None) -> str:
     return "subslide"
 
 
+def nbval_tags(text: str) -> tuple[str, list[str]]:
+    """Markers for nbval written as leading comments in a source (``# NBVAL_IGNORE_OUTPUT``) become
+    cell tags (``nbval-ignore-output``), so the learner's view of the cell shows no test tooling."""
+    lines = text.splitlines()
+    tags = []
+    while lines and lines[0].strip().startswith("# NBVAL_"):
+        tags.append(lines.pop(0).strip()[2:].lower().replace("_", "-"))
+    return "\n".join(lines), tags
+
+
 def notebook_from(source: Path) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     previous = None
     for kind, text in parse(source.read_text()):
+        tags: list[str] = []
+        if kind == "code":
+            text, tags = nbval_tags(text)
         cell = nbformat.v4.new_markdown_cell(text) if kind == "markdown" else nbformat.v4.new_code_cell(text)
+        if tags:
+            cell.metadata["tags"] = tags
         cell.metadata["slideshow"] = {"slide_type": slide_type(kind, text, previous)}
         nb.cells.append(cell)
         previous = kind

@@ -232,6 +232,8 @@ class Panel(W.VBox):
                     control.disabled = True
             for button in self.action_buttons.values():
                 button.disabled = True
+            if self.image is not None:
+                self.image.value = closed_plot(self.lab.name)
             self.say(f"lab {self.lab.name!r} is closed: run the cell that makes the lab again for a live panel")
 
     @property
@@ -246,3 +248,13 @@ def adder(prefix: str, role: Callable[..., Any], throttle: float = 0.0, **params
         return f"started {lab.start_next(prefix, role, throttle=throttle, **params).name}"
     add.__name__ = f"add_{prefix}"
     return add
+
+
+def closed_plot(lab_name: str) -> bytes:
+    """What the live plot turns into once its lab has closed: a grey card that says so."""
+    fig = new_figure(6.4, 1.2)
+    fig.patch.set_facecolor("#eeeeee")
+    fig.text(0.5, 0.5, f"lab {lab_name!r} is closed: this plot has stopped.\n"
+             "Re-run the cell that made the lab for a live panel.", ha="center", va="center",
+             fontsize=11, color="#57606a")
+    return to_png(fig, dpi=80)
