@@ -7,16 +7,9 @@ import pytest
 import zmq
 from matplotlib.figure import Figure
 
-from zguide_py import Lab
 from zguide_py.flow import Flow, FlowTable, short_frame, short_frames
 from zguide_py.plots import to_png
 
-
-@pytest.fixture
-def lab():
-    lab = Lab("test-flow")
-    yield lab
-    lab.close()
 
 
 def test_short_frame_forms():

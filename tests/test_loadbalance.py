@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from zguide_py import Lab
 from zguide_py.patterns import loadbalance as lb
+from zguide_py.views.loadbalance import run_balancer
 
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture
-def lab():
-    lab = Lab("test-loadbalance")
-    yield lab
-    lab.close()
-    assert not lab.threads()
-
-
 def test_lru_broker_never_sends_to_a_busy_worker(lab):
-    run = lb.run_balancer(lab, "lru", workers=3, clients=6, requests=30, slow="worker3", slow_delay=0.02)
+    run = run_balancer(lab, "lru", workers=3, clients=6, requests=30, slow="worker3", slow_delay=0.02)
     assert run.requests == run.answered == 180 and run.lost == 0
     assert run.arrived_while_busy == {"worker1": 0, "worker2": 0, "worker3": 0}
     assert sum(run.tasks.values()) == 180
@@ -27,7 +19,7 @@ def test_lru_broker_never_sends_to_a_busy_worker(lab):
 
 
 def test_simple_balancer_gives_the_slow_worker_its_full_share(lab):
-    run = lb.run_balancer(lab, "simple", workers=3, clients=6, requests=30, slow="worker3", slow_delay=0.02)
+    run = run_balancer(lab, "simple", workers=3, clients=6, requests=30, slow="worker3", slow_delay=0.02)
     assert run.requests == run.answered == 180 and run.lost == 0
     assert sum(run.tasks.values()) == 180
     # round-robin: every worker, the slow one too, gets a third (give or take one)

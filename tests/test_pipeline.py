@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from zguide_py import Lab, Scenario
+from zguide_py import Scenario
 from zguide_py.patterns import pipeline
 
 
 @pytest.fixture
-def lab(request):
-    lab = Lab(f"test-pipeline-{request.node.name}")
+def lab(lab):
+    """conftest's lab, with its sink already running."""
     lab.start("sink", pipeline.sink, endpoint=lab.endpoint("sink"))
-    yield lab
-    lab.close()
-    assert not lab.threads()
-
+    return lab
 
 def _workers(lab, names, tasks_ep):
     for name in names:

@@ -3,18 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from zguide_py import Lab
 from zguide_py.patterns import pubsub
 
 TOPICS = ["weather.london", "weather.paris", "sports.football", "news.world", "newsletter"]
-
-
-@pytest.fixture
-def lab(request):
-    lab = Lab(f"test-pubsub-{request.node.name}")
-    yield lab
-    lab.close()
-    assert not lab.threads()
 
 
 def _wait_last(lab, sub, count, source="publisher"):
@@ -107,13 +98,13 @@ def test_publisher_without_subscriber_drops(lab):
 
 
 @pytest.mark.timeout(60)
-def test_retopic_changes_what_a_subscriber_gets(lab):
+def test_restart_with_new_topics_changes_what_a_subscriber_gets(lab):
     ep = lab.endpoint("live", "tcp")
     lab.start("publisher", pubsub.publisher, endpoint=ep, topics=["weather.x", "sports.y"], interval=0.002)
     sub = lab.start("sub", pubsub.subscriber, endpoint=ep, topics=["weather."])
     lab.wait_for(lambda: sub.data["per_topic"].get("weather.x", 0) >= 5, timeout=5)
     assert "sports.y" not in sub.data["per_topic"]
-    pubsub.retopic(lab, "sub", ["sports."])
+    lab.restart("sub", topics=["sports."])
     lab.wait_for(lambda: sub.data["per_topic"].get("sports.y", 0) >= 5, timeout=5)
     assert sub.data["topics"] == ["sports."] and sub.starts == 2
     lab.check()

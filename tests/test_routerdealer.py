@@ -4,19 +4,11 @@ from __future__ import annotations
 import pytest
 import zmq
 
-from zguide_py import Lab, Scenario
+from zguide_py import Scenario
 from zguide_py.flow import Flow
 from zguide_py.patterns import routerdealer as rd
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def lab():
-    lab = Lab("test-routerdealer")
-    yield lab
-    lab.close()
-    assert not lab.threads()
 
 
 def start_server(lab, workers=3, work=0.0, mandatory=False, flow=None, transport="inproc"):

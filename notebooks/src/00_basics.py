@@ -27,6 +27,8 @@ import zmq
 
 from zguide_py import Lab, Scenario, show_source
 from zguide_py.patterns import basics
+from zguide_py.plots import report_figure
+from zguide_py.widgets import Panel
 
 lab = Lab("basics")          # re-running this cell closes the old lab first: always safe
 lab
@@ -116,9 +118,11 @@ print("all 3 queued messages delivered after the late bind:", len(got) == 3)
 # at once; nothing comes back.
 #
 # The rest of the workbook runs each side of a pattern as a **role**: a short function of plain pyzmq
-# that the lab runs in its own thread. `peer.socket` is `ctx.socket` plus cleanup, `peer.running`
-# turns False when the lab kills the peer, and `peer.count` is one integer increment for the plots.
-# Every role polls with a short timeout, so a kill takes effect within 50 ms.
+# that the lab runs in its own thread. `peer.socket` is `ctx.socket` plus cleanup, and `peer.count`
+# is one integer increment for the plots. `peer.poll(pull)` is `pull.poll()` that the lab can
+# interrupt: True when a message waits, False once the lab kills the peer. `peer.send(push, body)` is
+# a send that waits while there is no room, but not past a kill. Both wait in 50 ms slices, so a kill
+# takes effect within 50 ms.
 #
 # Look at the end of `pusher`: `send()` only *queued* the messages, so the pusher closes its socket
 # with a **linger** of 2 s. `close()` returns at once, and the context's I/O thread goes on delivering
@@ -160,7 +164,7 @@ report = lab.run(crash, seconds=10, until=lambda: lab.peer("pusher").state == "d
 report
 
 # %%
-report.plot(counters=["sent", "received"], title="fire-and-forget: a slow puller is killed and restarted")
+report_figure(report, counters=["sent", "received"], title="fire-and-forget: a slow puller is killed and restarted")
 
 # %% [markdown]
 # Read the plot: the pusher's send rate (orange) stays near 1 000 per second; it does not stop
@@ -229,7 +233,7 @@ for name in list(lab.peers):
 stream = lab.endpoint("stream", "tcp")
 lab.start("puller", basics.puller, endpoint=stream)
 lab.start("pusher", basics.pusher, endpoint=stream, count=10**9, throttle=0.001)
-panel = lab.panel(counters=["sent", "received"])
+panel = Panel(lab, counters=["sent", "received"])
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -274,7 +278,7 @@ print("still running:", sorted(n for n, p in lab.peers.items() if p.state == "ru
 #    pusher's send rate did not drop. What would the pusher have done if the puller had stayed down
 #    for 3 s? (Hint: the high-water mark.)
 # 2. If the pusher had bound and the puller connected, which side could you restart freely over `inproc`?
-# 3. Why does this workbook poll with a 50 ms timeout instead of calling a blocking `recv()`?
+# 3. Why do the roles wait in `peer.poll` (50 ms at a time) instead of calling a blocking `recv()`?
 #
 # **Exercise.** In section 3 three messages sent before the bind all arrived. Now make it harder.
 # A pusher with `count=50` connects, sends all 50 and closes its socket (with its 2 s linger) while no

@@ -24,6 +24,8 @@ import zmq
 
 from zguide_py import Lab, Scenario, show_source, summarize
 from zguide_py.patterns import reqrep
+from zguide_py.plots import report_figure
+from zguide_py.widgets import Panel
 
 lab = Lab("reqrep")
 
@@ -83,8 +85,9 @@ print("and REQ may send again:", req.poll(0, zmq.POLLOUT) == zmq.POLLOUT)
 # ## 3. The roles
 #
 # The server echoes each request back. The client sends `requests` numbered requests, one at a time,
-# checks that every reply is the answer to *its* request, and measures the round trip. Both poll with
-# a 50 ms timeout so the lab can kill them at any time.
+# checks that every reply is the answer to *its* request, and measures the round trip. Both wait with
+# `peer.poll(sock, timeout)`: True when a message waits, False on timeout or once the lab kills the
+# peer, so the lab can kill them at any time.
 
 # %%
 show_source(reqrep.echo_server, reqrep.client)
@@ -120,7 +123,7 @@ assert client.data["answered"] == list(range(60)) and client.state == "done"
 # most 200 per second, at 20 ms at most 50.
 
 # %%
-report.plot(counters=["replies"], peers=["server"], ylabel="replies per second",
+report_figure(report, counters=["replies"], peers=["server"], ylabel="replies per second",
             title="request-reply: the server is throttled after 30 replies")
 
 # %% [markdown]
@@ -152,7 +155,7 @@ print("the client's timeout fired once:", len(timeouts) == 1)
 assert stuck_on is not None and lab.peer("server").state == "running" and len(timeouts) == 1
 
 # %%
-report.plot(counters=["replies"], peers=["client"], ylabel="replies per second",
+report_figure(report, counters=["replies"], peers=["client"], ylabel="replies per second",
             title="request-reply: no reply after the kill, nor after the restart")
 
 # %% [markdown]
@@ -186,7 +189,7 @@ except zmq.ZMQError as exc:
 lab.remove("client")
 lab.throttle("server", 0)              # back to full speed (it was 100 ms per request)
 lab.start("client", reqrep.client, endpoint=endpoint, requests=10**6, timeout=5.0)
-panel = lab.panel(counters=["replies"], title="request-reply: server and client")
+panel = Panel(lab, counters=["replies"], title="request-reply: server and client")
 
 # %%
 # NBVAL_IGNORE_OUTPUT

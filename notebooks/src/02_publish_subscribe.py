@@ -31,7 +31,8 @@ import zmq
 
 from zguide_py import Lab, show_source
 from zguide_py.patterns import pubsub
-from zguide_py.plots import new_figure, timeline_figure
+from zguide_py.views import pubsub as pubsub_views
+from zguide_py.widgets import Panel, adder
 
 lab = Lab("pubsub")
 
@@ -91,8 +92,10 @@ print("the weather subscriber did:", sub.recv_multipart())
 #
 # The publisher cycles through its topics and numbers the messages of each topic (0, 1, 2, ...), so a
 # subscriber can tell exactly which ones it missed. The subscriber connects to one or more
-# publishers, subscribes, and logs every message it gets. With `sync` set, both take part in the
-# handshake of section 5; ignore that part for now.
+# publishers, subscribes, and logs every message it gets. With `sync` set, both first take part in
+# the handshake of section 5 (`say_hello` and `say_ready`, shown there); ignore that part for now.
+# `peer.poll(sub)` is the lab's `sub.poll()`: True when a message waits, False once the lab kills
+# the subscriber.
 
 # %%
 show_source(pubsub.publisher, pubsub.subscriber)
@@ -131,24 +134,7 @@ for name, prefixes in LISTENERS.items():
           ", ".join(f"{t} {n}" for t, n in sorted(got.items())) or "nothing")
 
 # %%
-fig = new_figure(8, 3.4)
-ax = fig.add_subplot()
-bottom = [0] * len(LISTENERS)
-for topic in TOPICS:
-    heights = [lab.peer(n).data["per_topic"].get(topic, 0) for n in LISTENERS]
-    ax.bar(list(LISTENERS), heights, bottom=bottom, label=topic)
-    bottom = [b + h for b, h in zip(bottom, heights)]
-for x, total in enumerate(bottom):
-    ax.annotate(str(total), (x, total), xytext=(0, 2), textcoords="offset points", ha="center", fontsize=8)
-ax.set_ylim(0, max(bottom) * 1.12)
-ax.set_xticks(range(len(LISTENERS)), [f"{n}\n{p!r}" if p else f"{n}\n(none)"
-                                      for n, p in LISTENERS.items()])
-ax.set_xlabel("subscriber (and its subscription)")
-ax.set_ylabel("messages received")
-ax.set_title("topic filtering: each subscriber gets the topics its prefix matches")
-ax.legend(title="topic", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-ax.grid(True, axis="y", alpha=0.3)
-fig
+pubsub_views.topics_figure(lab, LISTENERS, TOPICS)
 
 # %%
 exact = all(lab.peer(n).data["per_topic"] == expected(p) for n, p in LISTENERS.items())
@@ -180,12 +166,7 @@ arrivals = both.data["log"]
 sources = [source for _, source, _, _ in arrivals]      # who sent each message, in arrival order
 
 # %%
-rows = {src: [(i, "arrived") for i, s in enumerate(sources[:60]) if s == src] for src in ["pubA", "pubB"]}
-fig = timeline_figure(rows, title="one SUB socket fed by two publishers: the first 60 arrivals",
-                      xlabel="arrival order at the subscriber (message number)",
-                      colours={"arrived": "tab:blue"})
-fig.axes[0].set_ylabel("sent by")
-fig
+pubsub_views.arrivals_figure(sources, ["pubA", "pubB"])
 
 # %%
 sent_done = max(t for t, _, peer, _ in lab.events_of("done") if peer in ("pubA", "pubB"))   # all sent
@@ -214,6 +195,9 @@ for name in ["pubA", "pubB", "both"]:
 # "ready" over a REQ socket to the publisher's REP socket. Only when every expected subscriber is
 # ready does the publisher send its data. (A sleep before publishing, as in many examples, only makes
 # the loss rarer.)
+
+# %%
+show_source(pubsub.say_hello, pubsub.say_ready)
 
 # %%
 COUNT = 1000
@@ -246,21 +230,7 @@ print(f"without handshake: the first message reached the subscriber ~{join_plain
 print(f"with handshake:    lost {len(missed_sync)} of {COUNT}")
 
 # %%
-shown = max(60, len(missed_plain) + 20)
-fig = new_figure(8, 1.9)
-ax = fig.add_subplot()
-for y, missed in enumerate([missed_plain, missed_sync]):
-    for kind, colour in [("received", "tab:green"), ("lost", "tab:red")]:
-        xs = [n for n in range(shown) if (n in missed) == (kind == "lost")]
-        ax.scatter(xs, [y] * len(xs), marker="s", s=14, color=colour, label=kind if y == 0 else None)
-ax.set_yticks([0, 1], [f"no handshake\n({len(missed_plain)} lost)", f"handshake\n({len(missed_sync)} lost)"])
-ax.set_ylim(1.6, -0.6)
-ax.set_xlabel("message number (the publisher's sequence)")
-ax.set_ylabel("run")
-ax.set_title(f"slow joiner: the first {shown} of {COUNT} messages, as the subscriber saw them")
-ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-ax.grid(True, axis="x", alpha=0.3)
-fig
+pubsub_views.slow_joiner_figure(missed_plain, missed_sync, COUNT)
 
 # %%
 print("without the handshake, messages were lost:", len(missed_plain) > 0)
@@ -307,28 +277,27 @@ lab.start("publisher", pubsub.publisher, endpoint=live, topics=["weather.london"
                                                                  "weather.paris"], interval=0.003)
 for name, prefix in [("sub1", "weather."), ("sub2", "sports."), ("sub3", "")]:
     lab.start(name, pubsub.subscriber, endpoint=live, topics=[prefix])
-added = []
 
 
-def add_subscriber(lab):
-    name = f"extra{len(added) + 1}"
-    lab.start(name, pubsub.subscriber, endpoint=live, topics=[""])
-    added.append(name)
+def extras(lab):
+    """The subscribers the button added: extra1, extra2, ..."""
+    return sorted((n for n in lab.peers if n.startswith("extra")), key=lambda n: int(n[5:]))
 
 
 def remove_subscriber(lab):
-    if added:
-        lab.remove(added.pop())
+    if extras(lab):
+        lab.remove(extras(lab)[-1])
 
 
 def switch_sub1(lab):
-    now = lab.peer("sub1").params["topics"]
-    pubsub.retopic(lab, "sub1", ["sports."] if now == ["weather."] else ["weather."])
+    """Restart sub1 with the other topic: lab.restart(name, **new_params)."""
+    now = lab.peer("sub1").data["topics"]
+    lab.restart("sub1", topics=["sports."] if now == ["weather."] else ["weather."])
 
 
-panel = lab.panel(counters=["received"], title="publish-subscribe: rates per subscriber",
-                  actions={"add subscriber": add_subscriber, "remove subscriber": remove_subscriber,
-                           "switch sub1's topic": switch_sub1})
+panel = Panel(lab, counters=["received"], title="publish-subscribe: rates per subscriber",
+              actions={"add subscriber": adder("extra", pubsub.subscriber, endpoint=live, topics=[""]),
+                       "remove subscriber": remove_subscriber, "switch sub1's topic": switch_sub1})
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -347,7 +316,7 @@ def grows(name, by=10, timeout=5):
 
 
 panel.action_buttons["add subscriber"].click()
-print("'add subscriber' -> new peer:", added == ["extra1"], "| it receives:", grows("extra1"))
+print("'add subscriber' -> new peer:", extras(lab) == ["extra1"], "| it receives:", grows("extra1"))
 
 panel.action_buttons["switch sub1's topic"].click()
 sports_before = lab.peer("sub1").data["per_topic"].get("sports.football", 0)
@@ -369,7 +338,7 @@ panel.refresh()
 print("'remove subscriber' -> extra1 gone from lab and panel:", "extra1" not in lab.peers and
       "extra1" not in panel.rows)
 print("no peer failed:", not lab.errors())
-assert not added and got <= elapsed / 0.01 + 2 and not lab.errors()
+assert not extras(lab) and got <= elapsed / 0.01 + 2 and not lab.errors()
 
 # %% [markdown]
 # ## 8. What you saw, and questions

@@ -38,7 +38,9 @@ import zmq
 
 from zguide_py import Lab, Scenario, show_source
 from zguide_py.patterns import pipeline
-from zguide_py.plots import bars_figure, new_figure
+from zguide_py.plots import bars_figure, report_figure
+from zguide_py.views import pipeline as pipeline_views
+from zguide_py.widgets import Panel, adder
 
 lab = Lab("pipeline")
 
@@ -54,7 +56,8 @@ print("with nobody connected, PUSH has room to send:", bool(push.poll(0, zmq.POL
 
 # %% [markdown]
 # Nobody is connected yet, so PUSH has nowhere to put a message: `send()` would block until a puller
-# turns up. That is why our roles poll for `POLLOUT` before sending.
+# turns up. That is why our roles send with `peer.send(sock, frames)`: it waits for room (it polls
+# for `POLLOUT`), but never past a kill.
 
 # %%
 pull_a = lab.socket(zmq.PULL)
@@ -80,8 +83,10 @@ print("B got:", pull_b.recv(), pull_b.recv())
 # work on it. A worker pulls a task, "works" (a sleep, which releases Python's GIL the way real I/O
 # or C code does, so workers in threads run in parallel) and pushes the result to the sink. The sink
 # times each batch from its start message to its last result. The worker also remembers which tasks
-# it received and finished, and, when it is killed, which were still in its hands or in its queue:
-# that is how this notebook can count losses exactly.
+# it received and finished, and, when it is killed, which were still in its hands or in its queue
+# (`note_lost_tasks`: bookkeeping for this notebook, not part of the pattern): that is how this
+# notebook can count losses exactly. `peer.poll(tasks)` waits for a task, and returns False once the
+# lab kills the worker.
 
 # %%
 show_source(pipeline.ventilator, pipeline.worker, pipeline.sink)
@@ -153,22 +158,8 @@ for n in [1, 2, 4, 8]:
     print(f"{n} worker(s): ~{times[n]:.3f} s (ideal ~{0.64 / n:.2f} s)")
 
 # %%
-fig = new_figure(6.4, 3.4)
-ax = fig.add_subplot()
 counts = list(times)
-ax.plot(counts, [times[n] for n in counts], marker="o", markersize=8, linewidth=3, alpha=0.6,
-        label="measured")
-ax.plot(counts, [times[1] / n for n in counts], linestyle="--", marker="x", color="black",
-        label="ideal: 1 worker's time / n")
-ax.set_xscale("log", base=2)
-ax.set_xticks(counts, [str(n) for n in counts])
-ax.set_xlabel("number of workers")
-ax.set_ylabel("batch time (s)")
-ax.set_ylim(bottom=0)
-ax.set_title("pipeline: 32 tasks of 20 ms, batch time against workers")
-ax.grid(True, alpha=0.3)
-ax.legend()
-fig
+pipeline_views.scaling_figure(times, title="pipeline: 32 tasks of 20 ms, batch time against workers")
 
 # %%
 speedup = times[1] / times[8]
@@ -203,22 +194,8 @@ print(f"worker2 died holding ~{len(dead['in_hand'])} task in its hands",
       f"and ~{len(dead['queued'])} in its queue")
 
 # %%
-fig = new_figure(8, 3.4)
-ax = fig.add_subplot()
-done = [tally["workers"][w]["finished"] for w in WORKERS]
-hand = [len(tally["workers"][w]["in_hand"]) for w in WORKERS]
-queue = [len(tally["workers"][w]["queued"]) for w in WORKERS]
-ax.bar(WORKERS, done, label="finished (result at the sink)", color="tab:blue")
-ax.bar(WORKERS, hand, bottom=done, label="lost: in its hands when killed", color="tab:red")
-ax.bar(WORKERS, queue, bottom=[d + h for d, h in zip(done, hand)], label="lost: still in its queue",
-       color="tab:orange")
-ax.set_ylim(0, 30)
-ax.set_xlabel("worker")
-ax.set_ylabel("tasks dealt to the worker")
-ax.set_title("pipeline: worker2 is killed after 5 tasks; its tasks die with it")
-ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-ax.grid(True, axis="y", alpha=0.3)
-fig
+pipeline_views.fate_figure(tally, WORKERS, top=30,
+                           title="pipeline: worker2 is killed after 5 tasks; its tasks die with it")
 
 # %%
 held = tally["held"]
@@ -230,7 +207,7 @@ print("the other workers finished everything dealt to them:",
 assert held and tally["missing"] == held and not others_got & set(held)
 
 # %%
-report.plot(counters=["finished", "results"], peers=["sink", "worker1", "worker2"],
+report_figure(report, counters=["finished", "results"], peers=["sink", "worker1", "worker2"],
             title="pipeline: worker2 killed mid-batch (worker1 stands for the three survivors)",
             ylabel="tasks per second")
 
@@ -259,17 +236,8 @@ feed = lab.endpoint("tasks-live")
 start_workers(["worker1", "worker2", "worker3"], feed)
 lab.start("ventilator", pipeline.ventilator, endpoint=feed, sink=sink_ep, tasks=None, work=0.01,
           interval=0.004, batch=6)
-extra = []
-
-
-def add_worker(lab):
-    name = f"worker{4 + len(extra)}"
-    lab.start(name, pipeline.worker, endpoint=feed, sink=sink_ep)
-    extra.append(name)
-
-
-panel = lab.panel(counters=["finished", "results"], title="pipeline: ventilator, workers, sink",
-                  actions={"add worker": add_worker})
+panel = Panel(lab, counters=["finished", "results"], title="pipeline: ventilator, workers, sink",
+              actions={"add worker": adder("worker", pipeline.worker, endpoint=feed, sink=sink_ep)})
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -287,7 +255,7 @@ def grows(name, counter="finished", by=10, timeout=5):
 
 
 panel.action_buttons["add worker"].click()
-print("'add worker' -> worker4 started:", extra == ["worker4"], "| it works:", grows("worker4"))
+print("'add worker' -> worker4 started:", "worker4" in lab.peers, "| it works:", grows("worker4"))
 
 panel.rows["worker2"].throttle.value = 0.05
 t0, before = time.perf_counter(), lab.peer("worker2").get("finished")

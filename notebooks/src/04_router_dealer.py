@@ -44,6 +44,8 @@ import zmq
 from zguide_py import Lab, Scenario, show_source, summarize
 from zguide_py.flow import Flow
 from zguide_py.patterns import routerdealer as rd
+from zguide_py.views import routerdealer as rd_views
+from zguide_py.widgets import Panel, adder
 
 lab = Lab("router-dealer", sample_interval=0.02)
 flow = Flow(lab)          # records messages: (time, sender, receiver, frames)
@@ -165,15 +167,19 @@ print("client-A received:", dealer.recv_multipart())
 #   `timeout` seconds as lost.
 # * `server_task` - a ROUTER frontend, a DEALER backend, and a Poller loop that passes frames from
 #   one to the other unchanged. It never looks inside a message; the envelope does the routing.
+#   `peer.poll(poller)` is the lab's `poller.poll()`: the ready sockets, or `{}` once the lab kills
+#   the server.
 # * `server_worker` - a DEALER that takes `[identity, request]`, works, and sends back
 #   `[identity, request, its name]`: the same envelope, so the reply finds its way home.
 #
-# Each role takes an optional `flow` and records what its sockets receive. One small helper,
-# `patient_send`, keeps them killable: a DEALER (or REQ) with nobody connected blocks in `send`
-# forever, so roles send with `NOBLOCK` and poll between tries.
+# Each role takes an optional `flow` and records what its sockets receive. They send with
+# `peer.send(sock, frames)`, which keeps them killable: a DEALER (or REQ) with nobody connected blocks
+# in `send` forever, so `peer.send` sends with `NOBLOCK` and, while there is nobody to send to, waits
+# (polling for `POLLOUT`) until there is, or until the lab kills the peer. The client waits for a reply
+# with `peer.poll(client, wait)`, where `wait` runs until its oldest open request times out.
 
 # %%
-show_source(rd.client_task, rd.server_task, rd.server_worker, rd.patient_send)
+show_source(rd.client_task, rd.server_task, rd.server_worker)
 
 # %% [markdown]
 # ## 4. A scripted run: three clients, three workers, and a client that dies
@@ -209,9 +215,9 @@ report = lab.run(crash, seconds=10, until=all_settled)
 report
 
 # %%
-rd.progress_figure(lab, report, [(c, "replies") for c in clients] + [("server", "unroutable")],
-                   title="async server: replies received per client; client3 killed",
-                   ylabel="replies so far")
+rd_views.progress_figure(lab, report, [(c, "replies") for c in clients] + [("server", "unroutable")],
+                         title="async server: replies received per client; client3 killed",
+                         ylabel="replies so far")
 
 # %% [markdown]
 # client1 and client2 climb to 40. client3's line stops a little above 10, when the kill has landed,
@@ -328,21 +334,13 @@ frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tc
 lab.start("server", rd.server_task, frontend=frontend, backend=backend, mandatory=True)
 
 
-def add_worker(lab):
-    n = 1 + sum(name.startswith("worker") for name in lab.peers)
-    lab.start(f"worker{n}", rd.server_worker, endpoint=backend, work=0.005)
-
-
-def add_client(lab):
-    n = 1 + sum(name.startswith("client") for name in lab.peers)
-    lab.start(f"client{n}", rd.client_task, endpoint=frontend, requests=None, timeout=1.0, throttle=0.02)
-
-
+add_worker = adder("worker", rd.server_worker, endpoint=backend, work=0.005)
+add_client = adder("client", rd.client_task, endpoint=frontend, requests=None, timeout=1.0, throttle=0.02)
 for _ in range(2):
     add_worker(lab)
     add_client(lab)
-panel = lab.panel(counters=["replies"], actions={"add worker": add_worker, "add client": add_client},
-                  title="async server: clients, server, workers")
+panel = Panel(lab, counters=["replies"], actions={"add worker": add_worker, "add client": add_client},
+              title="async server: clients, server, workers")
 
 # %%
 # NBVAL_IGNORE_OUTPUT

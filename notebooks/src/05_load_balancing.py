@@ -53,6 +53,8 @@ import zmq
 from zguide_py import Lab, show_source, summarize
 from zguide_py.flow import Flow
 from zguide_py.patterns import loadbalance as lb
+from zguide_py.views import loadbalance as lb_views
+from zguide_py.widgets import Panel, adder
 
 lab = Lab("load-balancing")
 flow = Flow(lab)
@@ -69,10 +71,13 @@ flow = Flow(lab)
 # * `simple_broker` - ROUTER frontend, DEALER backend, frames passed on unchanged.
 # * `lru_broker` - ROUTER frontend, ROUTER backend, and a `deque` of ready workers.
 #
-# (`patient_send` is notebook 04's helper: send, but wait, killably, while nobody is connected.)
+# `peer.poll(poller)` waits for the ready sockets (`{}` once the lab kills the broker), and
+# `peer.send(sock, frames)` sends, but waits, killably, while nobody is connected. The worker's check
+# of its broker is `arrived_while_busy`: whatever is already waiting when the worker is free again
+# was sent to it while it was busy.
 
 # %%
-show_source(lb.worker, lb.simple_broker, lb.lru_broker)
+show_source(lb.worker, lb.arrived_while_busy, lb.simple_broker, lb.lru_broker)
 
 # %% [markdown]
 # ## 2. The READY handshake, by hand
@@ -125,30 +130,30 @@ lab.remove("worker1")
 # ## 3. A scripted comparison: one slow worker
 #
 # Three workers take 2 ms per task; worker3 is **throttled** to 20 ms more per task, the same call as
-# the panel's slider. Six clients send 30 requests each, 180 in all. `lb.run_balancer` starts the
+# the panel's slider. Six clients send 30 requests each, 180 in all. `lb_views.run_balancer` starts the
 # broker and the workers, waits until every worker is connected (and, for LRU, has said READY),
 # throttles the slow worker, starts the clients, waits until they are done, collects the numbers and
 # removes the peers again. First the simple balancer:
 
 # %%
-simple = lb.run_balancer(lab, "simple", workers=3, clients=6, requests=30, work=0.002,
-                         slow="worker3", slow_delay=0.02)
+simple = lb_views.run_balancer(lab, "simple", workers=3, clients=6, requests=30, work=0.002,
+                               slow="worker3", slow_delay=0.02)
 print(f"simple: {simple.answered} of {simple.requests} answered in ~{simple.seconds:.2f} s")
 print("tasks per worker:", {w: f"~{n}" for w, n in simple.tasks.items()})
-print(lb.latency_line(simple.latencies))
+print(lb_views.latency_line(simple.latencies))
 
 # %% [markdown]
 # Then the LRU broker, with the same workers, the same slow one, and the same clients:
 
 # %%
-lru = lb.run_balancer(lab, "lru", workers=3, clients=6, requests=30, work=0.002,
-                      slow="worker3", slow_delay=0.02)
+lru = lb_views.run_balancer(lab, "lru", workers=3, clients=6, requests=30, work=0.002,
+                            slow="worker3", slow_delay=0.02)
 print(f"LRU: {lru.answered} of {lru.requests} answered in ~{lru.seconds:.2f} s")
 print("tasks per worker:", {w: f"~{n}" for w, n in lru.tasks.items()})
-print(lb.latency_line(lru.latencies))
+print(lb_views.latency_line(lru.latencies))
 
 # %%
-lb.compare_figure([simple, lru])
+lb_views.compare_figure([simple, lru])
 
 # %% [markdown]
 # **Left:** the simple balancer gives each worker exactly a third, the slow one too. The LRU broker
@@ -195,19 +200,13 @@ assert lru.violations == 0 and lru.share("worker3") < 1 / 3
 # %%
 frontend, backend_ep = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
 lab.start("broker", lb.lru_broker, frontend=frontend, backend=backend_ep)
-
-
-def add_worker(lab):
-    n = 1 + sum(name.startswith("worker") for name in lab.peers)
-    lab.start(f"worker{n}", lb.worker, endpoint=backend_ep, work=0.002)
-
-
+add_worker = adder("worker", lb.worker, endpoint=backend_ep, work=0.002)
 for _ in range(3):
     add_worker(lab)
 for c in ("client1", "client2"):
     lab.start(c, lb.client, endpoint=frontend, timeout=1.0, throttle=0.01)
-panel = lab.panel(counters=["tasks"], actions={"add worker": add_worker},
-                  title="LRU broker: workers and clients")
+panel = Panel(lab, counters=["tasks"], actions={"add worker": add_worker},
+              title="LRU broker: workers and clients")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -277,7 +276,7 @@ my_guess = None      # the slow worker's share of all tasks, e.g. 0.5
 
 # %%
 with Lab("load-balancing-exercise") as ex:
-    check = lb.run_balancer(ex, "simple", workers=4, clients=4, requests=20, slow="worker4")
+    check = lb_views.run_balancer(ex, "simple", workers=4, clients=4, requests=20, slow="worker4")
     share = check.share("worker4")
     print(f"the slow worker took ~{share:.2f} of the tasks | your guess: {my_guess}")
     print("the simple balancer gave it a quarter (within 0.02):", abs(share - 0.25) <= 0.02)

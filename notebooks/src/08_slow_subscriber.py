@@ -37,6 +37,8 @@ import ipywidgets as widgets
 
 from zguide_py import Lab, Scenario, show_source
 from zguide_py.patterns import slowsub
+from zguide_py.views import slowsub as slowsub_views
+from zguide_py.widgets import Panel
 from zguide_py.plots import bars_figure
 
 lab = Lab("slow-subscriber", sample_interval=0.05)
@@ -53,7 +55,10 @@ SMALL = 8192     # TCP buffer size (bytes) for our sockets: keep the queue where
 #
 # The subscriber checks each sequence number with a `SeqChecker`: a jump from 41 to 45 is a gap of
 # 3 lost messages, counted exactly. It also measures each message's age. With `max_gap` or
-# `max_age` set it is a suicidal snail. Its throttle (the panel's slider) makes it slow.
+# `max_age` set it is a suicidal snail. Its throttle (the panel's slider) makes it slow. The
+# bookkeeping (the `SeqChecker`, the list of gaps, the counters, a restarted publisher's new epoch, the
+# end marker) lives in its `Tally`, so the loop shows only the pattern. `peer.poll(sub)` waits for
+# a message, and returns False once the lab kills the subscriber.
 
 # %%
 show_source(slowsub.publisher, slowsub.subscriber)
@@ -79,15 +84,15 @@ print(slow_for_a_while.describe())
 report = lab.run(slow_for_a_while, seconds=15,
                  until=lambda: all(lab.peer(n).data.get("complete") for n in ["steady", "slow"]))
 print(f"run took ~{report.duration:.1f} s")
-times, waiting, dropped = slowsub.queue_series(lab, report, "publisher", "slow")
+times, waiting, dropped = slowsub_views.queue_series(lab, report, "publisher", "slow")
 first = next(i for i, d in enumerate(dropped) if d > 0)
 print(f"the publisher began to drop slow's messages at ~{times[first]:.2f} s, "
       f"with ~{waiting[first]:,} waiting in the queues")
 print(f"the most waiting at any one time: ~{max(waiting):,}")
 
 # %%
-slowsub.queue_figure(lab, report, "publisher", ["steady", "slow"],
-                     title="drop at the HWM: the slow subscriber's queue fills, then it loses messages")
+slowsub_views.queue_figure(lab, report, "publisher", ["steady", "slow"],
+                           title="drop at the HWM: the slow subscriber's queue fills, then it loses messages")
 
 # %% [markdown]
 # Top: while `slow` is throttled (shaded), messages pile up in its queues, 1 800 more every second
@@ -133,12 +138,12 @@ for name in ["publisher", "steady", "slow"]:
 growth = {}
 for hwm in [1000, 0]:
     ep = lab.endpoint(f"memory{hwm}", "tcp")
-    before = slowsub.rss_mb()
+    before = slowsub_views.rss_mb()
     lab.start(f"sub{hwm}", slowsub.subscriber, endpoint=ep, rcvhwm=100, rcvbuf=SMALL, throttle=0.01)
     pub = lab.start(f"pub{hwm}", slowsub.publisher, endpoint=ep, rate=None, count=50_000, size=1000,
                     sndhwm=hwm, sndbuf=SMALL)
     lab.wait_for(lambda pub=pub: pub.data.get("published"), timeout=20, what="50,000 messages sent")
-    growth[hwm] = slowsub.rss_mb() - before
+    growth[hwm] = slowsub_views.rss_mb() - before
     received = lab.peer(f"sub{hwm}").get("received")
     print(f"sndhwm={hwm:<5} memory grew by ~{growth[hwm]:.0f} MB; the subscriber has read ~{received}")
     lab.remove(f"pub{hwm}")
@@ -180,17 +185,17 @@ snail_run = Scenario("the snail slows down").at(0.5, "throttle", "snail", 0.004)
 def snail_dead_for_a_while():
     """The snail's role has returned, and 0.3 s have passed since (so the plot shows the others go on)."""
     deaths = lab.events_of("suicide", "snail")
-    return lab.peer("snail").state == "done" and deaths and lab.now() - deaths[0][0] > 0.3
+    return lab.peer("snail").state == "done" and deaths and lab.now() - deaths[0].t > 0.3
 
 
 report = lab.run(snail_run, seconds=10, until=snail_dead_for_a_while)
 print(f"the snail is {lab.peer('snail').state}; steady is {lab.peer('steady').state}")
-last_words = report.events_of("suicide", "snail")[0][3]
-print("its last words (event 'suicide'):", re.sub(r"(?<!limit of )(?<![\d.])(\d+(\.\d+)?)", r"~\1", last_words))
+suicide = report.events_of("suicide", "snail")[0]
+print("its last words (event 'suicide'):", slowsub_views.last_words(suicide))
 
 # %%
-slowsub.age_figure(lab, report, ["steady", "snail"], 0.3,
-                   title="the suicidal snail: its messages grow old; it dies at the first one past 0.3 s")
+slowsub_views.age_figure(lab, report, ["steady", "snail"], 0.3,
+                         title="the suicidal snail: its messages grow old; it dies at the first one past 0.3 s")
 
 # %% [markdown]
 # The age of the messages `steady` reads stays near zero (its line lies along the bottom). The
@@ -201,7 +206,7 @@ slowsub.age_figure(lab, report, ["steady", "snail"], 0.3,
 #
 # **The bound.** The snail checks every message it reads. It *falls behind* when the oldest message
 # waiting for it turns 0.3 s old; that message is the very next one it reads, at most one
-# processing step (its 4 ms throttle) plus one 50 ms poll later. So it dies within ~54 ms of falling
+# processing step (its 4 ms throttle) plus one 50 ms poll slice later. So it dies within ~54 ms of falling
 # behind, and its fatal message is at most that much older than the limit. (`tests/test_slowsub.py`
 # checks this bound, with 0.25 s of slack for a busy machine, and checks the gap rule: the snail
 # dies on the first message after a hole, having processed nothing past it.)
@@ -216,7 +221,7 @@ print("it was not behind before: every earlier message was read younger than 0.3
 print("it died within one step of falling behind (0.004 s + 0.05 s poll + 0.25 s slack):",
       death["age"] - 0.3 <= 0.004 + 0.05 + 0.25)
 print("it died only after it was slowed down:",
-      report.events_of("suicide", "snail")[0][0] > report.events_of("throttle", "snail")[0][0])
+      report.events_of("suicide", "snail")[0].t > report.events_of("throttle", "snail")[0].t)
 print("steady lost nothing:", lab.peer("steady").data["checker"].lost == 0)
 assert death["reason"] == "too old" and death["oldest_before"] <= 0.3 < death["age"] <= 0.3 + 0.304
 assert lab.peer("steady").data["checker"].lost == 0
@@ -255,15 +260,15 @@ def restart_publisher(lab, sndhwm):
 
 
 def show_memory(lab):
-    memory.value = f"this process's resident memory: <b>{slowsub.rss_mb():.0f} MB</b>"
+    memory.value = f"this process's resident memory: <b>{slowsub_views.rss_mb():.0f} MB</b>"
 
 
-panel = lab.panel(counters=["sent", "received", "lost"], max_throttle=0.01,
-                  title="slow subscriber: throttle, watch the losses, kill the snail",
-                  actions={"no HWM": lambda lab: restart_publisher(lab, 0),
-                           "HWM 100": lambda lab: restart_publisher(lab, 100),
-                           "memory": show_memory})
-panel.children = (*panel.children, memory)      # one more line under the panel
+panel = Panel(lab, counters=["sent", "received", "lost"], max_throttle=0.01,
+              title="slow subscriber: throttle, watch the losses, kill the snail",
+              actions={"no HWM": lambda lab: restart_publisher(lab, 0),
+                       "HWM 100": lambda lab: restart_publisher(lab, 100),
+                       "memory": show_memory},
+              extra=[memory])                   # one more line under the panel
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -16,20 +16,11 @@ def pusher(peer, endpoint: str, count: int = 10, size: int = 0, bind: bool = Fal
     push = peer.socket(zmq.PUSH)
     push.bind(endpoint) if bind else push.connect(endpoint)
     for n in range(count):
-        if not peer.running:
-            return
         body = f"msg {n}".encode().ljust(size, b".")
-        # NOBLOCK, and poll while there is no room: a plain send() blocks when there is nowhere to
-        # queue the message (a bound PUSH with no peer yet, or a queue full at its high-water mark),
-        # possibly forever, and this role must stay killable.
-        while True:
-            try:
-                push.send(body, zmq.NOBLOCK)
-                break
-            except zmq.Again:
-                push.poll(50, zmq.POLLOUT)
-                if not peer.running:
-                    return
+        # a plain send() blocks while there is nowhere to queue the message (a bound PUSH with no
+        # peer yet, a queue full at its high-water mark); peer.send waits too, but not past a kill
+        if not peer.send(push, body):
+            return
         peer.count("sent")
         peer.throttle()
     # send() only queued the messages. Closing with linger 0 (what a crash does) would drop any that
@@ -44,13 +35,12 @@ def puller(peer, endpoint: str, bind: bool = True):
     pull = peer.socket(zmq.PULL)
     pull.bind(endpoint) if bind else pull.connect(endpoint)
     received = peer.data.setdefault("received", [])
-    while peer.running:
-        if pull.poll(50):
-            message = pull.recv()
-            peer.count("received")
-            if len(received) < 1000:
-                received.append(message[:32].decode(errors="replace"))
-            peer.throttle()
+    while peer.poll(pull):                    # False once the lab kills this peer
+        message = pull.recv()
+        peer.count("received")
+        if len(received) < 1000:
+            received.append(message[:32].decode(errors="replace"))
+        peer.throttle()
 
 
 ROLES = {"pusher": pusher, "puller": puller}

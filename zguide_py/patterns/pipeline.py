@@ -30,24 +30,24 @@ def ventilator(peer, endpoint: str, sink: str, tasks: int | None = 100, work: fl
     to_workers.bind(endpoint)
     to_sink = peer.socket(zmq.PUSH)
     to_sink.connect(sink)
-    to_sink.send_multipart([b"start", b"%d" % batch, b"%d" % (tasks if tasks is not None else -1)])
+    if not peer.send(to_sink, [b"start", b"%d" % batch, b"%d" % (tasks if tasks is not None else -1)]):
+        return
     work_b = struct.pack("!d", work)
     task_id = 0
-    while peer.running and (tasks is None or task_id < tasks):
-        # PUSH blocks while no worker is connected (or every queue is full): poll for room first
-        if not to_workers.poll(50, zmq.POLLOUT):
-            continue
-        to_workers.send_multipart([b"%d" % batch, b"%d" % task_id, work_b])
+    while tasks is None or task_id < tasks:
+        # PUSH waits while no worker is connected (or every queue is full); peer.send waits too,
+        # but not past a kill
+        if not peer.send(to_workers, [b"%d" % batch, b"%d" % task_id, work_b]):
+            return
         peer.count("sent")
         task_id += 1
         peer.throttle()
         if interval:
             peer.sleep(interval)
-    if peer.running:
-        peer.data["done"] = True
-        peer.log("done", f"batch {batch}: {task_id} tasks sent")
-    while peer.running:
-        peer.sleep(0.05)
+    peer.data["done"] = True
+    peer.log("done", batch=batch, tasks=task_id)
+    while peer.sleep(1):      # stay up until killed
+        pass
 
 
 def worker(peer, endpoint: str, sink: str):
@@ -62,36 +62,34 @@ def worker(peer, endpoint: str, sink: str):
     peer.data["connected"] = True
     in_hand = None
     try:
-        while peer.running:
-            if not tasks.poll(50):
-                continue
+        while peer.poll(tasks):
             batch, task_id, work_b = tasks.recv_multipart()
             in_hand = (int(batch), int(task_id))
             received.append(in_hand)
             peer.count("received")
-            peer.throttle()                        # a kill during throttle or sleep ends the role here
-            if not peer.sleep(struct.unpack("!d", work_b)[0]):
-                break                              # the lab is closing
-            while peer.running and not results.poll(50, zmq.POLLOUT):
-                pass                               # no sink yet, or its queue is full
-            if not peer.running:
-                break
-            results.send_multipart([batch, task_id, peer.name.encode()])
+            peer.throttle()                        # a kill during throttle or work ends the role here
+            peer.sleep(struct.unpack("!d", work_b)[0])              # the work
+            if not peer.send(results, [batch, task_id, peer.name.encode()]):
+                break                              # killed while waiting for the sink
             finished.append(in_hand)
             in_hand = None
             peer.count("finished")
     finally:
-        # The worker is dead. A real crash could not look back; this one takes note, for the notebook
-        # only, of the task in its hands and of the tasks still waiting in its queue. All of them
-        # die with it: nothing here sends them anywhere.
-        peer.data["in_hand"] = [in_hand] if in_hand is not None else []
-        queued = peer.data["queued"] = []
-        try:
-            while tasks.poll(0):
-                batch, task_id, _ = tasks.recv_multipart()
-                queued.append((int(batch), int(task_id)))
-        except zmq.ZMQError:                       # the context is being torn down
-            pass
+        note_lost_tasks(peer, tasks, in_hand)
+
+
+def note_lost_tasks(peer, tasks, in_hand) -> None:
+    """The worker is dead. A real crash could not look back; this one takes note, for the notebook
+    only, of the task in its hands and of the tasks still waiting in its queue. All of them die
+    with it: nothing here sends them anywhere."""
+    peer.data["in_hand"] = [in_hand] if in_hand is not None else []
+    queued = peer.data["queued"] = []
+    try:
+        while tasks.poll(0):
+            batch, task_id, _ = tasks.recv_multipart()
+            queued.append((int(batch), int(task_id)))
+    except zmq.ZMQError:                           # the context is being torn down
+        pass
 
 
 def sink(peer, endpoint: str):
@@ -102,15 +100,12 @@ def sink(peer, endpoint: str):
     pull = peer.socket(zmq.PULL)
     pull.bind(endpoint)
     batches = peer.data.setdefault("batches", {})
-    now = peer.lab.now
-    while peer.running:
-        if not pull.poll(50):
-            continue
+    while peer.poll(pull):
         first, *rest = pull.recv_multipart()
         batch = int(rest[0]) if first == b"start" else int(first)
         record = batches.get(batch)
         if record is None:
-            record = batches[batch] = {"expected": None, "results": {}, "started": now(), "seconds": None}
+            record = batches[batch] = {"expected": None, "results": {}, "started": peer.now(), "seconds": None}
         if first == b"start":
             record["expected"] = int(rest[1])
         else:
@@ -118,8 +113,8 @@ def sink(peer, endpoint: str):
             record["results"][task_id] = worker_name
             peer.count("results")
         if record["seconds"] is None and len(record["results"]) == record["expected"]:
-            record["seconds"] = now() - record["started"]
-            peer.log("batch done", batch)
+            record["seconds"] = peer.now() - record["started"]
+            peer.log("batch done", batch=batch, seconds=round(record["seconds"], 4))
         peer.throttle()
 
 

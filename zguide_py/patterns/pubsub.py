@@ -21,6 +21,7 @@ that start with ``!`` are control messages (the hellos); subscribers skip them.
 """
 from __future__ import annotations
 
+import itertools
 from typing import Iterable
 
 import zmq
@@ -40,6 +41,15 @@ def _b(text) -> bytes:
     return text if isinstance(text, bytes) else str(text).encode()
 
 
+def messages(topics: list[bytes], source: bytes):
+    """The publisher's data messages, forever: ``[topic, seq within that topic, source]``, cycling
+    through ``topics``."""
+    seq = dict.fromkeys(topics, 0)
+    for topic in itertools.cycle(topics):
+        yield [topic, b"%d" % seq[topic], source]
+        seq[topic] += 1
+
+
 def publisher(peer, endpoint: str, topics: Iterable[str] = ("",), count: int | None = None,
               interval: float = 0.0, sync: str | None = None, subscribers: int = 1,
               preamble: int = 0, source: str | None = None, sndhwm: int = 1000):
@@ -50,52 +60,54 @@ def publisher(peer, endpoint: str, topics: Iterable[str] = ("",), count: int | N
     ``preamble`` messages at once, then say hello until ``subscribers`` subscribers have reported
     ready on the sync REP socket, and only then send the ``count`` messages.
     """
-    source_b = _b(source or peer.name)
-    topics_b = [_b(t) for t in _as_list(topics)] or [b""]
     pub = peer.socket(zmq.PUB, sndhwm=sndhwm)
     pub.bind(endpoint)
-    seq = {t: 0 for t in topics_b}
-    sent_per_topic = peer.data.setdefault("sent", {})
-    n = 0
+    source_b = _b(source or peer.name)
+    stream = messages([_b(t) for t in _as_list(topics)] or [b""], source_b)
+    sent = peer.data.setdefault("sent", {})           # messages sent per topic
 
-    def publish_one() -> None:
-        nonlocal n
-        topic = topics_b[n % len(topics_b)]
-        pub.send_multipart([topic, b"%d" % seq[topic], source_b])   # never blocks: PUB drops instead
-        seq[topic] += 1
-        n += 1
-        key = topic.decode()
-        sent_per_topic[key] = sent_per_topic.get(key, 0) + 1
+    def publish():
+        frames = next(stream)
+        pub.send_multipart(frames)                     # never blocks: PUB drops instead
+        topic = frames[0].decode()
+        sent[topic] = sent.get(topic, 0) + 1
         peer.count("sent")
 
-    for _ in range(preamble):               # sent before anyone can be listening
-        publish_one()
+    for _ in range(preamble):                          # sent before anyone can be listening
+        publish()
     peer.data["preamble_done"] = True
-
-    if sync is not None:
-        rep = peer.socket(zmq.REP)
-        rep.bind(sync)
-        ready = 0
-        while peer.running and ready < subscribers:
-            pub.send_multipart([HELLO, source_b])
-            if rep.poll(10):                     # a hello every 10 ms until everyone is ready
-                rep.recv()
-                rep.send(b"go")
-                ready += 1
-        if not peer.running:
-            return
-        peer.log("synced", f"{ready} subscriber(s) ready")
-
-    while peer.running and (count is None or n - preamble < count):
-        publish_one()
+    if sync is not None and not say_hello(peer, pub, sync, subscribers, source_b):
+        return
+    n = 0
+    while peer.running and (count is None or n < count):
+        publish()
+        n += 1
         peer.throttle()
         if interval:
             peer.sleep(interval)
     if peer.running:
         peer.data["done"] = True
-        peer.log("done", f"sent {n}")
-    while peer.running:      # stay up: closing now (linger 0) would drop what is still queued
-        peer.sleep(0.05)
+        peer.log("done", sent=preamble + n)
+    while peer.sleep(1):     # stay up: closing now (linger 0) would drop what is still queued
+        pass
+
+
+def say_hello(peer, pub, sync: str, subscribers: int, source: bytes) -> bool:
+    """The publisher's half of the handshake: send a hello every 10 ms until ``subscribers``
+    subscribers have said ready on the ``sync`` REP socket. False if the peer was killed first."""
+    rep = peer.socket(zmq.REP)
+    rep.bind(sync)
+    ready = 0
+    while ready < subscribers:
+        pub.send_multipart([HELLO, source])
+        if peer.poll(rep, 0.01):
+            rep.recv()
+            rep.send(b"go")
+            ready += 1
+        elif not peer.running:
+            return False
+    peer.log("synced", subscribers=ready)
+    return True
 
 
 def subscriber(peer, endpoint, topics: Iterable[str] | None = ("",), sync=None, log: int = 200_000):
@@ -112,62 +124,52 @@ def subscriber(peer, endpoint, topics: Iterable[str] | None = ("",), sync=None, 
     for topic in _as_list(topics):
         sub.subscribe(_b(topic))
     peer.data["topics"] = [_b(t).decode() for t in _as_list(topics)]
-
-    syncs = _as_list(sync)
-    if syncs:
-        sub.subscribe(HELLO)
-        heard: set[bytes] = set()
-        while peer.running and len(heard) < len(syncs):   # a hello proves our subscription landed
-            if sub.poll(50):
-                frames = sub.recv_multipart()
-                if frames[0] == HELLO:
-                    heard.add(frames[1])
-        sub.unsubscribe(HELLO)                 # hellos still in flight are filtered out from now on
-        for ep in syncs:
-            req = peer.socket(zmq.REQ)
-            req.connect(ep)
-            req.send(b"ready")
-            while peer.running and not req.poll(50):
-                pass
-            if not peer.running:
-                return
-            req.recv()
-            peer.close_socket(req)
+    if sync and not say_ready(peer, sub, _as_list(sync)):
+        return
     peer.data["ready"] = True
-
     entries = peer.data.setdefault("log", [])
     per_topic = peer.data.setdefault("per_topic", {})
-    now = peer.lab.now
-    while peer.running:
-        if not sub.poll(50):
-            continue
+    while peer.poll(sub):
         topic, *rest = sub.recv_multipart()
-        if topic.startswith(b"!"):             # control message (a late hello): not data
+        if topic.startswith(b"!"):                     # control message (a late hello): not data
             continue
         seq, source = rest
         key = topic.decode()
         per_topic[key] = per_topic.get(key, 0) + 1
         if len(entries) < log:
-            entries.append((now(), source.decode(), key, int(seq)))
-        peer.count("received")                 # last, so a reader that waits on it sees the rest
+            entries.append((peer.now(), source.decode(), key, int(seq)))
+        peer.count("received")                         # last, so a reader that waits on it sees the rest
         peer.throttle()
 
 
-# ---- helpers for the notebook -------------------------------------------------------------------
+def say_ready(peer, sub, syncs: list[str]) -> bool:
+    """The subscriber's half of the handshake: wait for a hello from every publisher (a hello that
+    arrived proves our subscription is in place there), then tell each one "ready" over a REQ
+    socket. False if the peer was killed first."""
+    sub.subscribe(HELLO)
+    heard: set[bytes] = set()
+    while len(heard) < len(syncs):
+        if not peer.poll(sub):
+            return False
+        frames = sub.recv_multipart()
+        if frames[0] == HELLO:
+            heard.add(frames[1])
+    sub.unsubscribe(HELLO)                             # hellos still in flight are filtered out
+    for ep in syncs:
+        req = peer.socket(zmq.REQ)
+        req.connect(ep)
+        if not (peer.send(req, b"ready") and peer.poll(req)):
+            return False
+        req.recv()
+        peer.close_socket(req)
+    return True
+
 
 def lost(sub_peer, source: str, topic: str, sent: int) -> list[int]:
     """The sequence numbers of ``topic`` from ``source`` that the publisher sent (0 .. sent-1) and
     this subscriber never logged."""
     got = {seq for _, src, top, seq in sub_peer.data.get("log", []) if src == source and top == topic}
     return [n for n in range(sent) if n not in got]
-
-
-def retopic(lab, name: str, topics) -> None:
-    """Change what subscriber ``name`` listens to: restart it with new ``topics``.
-    Its counters carry on, so its rate line in the plots continues."""
-    peer = lab.peer(name)
-    peer.params["topics"] = topics
-    lab.restart(name)
 
 
 ROLES = {"publisher": publisher, "subscriber": subscriber}

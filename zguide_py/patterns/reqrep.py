@@ -17,13 +17,12 @@ def echo_server(peer, endpoint: str):
     """REP: receive a request, (maybe) take time over it, send it back."""
     rep = peer.socket(zmq.REP)
     rep.bind(endpoint)
-    while peer.running:
-        if rep.poll(50):                      # poll, so a kill takes effect within 50 ms
-            request = rep.recv_multipart()
-            peer.count("requests")
-            peer.throttle()                   # the panel's slider makes this server slow
-            rep.send_multipart(request)
-            peer.count("replies")
+    while peer.poll(rep):                     # False once the lab kills this peer
+        request = rep.recv_multipart()
+        peer.count("requests")
+        peer.throttle()                       # the panel's slider makes this server slow
+        rep.send_multipart(request)
+        peer.count("replies")
 
 
 def client(peer, endpoint: str, requests: int = 10, timeout: float | None = None):
@@ -39,17 +38,14 @@ def client(peer, endpoint: str, requests: int = 10, timeout: float | None = None
     answered = peer.data.setdefault("answered", [])
     for n in range(requests):
         request = f"request {n}".encode()
-        req.send(request)
+        if not peer.send(req, request):       # waits for a connection, but not past a kill
+            return
         peer.count("requests")
         sent = time.perf_counter()
-        waited = 0.0
-        while peer.running and not req.poll(50):
-            waited = time.perf_counter() - sent
-            if timeout is not None and waited >= timeout:
+        if not peer.poll(req, timeout):       # no reply in time, or the lab killed us
+            if peer.running:
                 peer.data["stuck_on"] = n
-                peer.log("timeout", f"no reply to request {n} after {timeout} s")
-                return
-        if not peer.running:
+                peer.log("timeout", request=n, after=timeout)
             return
         reply = req.recv()
         peer.latency("rtt", time.perf_counter() - sent)

@@ -19,7 +19,8 @@ The asynchronous server (the guide's "asyncsrv") puts this together: DEALER clie
 the server's ROUTER frontend; the server passes every request, envelope and all, to a DEALER
 backend that deals them round-robin to DEALER worker threads; a worker sends its reply back with the
 same envelope, and the frontend ROUTER uses the identity to return it to the right client. The
-guide uses ``zmq.proxy`` for the server loop; here it is a Poller loop, so that it can be killed.
+guide uses ``zmq.proxy`` for the server loop; here it is a Poller loop (``peer.poll(poller)``), so
+that it can be killed.
 
 Roles take an optional ``flow`` (a :class:`zguide_py.flow.Flow`) and record every message as the
 receiving socket hands it over, so a notebook can draw the message flow as a sequence diagram.
@@ -31,19 +32,10 @@ import time
 import zmq
 
 
-def patient_send(peer, sock: zmq.Socket, frames: list[bytes]) -> bool:
-    """Send ``frames``, waiting while the socket has nobody to send to, but never past a kill.
-
-    DEALER and REQ block in ``send`` while they have no connection at all (say the server has just
-    gone), and a role must stay killable: so send with NOBLOCK, and poll between tries. Returns
-    False if the peer was killed before the message could go."""
-    while peer.running:
-        try:
-            sock.send_multipart(frames, zmq.NOBLOCK)
-            return True
-        except zmq.Again:
-            sock.poll(50, zmq.POLLOUT)
-    return False
+def request_of(body: bytes) -> tuple[str, int | None]:
+    """A client's request body ``b"client1:17"`` -> ``("client1", 17)``; no number -> ``(text, None)``."""
+    name, _, number = body.decode(errors="replace").partition(":")
+    return name, int(number) if number.isdigit() else None
 
 
 def client_task(peer, endpoint: str, requests: int | None = 10, window: int = 4,
@@ -57,8 +49,7 @@ def client_task(peer, endpoint: str, requests: int | None = 10, window: int = 4,
     ``peer.data``: ``answered`` (request numbers, in the order replies came), ``misrouted``
     (replies that were not for one of our open requests), ``served_by`` ({worker: replies}).
     """
-    client = peer.socket(zmq.DEALER)
-    client.routing_id = peer.name.encode()
+    client = peer.socket(zmq.DEALER, routing_id=peer.name.encode())
     client.connect(endpoint)
     pending: dict[int, float] = {}                  # request number -> time sent
     expired: set[int] = set()                        # requests we gave up on
@@ -66,41 +57,40 @@ def client_task(peer, endpoint: str, requests: int | None = 10, window: int = 4,
     misrouted = peer.data.setdefault("misrouted", [])
     served_by = peer.data.setdefault("served_by", {})
     n = 0
-    while peer.running and (requests is None or n < requests or pending):
+    while requests is None or n < requests or pending:
         # DEALER does not wait for a reply before it may send again: keep `window` requests out
         while (requests is None or n < requests) and len(pending) < window:
-            try:
-                client.send(f"{peer.name}:{n}".encode(), zmq.NOBLOCK)
-            except zmq.Again:                         # not connected (yet): try again later
-                break
+            if not peer.send(client, f"{peer.name}:{n}".encode()):
+                return
             pending[n] = time.perf_counter()
             peer.count("requests")
             n += 1
             peer.throttle()
-        if client.poll(50):
+        oldest = min(pending.values(), default=time.perf_counter())
+        wait = None if timeout is None else max(0.0, oldest + timeout - time.perf_counter())
+        if peer.poll(client, wait):
             frames = client.recv_multipart()          # [request, worker]: no envelope left
             if flow is not None:
                 flow.record(server, peer.name, frames)
-            name, _, number = frames[0].decode(errors="replace").partition(":")
-            if name == peer.name and number.isdigit() and int(number) in expired:
+            name, number = request_of(frames[0])
+            if name == peer.name and number in pending:
+                peer.latency("rtt", time.perf_counter() - pending.pop(number))
+                answered.append(number)
+                worker = frames[-1].decode(errors="replace")
+                served_by[worker] = served_by.get(worker, 0) + 1
+                peer.count("replies")
+            elif name == peer.name and number in expired:
                 peer.count("late")                    # answered after we had given up on it
-                continue
-            if name != peer.name or not number.isdigit() or int(number) not in pending:
+            else:
                 misrouted.append(frames)
-                continue
-            sent = pending.pop(int(number))
-            peer.latency("rtt", time.perf_counter() - sent)
-            answered.append(int(number))
-            worker = frames[-1].decode(errors="replace")
-            served_by[worker] = served_by.get(worker, 0) + 1
-            peer.count("replies")
-        if timeout is not None and pending:
-            now = time.perf_counter()
-            for number in [k for k, sent in pending.items() if now - sent > timeout]:
-                del pending[number]
-                expired.add(number)
-                peer.count("lost")
-                peer.log("lost", f"request {number}: no reply after {timeout} s")
+        elif not peer.running:
+            return
+        now = time.perf_counter()
+        for number in [k for k, sent in pending.items() if timeout is not None and now - sent >= timeout]:
+            del pending[number]
+            expired.add(number)
+            peer.count("lost")
+            peer.log("lost", request=number, after=timeout)
     peer.data["done"] = True
 
 
@@ -113,9 +103,7 @@ def server_task(peer, frontend: str, backend: str, mandatory: bool = False, flow
     which is counted as ``unroutable``; without it the ROUTER drops the reply without a word and it
     counts as a reply sent.
     """
-    front = peer.socket(zmq.ROUTER)
-    if mandatory:
-        front.setsockopt(zmq.ROUTER_MANDATORY, 1)
+    front = peer.socket(zmq.ROUTER, router_mandatory=int(mandatory))
     front.bind(frontend)
     back = peer.socket(zmq.DEALER)
     back.bind(backend)
@@ -123,15 +111,15 @@ def server_task(peer, frontend: str, backend: str, mandatory: bool = False, flow
     poller.register(front, zmq.POLLIN)
     poller.register(back, zmq.POLLIN)
     while peer.running:
-        events = dict(poller.poll(50))
-        if events.get(front):
+        events = peer.poll(poller)                    # {} once the lab kills this peer
+        if front in events:
             frames = front.recv_multipart()           # [client identity, request]
             if flow is not None:
                 flow.record(frames[0], peer.name, frames)
             peer.count("requests")
-            if not patient_send(peer, back, frames):  # no worker connected: wait for one
+            if not peer.send(back, frames):           # no worker connected: wait for one
                 return
-        if events.get(back):
+        if back in events:
             frames = back.recv_multipart()            # [client identity, request, worker]
             try:
                 front.send_multipart(frames, zmq.NOBLOCK)
@@ -143,7 +131,7 @@ def server_task(peer, frontend: str, backend: str, mandatory: bool = False, flow
                     raise
                 # only with ROUTER_MANDATORY: nobody by that id. Logged, then counted, so a
                 # reader waiting on the count finds the log entry too
-                peer.log("unroutable", frames[0].decode(errors="replace"))
+                peer.log("unroutable", client=frames[0].decode(errors="replace"))
                 peer.count("unroutable")
 
 
@@ -153,57 +141,20 @@ def server_worker(peer, endpoint: str, work: float = 0.0, server: str = "server"
     worker = peer.socket(zmq.DEALER)
     worker.connect(endpoint)
     peer.data["connected"] = True                     # for a notebook that waits for its workers
-    while peer.running:
-        if not worker.poll(50):
-            continue
+    while peer.poll(worker):
         frames = worker.recv_multipart()              # [client identity, request]
         if flow is not None:
             flow.record(server, peer.name, frames)
         peer.count("requests")
         if work:
-            peer.sleep(work)                          # the "work"; a kill interrupts it
+            peer.sleep(work)                          # the "work": a kill here loses this request
         peer.throttle()
-        if not peer.running:
-            return                                    # killed while working: this request is lost
         reply = [*frames, peer.name.encode()]
         if flow is not None:                          # recorded before it goes, so that in a
             flow.record(peer.name, server, reply)     # diagram it never comes after its arrival
-        if not patient_send(peer, worker, reply):     # the server has gone: wait for it
+        if not peer.send(worker, reply):              # the server has gone: wait for it
             return
         peer.count("replies")
-
-
-def progress_figure(lab, report, series: list[tuple[str, str]], title: str,
-                    ylabel: str = "messages so far", marks=("kill", "restart", "throttle", "failed")):
-    """A notebook helper, not a role: counters as running totals over a run (one line per
-    ``(peer, counter)`` in ``series``), with the run's events of the kinds in ``marks`` shown as
-    vertical lines. Read from the lab's sampler, so nothing is added to the message path."""
-    from ..plots import mark_events, new_figure
-
-    samples: list = []
-    for _ in range(100):
-        try:      # the sampler thread may append while we copy
-            samples = [(t, snap) for t, snap in list(lab.sampler.samples)
-                       if report.start <= t <= report.start + report.duration]
-            break
-        except RuntimeError:
-            continue
-    fig = new_figure(8, 3.6)
-    ax = fig.add_subplot()
-    for peer, counter in series:
-        points = [(t - report.start, snap[peer].get(counter, 0)) for t, snap in samples if peer in snap]
-        if points:
-            base = report.totals.get(peer, {}).get(counter, 0) - report.count(peer, counter)
-            ax.step([t for t, _ in points], [v - base for _, v in points], where="post",
-                    label=f"{peer}.{counter}", linewidth=1.6)
-    mark_events(ax, report.events, kinds=marks)
-    ax.set_xlabel("time since start of run (s)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.set_ylim(bottom=0)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    return fig
 
 
 ROLES = {"client_task": client_task, "server_task": server_task, "server_worker": server_worker}
