@@ -6,19 +6,11 @@ import time
 import pytest
 import zmq
 
-from zguide_py import Lab
 from zguide_py.patterns import majordomo as md
+from zguide_py.views import majordomo as views
 
 HB = 0.1
 LIVENESS = 3
-
-
-@pytest.fixture
-def lab(request):
-    lab = Lab(f"test-mdp-{request.node.name}")
-    yield lab
-    lab.close()
-    assert not lab.threads()
 
 
 def recv_skipping_heartbeats(sock, timeout=2.0):
@@ -171,9 +163,15 @@ def test_killed_worker_is_removed_and_replaced_nothing_lost(lab):
     lab.wait_for(lambda: lab.peer("c_echo").get("replies") >= 20, 10, "traffic")
     killed_at = lab.now()
     lab.kill("echo1")
-    lab.wait_for(lambda: not any(k.startswith("echo1.") for k in registered(lab)), 3, "echo1 removed")
+    lab.wait_for(lambda: not any(md.worker_name(k) == "echo1" for k in registered(lab)), 3, "echo1 removed")
     removed_after = lab.now() - killed_at
     assert removed_after <= HB * LIVENESS + HB + 0.5
+    # the broker's event says which worker and why, as fields; the view reads them
+    (removal,) = [e for e in lab.events_of("worker removed", "broker") if md.worker_name(e.get("worker")) == "echo1"]
+    assert removal.get("why") == "silent" and removal.get("worker").startswith("echo1.")
+    assert 0 < views.removal_delay(lab.events_of(), "echo1") <= removed_after + 0.05
+    ready = [e for e in lab.events_of("worker ready", "broker") if md.worker_name(e.get("worker")) == "upper1"]
+    assert [e.get("service") for e in ready] == ["upper"]
     lab.kill("echo2")                              # no echo worker at all for a moment...
     lab.start("echo3", md.worker, service="echo", **params)   # ...then a replacement
     lab.wait_done("c_echo", 30)
@@ -224,3 +222,20 @@ def test_workers_reregister_after_broker_restart(lab):
 
 def test_roles_are_listed():
     assert {"broker", "worker", "client", "mmi_lookup"} <= set(md.ROLES)
+
+
+def test_worker_name_reads_our_routing_ids():
+    assert md.worker_name(b"echo1.1.2") == "echo1" and md.worker_name("c_echo.2.7") == "c_echo"
+
+
+@pytest.mark.timeout(60)
+def test_bench_reports_a_rate_through_the_broker():
+    """tools/bench_majordomo.py (make bench's Majordomo table): a short run measures a real rate."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "tools" / "bench_majordomo.py"
+    spec = importlib.util.spec_from_file_location("bench_majordomo", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.echo_rate(clients=2, transport="inproc", seconds=0.3) > 50
+    assert callable(bench.report)

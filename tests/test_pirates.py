@@ -13,10 +13,11 @@ import time
 import pytest
 import zmq
 
-from zguide_py import Lab, Scenario
+from zguide_py import Scenario
 from zguide_py.patterns import lazypirate as lp
 from zguide_py.patterns import paranoidpirate as pp
 from zguide_py.patterns import simplepirate as sp
+from zguide_py.views import pirates as views
 
 TIMEOUT, RETRIES = lp.REQUEST_TIMEOUT, lp.REQUEST_RETRIES
 GIVE_UP_BOUND = RETRIES * TIMEOUT * 1.10                          # retries x timeout plus 10%
@@ -46,7 +47,7 @@ def assert_every_request_accounted_for(lab, expected):
 
 
 def assert_give_up_times(events):
-    times = lp.give_up_times(events)
+    times = views.give_up_times(events)
     for t in times:
         assert RETRIES * TIMEOUT - 0.01 <= t <= GIVE_UP_BOUND, \
             f"gave up after {t:.3f} s, expected {RETRIES} x {TIMEOUT} s (+10%: {GIVE_UP_BOUND:.3f} s)"
@@ -56,133 +57,127 @@ def assert_give_up_times(events):
 # ---- Lazy Pirate -----------------------------------------------------------------------------
 
 @pytest.mark.timeout(60)
-def test_lazy_pirate_chaos_every_request_answered_once_or_abandoned():
-    with Lab("test-lazypirate") as lab:
-        endpoint = lab.endpoint("server", "tcp")
-        lab.start("server", lp.server, endpoint=endpoint)
-        chaos = Scenario("server crashes and stalls", seed=15) \
-            .chaos(["server"], kills=3, start=1.4, end=3.0, downtime=(0.2, 0.5)) \
-            .at(0.4, "throttle", "server", 1.0).at(1.2, "throttle", "server", 0)
-        start_clients(chaos, endpoint)
-        report = lab.run(chaos, seconds=30, until=clients_done(lab))
-        assert not report.errors and all(s.error is None for s in report.steps)
-        tally = assert_every_request_accounted_for(lab, 240)
-        assert tally.abandoned >= 1, "the 1 s/msg stall must make the clients give up at least once"
-        assert report.count("client1", "retries") + report.count("client2", "retries") >= 2
-        assert len(assert_give_up_times(report.events)) == tally.abandoned
+def test_lazy_pirate_chaos_every_request_answered_once_or_abandoned(lab):
+    endpoint = lab.endpoint("server", "tcp")
+    lab.start("server", lp.server, endpoint=endpoint)
+    chaos = Scenario("server crashes and stalls", seed=15) \
+        .chaos(["server"], kills=3, start=1.4, end=3.0, downtime=(0.2, 0.5)) \
+        .at(0.4, "throttle", "server", 1.0).at(1.2, "throttle", "server", 0)
+    start_clients(chaos, endpoint)
+    report = lab.run(chaos, seconds=30, until=clients_done(lab))
+    assert not report.errors and all(s.error is None for s in report.steps)
+    tally = assert_every_request_accounted_for(lab, 240)
+    assert tally.abandoned >= 1, "the 1 s/msg stall must make the clients give up at least once"
+    assert report.count("client1", "retries") + report.count("client2", "retries") >= 2
+    assert len(assert_give_up_times(report.events)) == tally.abandoned
 
 
 @pytest.mark.timeout(30)
-def test_lazy_pirate_gives_up_on_a_dead_server_within_retries_x_timeout():
-    with Lab("test-lazypirate-dead") as lab:
-        lab.start("client1", lp.client, endpoint=lab.endpoint("nobody", "tcp"), requests=4)
-        started = time.monotonic()
-        lab.wait_done("client1", timeout=10)
-        elapsed = time.monotonic() - started
-        client = lab.peer("client1")
-        assert client.data["abandoned"] == [0, 1, 2, 3] and not client.data["answered"]
-        assert client.get("retries") == 4 * (RETRIES - 1)
-        times = assert_give_up_times(lab.events_of())
-        assert len(times) == 4
-        assert elapsed < 4 * GIVE_UP_BOUND + 0.5
+def test_lazy_pirate_gives_up_on_a_dead_server_within_retries_x_timeout(lab):
+    lab.start("client1", lp.client, endpoint=lab.endpoint("nobody", "tcp"), requests=4)
+    started = time.monotonic()
+    lab.wait_done("client1", timeout=10)
+    elapsed = time.monotonic() - started
+    client = lab.peer("client1")
+    assert client.data["abandoned"] == [0, 1, 2, 3] and not client.data["answered"]
+    assert client.get("retries") == 4 * (RETRIES - 1)
+    times = assert_give_up_times(lab.events_of())
+    assert len(times) == 4
+    assert elapsed < 4 * GIVE_UP_BOUND + 0.5
 
 
 # ---- Simple Pirate ---------------------------------------------------------------------------
 
 @pytest.mark.timeout(60)
-def test_simple_pirate_chaos_every_request_answered_once_or_abandoned():
-    with Lab("test-simplepirate") as lab:
-        frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
-        lab.start("queue", sp.queue, frontend=frontend, backend=backend)
-        for name in WORKERS:
-            lab.start(name, sp.worker, endpoint=backend)
-        lab.wait_for(lambda: lab.peer("queue").get("ready") == 3, 5, "3 workers ready")
-        chaos = Scenario("workers and queue crash", seed=3) \
-            .chaos(WORKERS, kills=4, start=0.3, end=1.6, downtime=(0.2, 0.5)) \
-            .at(2.0, "kill", "queue").at(2.3, "restart", "queue")
-        for name in WORKERS:                     # idle workers are orphaned by a queue restart
-            chaos.at(3.0, "restart", name)
-        start_clients(chaos, frontend, requests=120, pause=0.02)
-        report = lab.run(chaos, seconds=30, until=clients_done(lab))
-        assert not report.errors and all(s.error is None for s in report.steps)
-        assert_every_request_accounted_for(lab, 240)
-        assert_give_up_times(report.events)
-        served = sum(report.count(w, "served") for w in WORKERS)
-        assert served >= 200
+def test_simple_pirate_chaos_every_request_answered_once_or_abandoned(lab):
+    frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
+    lab.start("queue", sp.queue, frontend=frontend, backend=backend)
+    for name in WORKERS:
+        lab.start(name, sp.worker, endpoint=backend)
+    lab.wait_for(lambda: lab.peer("queue").get("ready") == 3, 5, "3 workers ready")
+    chaos = Scenario("workers and queue crash", seed=3) \
+        .chaos(WORKERS, kills=4, start=0.3, end=1.6, downtime=(0.2, 0.5)) \
+        .at(2.0, "kill", "queue").at(2.3, "restart", "queue")
+    for name in WORKERS:                     # idle workers are orphaned by a queue restart
+        chaos.at(3.0, "restart", name)
+    start_clients(chaos, frontend, requests=120, pause=0.02)
+    report = lab.run(chaos, seconds=30, until=clients_done(lab))
+    assert not report.errors and all(s.error is None for s in report.steps)
+    assert_every_request_accounted_for(lab, 240)
+    assert_give_up_times(report.events)
+    served = sum(report.count(w, "served") for w in WORKERS)
+    assert served >= 200
 
 
 # ---- Paranoid Pirate -------------------------------------------------------------------------
 
-def paranoid_lab(name):
-    lab = Lab(name)
+def start_paranoid(lab):
     frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
     lab.start("queue", pp.queue, frontend=frontend, backend=backend)
     for worker in WORKERS:
         lab.start(worker, pp.worker, endpoint=backend)
     lab.wait_for(lambda: len(lab.peer("queue").data.get("ready", [])) == 3, 5, "3 workers ready")
-    return lab, frontend, backend
+    return frontend, backend
 
 
 @pytest.mark.timeout(60)
-def test_paranoid_pirate_chaos_detects_dead_workers_and_dead_queue():
-    lab, frontend, backend = paranoid_lab("test-paranoidpirate")
-    with lab:
-        chaos = Scenario("workers crash, queue crashes and stalls", seed=3) \
-            .chaos(WORKERS, kills=3, start=0.3, end=1.5, downtime=(0.2, 0.5)) \
-            .at(2.0, "kill", "queue").at(2.25, "restart", "queue") \
-            .at(2.9, "throttle", "queue", 0.5).at(3.3, "throttle", "queue", 0)
-        start_clients(chaos, frontend, requests=120, pause=0.02)
-        report = lab.run(chaos, seconds=30, until=clients_done(lab))
-        assert not report.errors and all(s.error is None for s in report.steps)
-        assert_every_request_accounted_for(lab, 240)
-        assert_give_up_times(report.events)
+def test_paranoid_pirate_chaos_detects_dead_workers_and_dead_queue(lab):
+    frontend, backend = start_paranoid(lab)
+    chaos = Scenario("workers crash, queue crashes and stalls", seed=3) \
+        .chaos(WORKERS, kills=3, start=0.3, end=1.5, downtime=(0.2, 0.5)) \
+        .at(2.0, "kill", "queue").at(2.25, "restart", "queue") \
+        .at(2.9, "throttle", "queue", 0.5).at(3.3, "throttle", "queue", 0)
+    start_clients(chaos, frontend, requests=120, pause=0.02)
+    report = lab.run(chaos, seconds=30, until=clients_done(lab))
+    assert not report.errors and all(s.error is None for s in report.steps)
+    assert_every_request_accounted_for(lab, 240)
+    assert_give_up_times(report.events)
 
-        # every worker kill (the queue being healthy then) is followed by a purge in time
-        kills = [t for t, k, p, _ in report.events if k == "kill" and p in WORKERS]
-        delays = pp.purge_delays(report.events)
-        measured = [d for ds in delays.values() for d in ds]
-        assert len(measured) == len(kills) == 3
-        assert all(d <= PURGE_BOUND for d in measured), f"purge delays {measured} > {PURGE_BOUND} s"
+    # every worker kill (the queue being healthy then) is followed by a purge in time
+    kills = [t for t, k, p, _ in report.events if k == "kill" and p in WORKERS]
+    delays = views.purge_delays(report.events)
+    measured = [d for ds in delays.values() for d in ds]
+    assert len(measured) == len(kills) == 3
+    assert all(d <= PURGE_BOUND for d in measured), f"purge delays {measured} > {PURGE_BOUND} s"
 
-        # the stalled queue (silent for 0.5 s > liveness x interval) is lost by every worker,
-        # and each worker comes back: the queue knows 3 live workers again
-        stall = [t for t, k, p, d in report.events if k == "throttle" and p == "queue" and d][0]
-        for worker in WORKERS:
-            lost = [t for t, k, p, _ in report.events if k == "queue lost" and p == worker and t >= stall]
-            assert lost and lost[0] - stall <= PURGE_BOUND + pp.HEARTBEAT_INTERVAL, (worker, lost)
-        lab.wait_for(lambda: len(lab.peer("queue").data["workers"]) == 3
-                     and all(lab.peer(w).get("served") for w in WORKERS), 5, "3 workers back")
-
-
-@pytest.mark.timeout(30)
-def test_paranoid_queue_purges_a_killed_worker_within_liveness_x_interval_plus_one():
-    lab, frontend, _backend = paranoid_lab("test-pp-purge")
-    with lab:
-        delays = []
-        for worker in WORKERS:
-            t_kill = lab.now()
-            lab.kill(worker)
-            purge = lab.wait_for(lambda w=worker, t0=t_kill: [t for t, _k, _p, d in lab.events_of("purge", "queue")
-                                                              if sp.worker_name(d) == w and t >= t0], 2, "purge")
-            delays.append(purge[0] - t_kill)
-        assert all(d <= PURGE_BOUND for d in delays), delays
-        assert lab.peer("queue").data["workers"] == {} and lab.peer("queue").data["ready"] == []
+    # the stalled queue (silent for 0.5 s > liveness x interval) is lost by every worker,
+    # and each worker comes back: the queue knows 3 live workers again
+    stall = [t for t, k, p, d in report.events if k == "throttle" and p == "queue" and d][0]
+    for worker in WORKERS:
+        lost = [t for t, k, p, _ in report.events if k == "queue lost" and p == worker and t >= stall]
+        assert lost and lost[0] - stall <= PURGE_BOUND + pp.HEARTBEAT_INTERVAL, (worker, lost)
+    lab.wait_for(lambda: len(lab.peer("queue").data["workers"]) == 3
+                 and all(lab.peer(w).get("served") for w in WORKERS), 5, "3 workers back")
 
 
 @pytest.mark.timeout(30)
-def test_paranoid_worker_backs_off_exponentially_without_a_queue():
-    with Lab("test-pp-backoff") as lab:
-        lab.start("worker", pp.worker, endpoint=lab.endpoint("no-queue", "tcp"))
-        lost = lab.wait_for(lambda: len(lab.events_of("queue lost", "worker")) >= 5 and
-                            lab.events_of("queue lost", "worker"), 10, "5 reconnects")
-        backoffs = [d for _t, _k, _p, d in lost[:5]]
-        assert backoffs == pytest.approx([0.1, 0.2, 0.4, 0.8, 0.8])
-        # between two losses: the back-off, then liveness x interval of silence (the upper bound is
-        # loose: on 2 busy cores a thread can wake up a couple of intervals late)
-        gaps = [b[0] - a[0] for a, b in zip(lost, lost[1:5])]
-        for gap, backoff in zip(gaps, backoffs):
-            assert backoff + 0.3 - 0.02 <= gap <= backoff + 0.3 + 0.4, (gaps, backoffs)
-        assert lab.peer("worker").get("bad") == 0
+def test_paranoid_queue_purges_a_killed_worker_within_liveness_x_interval_plus_one(lab):
+    start_paranoid(lab)
+    delays = []
+    for worker in WORKERS:
+        t_kill = lab.now()
+        lab.kill(worker)
+        purge = lab.wait_for(lambda w=worker, t0=t_kill: [e.t for e in lab.events_of("purge", "queue")
+                                                          if sp.worker_name(e.get("worker")) == w and e.t >= t0],
+                             2, "purge")
+        delays.append(purge[0] - t_kill)
+    assert all(d <= PURGE_BOUND for d in delays), delays
+    assert lab.peer("queue").data["workers"] == {} and lab.peer("queue").data["ready"] == []
+
+
+@pytest.mark.timeout(30)
+def test_paranoid_worker_backs_off_exponentially_without_a_queue(lab):
+    lab.start("worker", pp.worker, endpoint=lab.endpoint("no-queue", "tcp"))
+    lost = lab.wait_for(lambda: len(lab.events_of("queue lost", "worker")) >= 5 and
+                        lab.events_of("queue lost", "worker"), 10, "5 reconnects")
+    backoffs = [e.get("backoff") for e in lost[:5]]
+    assert backoffs == pytest.approx([0.1, 0.2, 0.4, 0.8, 0.8])
+    # between two losses: the back-off, then liveness x interval of silence (the upper bound is
+    # loose: on 2 busy cores a thread can wake up a couple of intervals late)
+    gaps = [b[0] - a[0] for a, b in zip(lost, lost[1:5])]
+    for gap, backoff in zip(gaps, backoffs):
+        assert backoff + 0.3 - 0.02 <= gap <= backoff + 0.3 + 0.4, (gaps, backoffs)
+    assert lab.peer("worker").get("bad") == 0
 
 
 # ---- 6/PPP on the wire -----------------------------------------------------------------------
@@ -193,50 +188,48 @@ def recv_frames(sock, timeout=2.0):
 
 
 @pytest.mark.timeout(30)
-def test_ppp_worker_frames_on_the_wire():
+def test_ppp_worker_frames_on_the_wire(lab):
     """A bare ROUTER plays the queue: READY first, heartbeats each interval, requests echoed."""
-    with Lab("test-ppp-worker-frames") as lab:
-        endpoint = lab.endpoint("backend", "tcp")
-        router = lab.socket(zmq.ROUTER)
-        router.bind(endpoint)
-        lab.start("worker", pp.worker, endpoint=endpoint)
-        identity, first = recv_frames(router)
-        assert first == b"\x01" and identity.startswith(b"worker/")
-        beats = []
-        while len(beats) < 3:
-            who, frame = recv_frames(router)
-            assert (who, frame) == (identity, b"\x02")
-            beats.append(time.monotonic())
-            router.send_multipart([identity, b"\x02"])
-        assert 0.05 <= (beats[-1] - beats[0]) / 2 <= 0.2
-        router.send_multipart([identity, b"client-x", b"", b"client-x:1"])
-        while True:
-            frames = recv_frames(router)
-            if frames[1:] != [b"\x02"]:
-                break
-        assert frames == [identity, b"client-x", b"", b"client-x:1"]
+    endpoint = lab.endpoint("backend", "tcp")
+    router = lab.socket(zmq.ROUTER)
+    router.bind(endpoint)
+    lab.start("worker", pp.worker, endpoint=endpoint)
+    identity, first = recv_frames(router)
+    assert first == b"\x01" and identity.startswith(b"worker/")
+    beats = []
+    while len(beats) < 3:
+        who, frame = recv_frames(router)
+        assert (who, frame) == (identity, b"\x02")
+        beats.append(time.monotonic())
+        router.send_multipart([identity, b"\x02"])
+    assert 0.05 <= (beats[-1] - beats[0]) / 2 <= 0.2
+    router.send_multipart([identity, b"client-x", b"", b"client-x:1"])
+    while True:
+        frames = recv_frames(router)
+        if frames[1:] != [b"\x02"]:
+            break
+    assert frames == [identity, b"client-x", b"", b"client-x:1"]
 
 
 @pytest.mark.timeout(30)
-def test_ppp_queue_frames_on_the_wire():
+def test_ppp_queue_frames_on_the_wire(lab):
     """A bare DEALER plays the worker: the queue heartbeats it and hands it a client's request."""
-    with Lab("test-ppp-queue-frames") as lab:
-        frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
-        lab.start("queue", pp.queue, frontend=frontend, backend=backend)
-        dealer = lab.socket(zmq.DEALER, routing_id=b"bare-worker")
-        dealer.connect(backend)
-        dealer.send(b"\x01")
-        assert recv_frames(dealer) == [b"\x02"]
-        lab.start("client1", lp.client, endpoint=frontend, requests=1, timeout=1.0)
-        while True:
-            frames = recv_frames(dealer)
-            if frames != [b"\x02"]:
-                break
-        client_id, empty, body = frames
-        assert empty == b"" and body == b"client1:0"
-        dealer.send_multipart(frames)
-        lab.wait_done("client1", timeout=5)
-        assert lab.peer("client1").data["answered"] == {0: 1}
+    frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
+    lab.start("queue", pp.queue, frontend=frontend, backend=backend)
+    dealer = lab.socket(zmq.DEALER, routing_id=b"bare-worker")
+    dealer.connect(backend)
+    dealer.send(b"\x01")
+    assert recv_frames(dealer) == [b"\x02"]
+    lab.start("client1", lp.client, endpoint=frontend, requests=1, timeout=1.0)
+    while True:
+        frames = recv_frames(dealer)
+        if frames != [b"\x02"]:
+            break
+    client_id, empty, body = frames
+    assert empty == b"" and body == b"client1:0"
+    dealer.send_multipart(frames)
+    lab.wait_done("client1", timeout=5)
+    assert lab.peer("client1").data["answered"] == {0: 1}
 
 
 # Guide-style stand-ins, written after the guide's ppqueue / ppworker (Chapter 4): the queue treats
@@ -254,7 +247,7 @@ def guide_style_queue(peer, frontend, backend, interval=0.1, liveness=3):
         poller.register(back, zmq.POLLIN)
         if workers:
             poller.register(front, zmq.POLLIN)
-        events = dict(poller.poll(20))
+        events = peer.poll(poller, 0.02)
         if back in events:
             address, *msg = back.recv_multipart()
             workers.pop(address, None)
@@ -286,7 +279,7 @@ def guide_style_worker(peer, endpoint, interval=0.1, liveness=3):
     heartbeat_at = time.monotonic() + interval
     silent_since = time.monotonic()
     while peer.running:
-        if sock.poll(20):
+        if peer.poll(sock, 0.02):
             frames = sock.recv_multipart()
             if len(frames) == 3:
                 sock.send_multipart(frames)
@@ -308,23 +301,22 @@ def guide_style_worker(peer, endpoint, interval=0.1, liveness=3):
 @pytest.mark.parametrize("queue_role, worker_role", [(pp.queue, guide_style_worker),
                                                      (guide_style_queue, pp.worker)],
                          ids=["our-queue-guide-worker", "guide-queue-our-worker"])
-def test_ppp_roles_interoperate_with_guide_style_stand_ins(queue_role, worker_role):
-    with Lab("test-ppp-interop") as lab:
-        frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
-        lab.start("queue", queue_role, frontend=frontend, backend=backend)
-        for name in ("w1", "w2"):
-            lab.start(name, worker_role, endpoint=backend)
-        for name in CLIENTS:
-            lab.start(name, lp.client, endpoint=frontend, requests=50, timeout=0.5, retries=10)
-        for name in CLIENTS:
-            lab.wait_done(name, timeout=20)
-        tally = assert_every_request_accounted_for(lab, 100)
-        assert tally.answered == 100
-        # a worker counts "served" after its send, a moment after the client may have the reply
-        lab.wait_for(lambda: lab.peer("w1").get("served") + lab.peer("w2").get("served") >= 100, 5,
-                     "the workers to count 100 served")
-        # and both sides notice a dead peer: kill a worker, the clients still get every answer
-        lab.kill("w1")
-        lab.start("client3", lp.client, endpoint=frontend, requests=20, timeout=0.5, retries=10)
-        lab.wait_done("client3", timeout=20)
-        assert lab.peer("client3").data["answered"] == {i: 1 for i in range(20)}
+def test_ppp_roles_interoperate_with_guide_style_stand_ins(queue_role, worker_role, lab):
+    frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
+    lab.start("queue", queue_role, frontend=frontend, backend=backend)
+    for name in ("w1", "w2"):
+        lab.start(name, worker_role, endpoint=backend)
+    for name in CLIENTS:
+        lab.start(name, lp.client, endpoint=frontend, requests=50, timeout=0.5, retries=10)
+    for name in CLIENTS:
+        lab.wait_done(name, timeout=20)
+    tally = assert_every_request_accounted_for(lab, 100)
+    assert tally.answered == 100
+    # a worker counts "served" after its send, a moment after the client may have the reply
+    lab.wait_for(lambda: lab.peer("w1").get("served") + lab.peer("w2").get("served") >= 100, 5,
+                 "the workers to count 100 served")
+    # and both sides notice a dead peer: kill a worker, the clients still get every answer
+    lab.kill("w1")
+    lab.start("client3", lp.client, endpoint=frontend, requests=20, timeout=0.5, retries=10)
+    lab.wait_done("client3", timeout=20)
+    assert lab.peer("client3").data["answered"] == {i: 1 for i in range(20)}

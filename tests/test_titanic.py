@@ -9,7 +9,7 @@ import tempfile
 import pytest
 import zmq
 
-from zguide_py import Lab, Scenario
+from zguide_py import Scenario
 from zguide_py.patterns import majordomo as md
 from zguide_py.patterns import titanic as ti
 
@@ -22,14 +22,6 @@ def folder():
     path = tempfile.mkdtemp(prefix="titanic-test-")
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def lab(request):
-    lab = Lab(f"test-titanic-{request.node.name}")
-    yield lab
-    lab.close()
-    assert not lab.threads()
 
 
 def start_all(lab, folder, workers=2):
@@ -105,6 +97,9 @@ def test_accepted_requests_survive_broker_worker_and_titanic_restart(lab, folder
     assert all(replies[t] == tickets[t] for t in tickets)     # each the echo of its own request
     assert client.data["unknown"] == []
     assert client.get("not accepted") >= 1                    # the broker really was down
+    # the client's events name their ticket as a field: one accepted and one replied per ticket
+    assert sorted(e.get("ticket") for e in lab.events_of("accepted", "client")) == sorted(tickets)
+    assert sorted(e.get("ticket") for e in lab.events_of("replied", "client")) == sorted(tickets)
     # every accepted ticket was closed; what is left on disk are orphans (acks that got lost)
     left = {name[:32] for name in os.listdir(folder)}
     assert not left & set(tickets)

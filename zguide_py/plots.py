@@ -1,11 +1,12 @@
 """Static figures, drawn with matplotlib's object API (Figure + Agg): no pyplot state, thread-safe.
 
 Every function returns a ``matplotlib.figure.Figure``. In a notebook it shows as a PNG (the
-formatter is registered when ``zguide_py`` is imported in IPython); ``to_png(fig)`` gives the bytes.
+formatter is registered when this module is imported in IPython); ``to_png(fig)`` gives the bytes.
 """
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from typing import Any, Iterable, Sequence
 
@@ -15,10 +16,11 @@ from matplotlib.text import Annotation
 from matplotlib.transforms import IdentityTransform
 
 # A small live figure with a long legend can be too tight for constrained layout; matplotlib then warns
-# from the refresher thread, and the warning would land in whatever cell runs. The plot is still drawn.
-warnings.filterwarnings("ignore", message="constrained_layout not applied", category=UserWarning)
+# from the refresher thread, and the warning would land in whatever cell runs. The plot is still drawn,
+# so to_png silences that one warning while it draws (and only then: no global filter is installed).
+_QUIET = threading.Lock()
 
-# events worth a vertical line on a rate plot, and their colours
+# the one palette of events on a time axis (mark_events): what happened, in which colour
 EVENT_STYLE = {
     "kill": "tab:red", "restart": "tab:green", "throttle": "tab:orange", "start": "tab:blue",
     "remove": "tab:gray", "failed": "black", "error": "black",
@@ -32,15 +34,35 @@ def new_figure(width: float = 8.0, height: float = 3.6) -> Figure:
 
 
 def to_png(fig: Figure, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (constrained layout's "not applied" warning kept quiet meanwhile)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    with _QUIET, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="constrained_layout not applied", category=UserWarning)
+        fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
 
-def _event_label(group: list[tuple[float, str, str, Any]]) -> str:
+def _event_label(group: list[tuple[float, str, str, Any]], short: bool = False) -> str:
     """One label for events that share a place on the axis, said briefly:
     "kill w1 + kill w2" -> "kill w1, w2"; "kill w1 + restart w1" -> "kill, restart w1";
-    a throttle keeps its value: "throttle w1 0.01", and a throttle back to 0 is "throttle w1 off"."""
+    a throttle keeps its value: "throttle w1 0.01", and a throttle back to 0 is "throttle w1 off".
+    ``short`` (labels in a strip): one line per part, and "worker1, worker2" is "worker1, 2"."""
+    parts = _event_parts(group)
+    if short:
+        return "\n".join(f"{kinds} {_short_peers(peers)}{suffix}" for kinds, peers, suffix in parts)
+    return " + ".join(f"{kinds} {', '.join(peers)}{suffix}" for kinds, peers, suffix in parts)
+
+
+def _short_peers(peers: list[str]) -> str:
+    """'worker1, 2, 3' for peers that share a name and differ by their number."""
+    stem = peers[0].rstrip("0123456789")
+    rest = [p[len(stem):] if p.startswith(stem) and p[len(stem):].isdigit() else p for p in peers[1:]]
+    return ", ".join([peers[0], *rest])
+
+
+def _event_parts(group: list[tuple[float, str, str, Any]]) -> list[tuple[str, list[str], str]]:
+    """[(kinds, peers, suffix)]: the events of a group, same kind (and throttle value) together,
+    and kinds that hit the same peers merged."""
     parts: list[tuple[tuple[str, Any], list[str]]] = []      # ((kind, throttle value), peers)
     for _, kind, peer, detail in group:
         key = (kind, detail if kind == "throttle" else None)
@@ -62,7 +84,7 @@ def _event_label(group: list[tuple[float, str, str, Any]]) -> str:
                 merged.append(([kind], peers, ""))
         else:
             merged.append(([kind], peers, " off" if value == 0 else f" {value}"))
-    return " + ".join(f"{', '.join(k)} {', '.join(p)}{s}" for k, p, s in merged)
+    return [(", ".join(kinds), peers, suffix) for kinds, peers, suffix in merged]
 
 
 class _FittedLabel(Annotation):
@@ -76,11 +98,13 @@ class _FittedLabel(Annotation):
     def draw(self, renderer) -> None:
         if renderer is not None and self.get_visible() and self.axes is not None:
             bottom = self.axes.get_window_extent(renderer).y0 + 1
-            keep = len(self.full_text)
+            lines = self.full_text.split("\n")     # a label in a strip has a line per part
+            keep = max(len(line) for line in lines)
             self.set_text(self.full_text)
             while keep > 8 and self.get_window_extent(renderer).y0 < bottom:
                 keep -= 1
-                self.set_text(self.full_text[:keep].rstrip(" ,+") + "…")
+                self.set_text("\n".join(line if len(line) <= keep else line[:keep].rstrip(" ,+") + "…"
+                                        for line in lines))
         super().draw(renderer)
 
 
@@ -90,20 +114,54 @@ def event_labels(ax) -> list[_FittedLabel]:
 
 
 def mark_events(ax, events: Iterable[tuple[float, str, str, Any]], kinds: Sequence[str] | None = None,
-                merge: float = 0.02, max_chars: int | None = None) -> None:
-    """Vertical lines with labels for kill/restart/throttle/... events.
+                merge: float = 0.02, max_chars: int | None = None, *, peers: Iterable[str] | None = None,
+                strip=None, labels: bool = True) -> None:
+    """The one way to mark events (kill, restart, throttle...) on a time axis: a dashed line per
+    event, in the colour of its kind (:data:`EVENT_STYLE`), and a label per group of events.
 
-    Every event gets its own dashed line. Labels are written vertically at the top of the axes,
-    on a pale box so that the data lines do not cross them. Events closer together than
+    ``ax`` is one axes, or a list of axes that share the time axis (stacked plots): each gets the
+    lines. ``kinds`` and ``peers`` choose the events (default: every kind in EVENT_STYLE, every
+    peer). Labels are written vertically at the top of the first axes, on a pale box so that the
+    data lines do not cross them, or, with ``strip``, in a thin axes of their own above the plots
+    (height :data:`STRIP_HEIGHT`), so that no label hides data. Events closer together than
     ``merge`` seconds, or than one label's width on the drawn axes, share one label, so labels
     never overlap one another. A label longer than the axes are high (or than ``max_chars``) is
-    cut short with "…"."""
+    cut short with "…". ``labels=False`` draws the lines only (for a figure that names the kinds in
+    a legend instead). Set the x limits before calling: labels are spaced on them."""
+    axes = list(ax) if isinstance(ax, (list, tuple)) else [ax]
     kinds = tuple(kinds) if kinds is not None else tuple(EVENT_STYLE)
-    chosen = sorted((e for e in events if e[1] in kinds), key=lambda e: e[0])
+    peers = set(peers) if peers is not None else None
+    chosen = sorted((e for e in events if e[1] in kinds and (peers is None or e[2] in peers)),
+                    key=lambda e: e[0])
+    label_ax = strip if strip is not None else axes[0]
+    if strip is not None:
+        _style_strip(strip)
     if not chosen:
         return
-    for t, kind, _peer, _detail in chosen:
-        ax.axvline(t, color=EVENT_STYLE.get(kind, "tab:purple"), linestyle="--", linewidth=1, alpha=0.7)
+    for each in axes:
+        for t, kind, _peer, _detail in chosen:
+            each.axvline(t, color=EVENT_STYLE.get(kind, "tab:purple"), linestyle="--", linewidth=1, alpha=0.7)
+    if labels:
+        _label_events(label_ax, chosen, merge, max_chars, short=strip is not None)
+
+
+#: Inches for a strip of event labels above stacked plots (room for a label of ~24 characters).
+STRIP_HEIGHT = 1.5
+#: The kinds of event that are faults a scenario or a panel injects.
+FAULTS = ("kill", "restart", "throttle")
+
+
+def _style_strip(strip) -> None:
+    strip.set_ylim(0, 1)
+    strip.set_yticks([])
+    for side in ("left", "right", "top"):
+        strip.spines[side].set_visible(False)
+    strip.tick_params(axis="x", length=0)
+    strip.set_ylabel("events", rotation=0, ha="right", va="center", fontsize=8)
+
+
+def _label_events(ax, chosen: list, merge: float, max_chars: int | None, short: bool = False) -> None:
+    """Labels for time-sorted events at the top of ``ax``, grouped so that none overlap."""
     # how many seconds one vertical 8-pt label takes on this axes (estimated before layout)
     x0, x1 = ax.get_xlim()
     fig = ax.figure
@@ -122,10 +180,21 @@ def mark_events(ax, events: Iterable[tuple[float, str, str, Any]], kinds: Sequen
         else:
             groups.append([event])
             anchors.append(max(event[0], left + gap))
+    if short:          # a label of n lines takes n widths: a group whose label would reach back
+        i = 1          # over the one before joins it
+        while i < len(groups):
+            width = gap * len(_event_parts(groups[i]))
+            if anchors[i] - width < anchors[i - 1]:
+                groups[i - 1] += groups.pop(i)
+                anchors.pop(i)
+                i = max(1, i - 1)
+            else:
+                i += 1
     for group, anchor in zip(groups, anchors):
         kinds_here = {k for _, k, _, _ in group}
         colour = EVENT_STYLE.get(group[0][1], "tab:purple") if len(kinds_here) == 1 else "#333333"
-        label = _event_label(group)
+        label = _event_label(group, short=short)
+        anchor = max(anchor, left + gap * label.count("\n") + gap)
         if max_chars is not None and len(label) > max_chars:
             label = label[:max_chars - 1] + "…"
         text = _FittedLabel(label, xy=(anchor, 1), xycoords=("data", "axes fraction"), rotation=90,
@@ -199,6 +268,13 @@ def rates_figure(series: dict[tuple[str, str], tuple[list[float], list[float]]],
     else:
         ax.text(0.5, 0.5, "no samples yet", transform=ax.transAxes, ha="center", color="gray")
     return fig
+
+
+def report_figure(report, counters: list[str] | None = None, peers: list[str] | None = None,
+                  title: str | None = None, ylabel: str = "messages per second") -> Figure:
+    """A scenario run's rates over time, one line per (peer, counter), with its events marked."""
+    return rates_figure(report.series_of(counters, peers), report.events,
+                        title=title or f"{report.lab_name}: {report.scenario}", ylabel=ylabel)
 
 
 def bars_figure(values: dict[str, float], title: str, ylabel: str, xlabel: str = "peer",

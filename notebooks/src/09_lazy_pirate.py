@@ -48,6 +48,8 @@ import zmq
 
 from zguide_py import Lab, Scenario, show_source
 from zguide_py.patterns import lazypirate
+from zguide_py.views import pirates
+from zguide_py.widgets import Panel
 
 lab = Lab("lazypirate")
 
@@ -94,9 +96,11 @@ req.close(linger=0)
 # %% [markdown]
 # ## 2. The roles
 #
-# The server is a plain REP echo server that polls with a 50 ms timeout, so the lab can kill it, and
-# calls `peer.throttle()` for each request, so the lab can stall it. The client is the Lazy Pirate
-# loop: send, poll until the deadline, and on a timeout `peer.close_socket(req)` and a new socket.
+# The server is a plain REP echo server. It waits with `peer.poll(rep)`, which is `rep.poll` that
+# the lab can interrupt (it returns False once the lab kills the server), and calls
+# `peer.throttle()` for each request, so the lab can stall it. The client is the Lazy Pirate loop:
+# send, `peer.poll(req, timeout)` for the reply, and on a timeout `peer.close_socket(req)` and a new
+# socket, up to `retries` tries.
 
 # %%
 show_source(lazypirate.server, lazypirate.client)
@@ -138,7 +142,7 @@ report
 # %%
 tally = lazypirate.tally(lab, CLIENTS)
 print(tally.lines(RETRIES))
-give_ups = lazypirate.give_up_times(report.events)
+give_ups = pirates.give_up_times(report.events)
 bound = RETRIES * TIMEOUT * 1.1
 print(f"\nabandoned requests: the client gave up after ~{min(give_ups):.3f} to ~{max(give_ups):.3f} s "
       f"({RETRIES} x {TIMEOUT} s = {RETRIES * TIMEOUT:.2f} s, +10% = {bound:.3f} s)")
@@ -151,8 +155,8 @@ assert not report.errors and all(step.error is None for step in report.steps)
 # so their lines mostly coincide: `client1` is the wide pale line, `client2` the dashed one on it.
 
 # %%
-lazypirate.requests_figure(report, CLIENTS, fault_peers=["server"],
-                           title="Lazy Pirate: two clients, a server that stalls and crashes")
+pirates.requests_figure(report, CLIENTS, fault_peers=["server"],
+                        title="Lazy Pirate: two clients, a server that stalls and crashes")
 
 # %% [markdown]
 # **Reading the plot.**
@@ -182,8 +186,8 @@ lazypirate.requests_figure(report, CLIENTS, fault_peers=["server"],
 for name in CLIENTS:                  # the scripted clients are done: only the new one in the panel
     lab.remove(name)
 lab.start("client", lazypirate.client, endpoint=endpoint, requests=10**6, pause=0.02)
-panel = lab.panel(counters=["replies", "retries", "abandoned"], max_throttle=1.0,
-                  title="Lazy Pirate: kill the server, stall it, watch the client recover")
+panel = Panel(lab, counters=["replies", "retries", "abandoned"], max_throttle=1.0,
+              title="Lazy Pirate: kill the server, stall it, watch the client recover")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -252,7 +256,7 @@ with Lab("lazypirate-exercise") as ex:
     ex.start("client", lazypirate.client, endpoint=ex.endpoint("nobody", "tcp"), requests=3,
              timeout=0.1, retries=4)
     ex.wait_done("client", timeout=10)
-    measured = lazypirate.give_up_times(ex.events_of())
+    measured = pirates.give_up_times(ex.events_of())
     print(f"gave up on 3 of 3 requests: {len(measured) == 3}, each after ~{max(measured):.3f} s")
     if my_guess is None:
         print("set my_guess above to check your prediction")

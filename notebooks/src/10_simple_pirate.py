@@ -49,6 +49,8 @@ import zmq
 
 from zguide_py import Lab, Scenario, show_source
 from zguide_py.patterns import lazypirate, simplepirate
+from zguide_py.views import pirates
+from zguide_py.widgets import Panel, adder
 
 lab = Lab("simplepirate")
 
@@ -56,8 +58,10 @@ lab = Lab("simplepirate")
 # ## 1. The roles
 #
 # The queue uses two pollers, as in the guide: with no ready worker it listens to the backend only, so
-# requests wait in the frontend socket instead of being read with nowhere to go. The worker is a REQ
-# socket: READY once, then request in, reply out. Each worker's REQ socket gets a readable routing id
+# requests wait in the frontend socket instead of being read with nowhere to go. It waits with
+# `peer.poll(poller)`, the poller's `poll` that the lab can interrupt: it gives the ready sockets, or
+# nothing once the lab kills the queue. The worker is a REQ socket: READY once, then request in,
+# reply out. Each worker's REQ socket gets a readable routing id
 # (`worker1/…`) so that the plots can tell who did what.
 
 # %%
@@ -110,7 +114,7 @@ report
 # %%
 tally = lazypirate.tally(lab, CLIENTS)
 print(tally.lines())
-give_ups = lazypirate.give_up_times(report.events)
+give_ups = pirates.give_up_times(report.events)
 print(f"\nthe slowest give-up took ~{max(give_ups, default=0):.3f} s (3 x 0.25 s + 10% = 0.825 s)")
 assert tally.ok and tally.requests == 300
 assert not report.errors and all(step.error is None for step in report.steps)
@@ -120,9 +124,7 @@ assert not report.errors and all(step.error is None for step in report.steps)
 # restart of the workers (3.2 s)?
 
 # %%
-served_after_queue_restart = {
-    name: sum(1 for t, kind, peer, _ in report.events if kind == "served" and peer == name and 2.3 < t < 3.2)
-    for name in WORKERS}
+served_after_queue_restart = pirates.served_between(report.events, WORKERS, 2.3, 3.2)
 orphaned = [name for name, n in served_after_queue_restart.items() if n == 0]
 print("requests served between the queue's restart and the workers' restart:",
       ", ".join(f"{name} ~{n}" for name, n in served_after_queue_restart.items()))
@@ -138,8 +140,8 @@ assert orphaned, "an idle worker cannot be known to a restarted Simple Pirate qu
 # from run to run; usually all three are idle.
 
 # %%
-lazypirate.requests_figure(report, CLIENTS, workers=WORKERS, fault_peers=WORKERS + ["queue"],
-                           title="Simple Pirate: workers die (0.3-1.6 s), then the queue (2.0 s)")
+pirates.requests_figure(report, CLIENTS, workers=WORKERS, fault_peers=WORKERS + ["queue"],
+                        title="Simple Pirate: workers die (0.3-1.6 s), then the queue (2.0 s)")
 
 # %% [markdown]
 # **Reading the plot.**
@@ -168,18 +170,9 @@ lazypirate.requests_figure(report, CLIENTS, workers=WORKERS, fault_peers=WORKERS
 
 # %%
 lab.start("client", lazypirate.client, endpoint=frontend, requests=10**6, pause=0.02)
-added = []
-
-
-def add_worker(lab):
-    name = f"worker{len(WORKERS) + len(added) + 1}"
-    lab.start(name, simplepirate.worker, endpoint=backend)
-    added.append(name)
-
-
-panel = lab.panel(counters=["replies", "retries", "served"], max_throttle=1.0,
-                  actions={"add worker": add_worker},
-                  title="Simple Pirate: kill workers, add workers, kill the queue")
+panel = Panel(lab, counters=["replies", "retries", "served"], max_throttle=1.0,
+              actions={"add worker": adder("worker", simplepirate.worker, endpoint=backend)},
+              title="Simple Pirate: kill workers, add workers, kill the queue")
 
 # %%
 # NBVAL_IGNORE_OUTPUT

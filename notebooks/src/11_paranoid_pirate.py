@@ -46,6 +46,9 @@ import zmq
 
 from zguide_py import Lab, Scenario, show_source
 from zguide_py.patterns import lazypirate, paranoidpirate
+from zguide_py.patterns.simplepirate import worker_name
+from zguide_py.views import pirates
+from zguide_py.widgets import Panel
 
 lab = Lab("paranoidpirate")
 INTERVAL, LIVENESS = paranoidpirate.HEARTBEAT_INTERVAL, paranoidpirate.HEARTBEAT_LIVENESS
@@ -77,7 +80,7 @@ me.recv_multipart()                                    # the queue's heartbeat
 # %%
 purges = lab.wait_for(lambda: lab.events_of("purge", "queue"), timeout=2, what="the queue to purge us")
 ready_at = lab.events_of("ready", "queue")[0][0]
-print("purged:", purges[0][3], f"| ~{purges[0][0] - ready_at:.2f} s after our READY")
+print("purged:", purges[0].get("worker"), f"| ~{purges[0].t - ready_at:.2f} s after our READY")
 me.close(linger=0)
 
 # %% [markdown]
@@ -85,11 +88,15 @@ me.close(linger=0)
 #
 # The queue keeps `expiry` (every live worker and its deadline) and `ready` (idle workers, least
 # recently used first). A heartbeat from a worker it does not know means "a worker of an earlier queue
-# that never noticed the restart": it is alive, so it is made ready. The worker counts silent intervals,
-# and on zero backs off and reconnects with a new socket (and a new routing id).
+# that never noticed the restart": it is alive, so it is made ready. It waits with
+# `peer.poll(poller, interval)`, the poller's `poll` that the lab can interrupt, and after each wait it
+# sends heartbeats when they are due and `purge`s the workers past their deadline. The worker polls
+# for one interval at a time and counts the silent ones; on zero it backs off and reconnects with a
+# new socket (and a new routing id). Every role logs what it saw as an event with fields
+# (`peer.log("purge", worker=...)`), which the figures below read.
 
 # %%
-show_source(paranoidpirate.queue, paranoidpirate.worker)
+show_source(paranoidpirate.queue, paranoidpirate.purge, paranoidpirate.worker)
 
 # %% [markdown]
 # ## 3. A scripted run: 300 requests, dead workers, a dead queue, a stalled queue
@@ -130,7 +137,7 @@ report
 # %%
 tally = lazypirate.tally(lab, CLIENTS)
 print(tally.lines())
-detection = paranoidpirate.detection_summary(report, WORKERS)
+detection = pirates.detection_summary(report, WORKERS)
 purge_delays = [d for delays in detection["purge"].values() for d in delays]
 worker_kills = [e for e in report.events if e[1] == "kill" and e[2] in WORKERS]
 print(f"\nworker kills: {len(worker_kills)}, each purged by the queue: {len(purge_delays) == len(worker_kills)}")
@@ -157,7 +164,7 @@ assert not report.errors and all(step.error is None for step in report.steps)
 # liveness counter for the queue; a drop to zero is "queue lost" (purple ▲), then back-off and reconnect.
 
 # %%
-paranoidpirate.heartbeat_figure(report, WORKERS)
+pirates.heartbeat_figure(report, WORKERS)
 
 # %% [markdown]
 # **Reading the heartbeat plot.**
@@ -180,8 +187,8 @@ paranoidpirate.heartbeat_figure(report, WORKERS)
 # a red × (if your run has one) a request abandoned after 3 tries, usually during the stall.
 
 # %%
-lazypirate.requests_figure(report, CLIENTS, workers=WORKERS, fault_peers=WORKERS + ["queue"],
-                           title="Paranoid Pirate: every request through worker and queue faults")
+pirates.requests_figure(report, CLIENTS, workers=WORKERS, fault_peers=WORKERS + ["queue"],
+                        title="Paranoid Pirate: every request through worker and queue faults")
 
 # %% [markdown]
 # Compare with notebook 10: after the queue's restart the workers come back **by themselves**, with no
@@ -200,8 +207,8 @@ lazypirate.requests_figure(report, CLIENTS, workers=WORKERS, fault_peers=WORKERS
 for name in CLIENTS:
     lab.remove(name)
 lab.start("client", lazypirate.client, endpoint=frontend, requests=10**6, pause=0.02)
-panel = lab.panel(counters=["replies", "retries", "reconnects", "purged"], max_throttle=1.0,
-                  title="Paranoid Pirate: kill and stall workers and the queue")
+panel = Panel(lab, counters=["replies", "retries", "reconnects", "purged"], max_throttle=1.0,
+              title="Paranoid Pirate: kill and stall workers and the queue")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -215,8 +222,9 @@ client, queue = lab.peer("client"), lab.peer("queue")
 lab.wait_for(lambda: client.get("replies") >= 5, timeout=5, what="5 replies")
 t_kill = lab.now()
 panel.rows["worker1"].kill.click()
-purge = lab.wait_for(lambda: [t for t, _k, _p, d in lab.events_of("purge", "queue")
-                              if d.startswith("worker1/") and t >= t_kill], timeout=2, what="worker1 purged")
+purge = lab.wait_for(lambda: [e.t for e in lab.events_of("purge", "queue")
+                              if worker_name(e.get("worker")) == "worker1" and e.t >= t_kill],
+                     timeout=2, what="worker1 purged")
 print(f"kill button -> worker1 purged by the queue after ~{purge[0] - t_kill:.3f} s")
 panel.rows["worker1"].restart.click()
 lab.wait_for(lambda: len(queue.data["workers"]) == 3, timeout=5, what="worker1 back")

@@ -45,7 +45,8 @@ import zmq
 
 from zguide_py import Lab, Scenario, show_source
 from zguide_py.patterns import majordomo, titanic
-from zguide_py.plots import new_figure
+from zguide_py.views import titanic as titanic_views
+from zguide_py.widgets import Panel
 
 lab = Lab("titanic")
 folder = tempfile.mkdtemp(prefix="titanic-", dir="/tmp")
@@ -176,43 +177,7 @@ for step in report.steps:
 print("errors:", report.errors or "none")
 
 # %%
-accepted_t = [t for t, kind, p, _ in report.events if kind == "accepted" and p == "client"]
-replied_t = [t for t, kind, p, _ in report.events if kind == "replied" and p == "client"]
-
-
-def down_spans(names):
-    """(start, length) of each stretch from the first kill of any of ``names`` until all are back."""
-    spans, down, down_at = [], set(), None
-    for t, kind, p, _ in report.events:
-        if p in names and kind == "kill":
-            down_at = t if not down else down_at
-            down.add(p)
-        elif p in down and kind == "restart":
-            down.discard(p)
-            if not down:
-                spans.append((down_at, t - down_at))
-    return spans
-
-
-fig = new_figure(8.5, 4.6)
-top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
-top.step([0, *accepted_t], range(len(accepted_t) + 1), where="post", label="accepted (client holds a ticket)")
-top.step([0, *replied_t], range(len(replied_t) + 1), where="post", label="replied (collected by ticket)")
-top.set_ylabel("requests (cumulative)")
-top.set_title("Titanic: broker, workers and Titanic crash; every accepted request is answered")
-top.set_ylim(0, 45)
-top.grid(True, alpha=0.3)
-top.legend(loc="upper left", fontsize=8)
-rows = {"broker": ["broker"], "Titanic (4 peers)": [*titanic.SERVICES, "dispatcher"],
-        "echo workers": ["w1", "w2"]}
-for y, (label, names) in enumerate(rows.items()):
-    bottom.broken_barh(down_spans(names), (y - 0.35, 0.7), color="tab:red", alpha=0.7)
-bottom.set_yticks(range(len(rows)), list(rows), fontsize=8)
-bottom.invert_yaxis()
-bottom.set_ylabel("down")
-bottom.set_xlabel("time since start of run (s)")
-bottom.grid(True, axis="x", alpha=0.3)
-fig
+titanic_views.tickets_figure(report, requests=40)
 
 # %% [markdown]
 # Both lines go flat at the first crash: no broker, so no new tickets and no replies. Tickets
@@ -268,8 +233,8 @@ def restart_all(lab):
         lab.restart(name)
 
 
-panel = lab.panel(counters=["accepted", "replies"], title="Titanic: crash everything but the disk",
-                  actions={"crash all": crash_all, "restart all": restart_all})
+panel = Panel(lab, counters=["accepted", "replies"], title="Titanic: crash everything but the disk",
+              actions={"crash all": crash_all, "restart all": restart_all})
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -23,6 +23,13 @@ fresh socket and says READY again, so a broker restart heals by itself.
 The broker answers the management interface 8/MMI itself: a request to ``mmi.service`` whose body
 is a service name gets ``b"200"`` if at least one worker offers it and ``b"404"`` if none does;
 any other ``mmi.*`` service gets ``b"501"``.
+
+Events carry fields: the broker logs ``worker ready`` (``worker``, ``service``) and ``worker
+removed`` (``worker``, ``why``), with the worker's routing id (:func:`worker_name` gives its peer).
+
+    python -m zguide_py run majordomo.broker --bind tcp://127.0.0.1:5555
+    python -m zguide_py run majordomo.worker --connect 5555 service=echo
+    python -m zguide_py run majordomo.client --connect 5555 service=echo requests=20
 """
 from __future__ import annotations
 
@@ -49,9 +56,11 @@ WORK = {
 }
 
 
-def _ms_until(deadline: float, cap: float = 0.05) -> int:
-    """Milliseconds to poll: until ``deadline`` but never longer than ``cap`` (so kills are quick)."""
-    return max(0, int(min(cap, deadline - time.monotonic()) * 1000))
+def worker_name(identity: bytes | str) -> str:
+    """The peer name in a routing id of our workers and clients (``echo1.1.2`` -> ``echo1``): each
+    connection gets ``name.start.connection``, new for every socket, readable in the broker's log."""
+    text = identity.decode(errors="replace") if isinstance(identity, bytes) else identity
+    return text.split(".", 1)[0]
 
 
 # ---- the broker ---------------------------------------------------------------------------------
@@ -118,7 +127,7 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
             peer.count("requeued")
             dispatch(worker.service)
         peer.data["removed"].append((worker.identity.decode(errors="replace"), why))
-        peer.log("worker removed", f"{worker.identity.decode(errors='replace')} ({why})")
+        peer.log("worker removed", worker=worker.identity.decode(errors="replace"), why=why)
         peer.count("removed")
         publish()
 
@@ -152,7 +161,8 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
                 return
             workers[identity] = _Worker(identity, service, time.monotonic() + heartbeat * liveness)
             waiting.setdefault(service, deque()).append(identity)
-            peer.log("worker ready", f"{identity.decode(errors='replace')} offers {service.decode()}")
+            peer.log("worker ready", worker=identity.decode(errors="replace"),
+                     service=service.decode(errors="replace"))
             publish()
             dispatch(service)
         elif worker is None:
@@ -179,7 +189,7 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
 
     heartbeat_at = time.monotonic() + heartbeat
     while peer.running:
-        if router.poll(_ms_until(heartbeat_at)):
+        if peer.poll(router, heartbeat):
             frames = router.recv_multipart()
             peer.throttle()
             if flow is not None and frames[3:4] != [HEARTBEAT]:
@@ -236,7 +246,7 @@ def worker(peer, broker: str, service: str = "echo", heartbeat: float = 0.1, liv
     broker_expiry = time.monotonic() + heartbeat * liveness
     heartbeat_at = time.monotonic() + heartbeat
     while peer.running:
-        if dealer.poll(_ms_until(heartbeat_at)):
+        if peer.poll(dealer, heartbeat):
             frames = dealer.recv_multipart()
             broker_expiry = time.monotonic() + heartbeat * liveness
             if len(frames) < 3 or frames[0] != b"" or frames[1] != MDPW:
@@ -246,18 +256,16 @@ def worker(peer, broker: str, service: str = "echo", heartbeat: float = 0.1, liv
             if command == REQUEST:
                 client, _empty, *body = frames[3:]
                 peer.throttle()                  # the panel can make this worker slow
-                if not peer.running:
-                    break
                 dealer.send_multipart([b"", MDPW, REPLY, client, b"", *work(body)])
                 peer.count("requests")
                 heartbeat_at = time.monotonic() + heartbeat   # the reply was our heartbeat
             elif command == DISCONNECT:
-                peer.log("disconnected", "broker said DISCONNECT: reconnecting")
+                peer.log("disconnected")
                 peer.close_socket(dealer)
                 dealer = connect()
                 broker_expiry = time.monotonic() + heartbeat * liveness
-        elif time.monotonic() > broker_expiry:
-            peer.log("broker lost", f"silent for {liveness} heartbeats: reconnecting")
+        elif peer.running and time.monotonic() > broker_expiry:
+            peer.log("broker lost", heartbeats=liveness)   # silent that long: reconnect
             peer.close_socket(dealer)
             if not peer.sleep(reconnect):
                 break
@@ -284,13 +292,11 @@ def mdp_request(peer, req, broker: str, service: bytes, body: list[bytes], timeo
             req.setsockopt(zmq.ROUTING_ID, f"{peer.name}.{peer.starts}.{peer.get('connects')}".encode())
             req.connect(broker)
         req.send_multipart([MDPC, service, *body])
-        deadline = time.monotonic() + timeout
-        while peer.running and time.monotonic() < deadline:
-            if req.poll(_ms_until(deadline)):
-                header, reply_service, *reply = req.recv_multipart()
-                if header != MDPC or reply_service != service:
-                    raise RuntimeError(f"not an MDP reply for {service!r}: {[header, reply_service]}")
-                return req, reply
+        if peer.poll(req, timeout):
+            header, reply_service, *reply = req.recv_multipart()
+            if header != MDPC or reply_service != service:
+                raise RuntimeError(f"not an MDP reply for {service!r}: {[header, reply_service]}")
+            return req, reply
         if not peer.running:
             return req, None
         peer.count("retries")
@@ -339,59 +345,6 @@ def mmi_lookup(peer, broker: str, services: list[str], timeout: float = 0.5):
         req, reply = mdp_request(peer, req, broker, b"mmi.service", [name.encode()], timeout)
         answers[name] = reply[0].decode() if reply else "no answer"
     peer.data["done"] = True
-
-
-# ---- benchmark: requests per second through the broker -----------------------------------------
-def _bench_client(peer, broker: str, seconds: float):
-    """Echo requests as fast as one synchronous client can, for ``seconds``."""
-    req = peer.socket(zmq.REQ)
-    req.connect(broker)
-    done = peer.counter("replies")
-    body = [b"x"]
-    deadline = time.monotonic() + seconds
-    while peer.running and time.monotonic() < deadline:
-        req.send_multipart([MDPC, b"echo", *body])
-        while not req.poll(50):
-            if not peer.running:
-                return
-        req.recv_multipart()
-        done.value += 1
-
-
-def bench_echo(clients: int = 1, transport: str = "inproc", seconds: float = 1.0,
-               workers: int = 1) -> float:
-    """Echo requests per second through a Majordomo broker, ``clients`` synchronous clients and
-    ``workers`` echo workers, all threads of one process (so the GIL is part of the measure)."""
-    from ..lab import Lab
-    with Lab(f"bench-mdp-{transport}-{clients}") as lab:
-        endpoint = lab.endpoint("broker", transport)
-        lab.start("broker", broker, endpoint=endpoint, heartbeat=1.0)
-        for i in range(workers):
-            lab.start(f"worker{i}", worker, broker=endpoint, service="echo", heartbeat=1.0)
-        lab.wait_for(lambda: len(lab.peer("broker").data.get("workers", {})) == workers, 5,
-                     "workers to register")
-        warm = 0.2
-        for i in range(clients):
-            lab.start(f"client{i}", _bench_client, broker=endpoint, seconds=warm + seconds)
-        time.sleep(warm)
-        before = sum(lab.peer(f"client{i}").get("replies") for i in range(clients))
-        t0 = time.perf_counter()
-        time.sleep(seconds)
-        after = sum(lab.peer(f"client{i}").get("replies") for i in range(clients))
-        rate = (after - before) / (time.perf_counter() - t0)
-        lab.check()
-        return rate
-
-
-def bench_table(seconds: float = 1.0) -> str:
-    """The Majordomo echo benchmark as a text table: 1 and 10 clients over inproc and tcp."""
-    lines = [f"Majordomo echo through the broker, 1 worker, {seconds:g} s per cell",
-             f"{'transport':<10}{'clients':>8}{'requests/s':>14}"]
-    for transport in ("inproc", "tcp"):
-        for clients in (1, 10):
-            rate = bench_echo(clients, transport, seconds)
-            lines.append(f"{transport:<10}{clients:>8}{rate:>14,.0f}")
-    return "\n".join(lines)
 
 
 ROLES = {"broker": broker, "worker": worker, "client": client, "mmi_lookup": mmi_lookup}

@@ -25,9 +25,11 @@ Frames (REQ adds and strips the empty delimiter frame)::
     queue  -> worker request: [worker id, b"", client id, b"", request]
     worker -> queue  reply:   [worker id, b"", client id, b"", reply]
 
-    python -m zguide_py run simplepirate queue frontend=tcp://127.0.0.1:5555 backend=tcp://127.0.0.1:5556
-    python -m zguide_py run simplepirate worker endpoint=tcp://127.0.0.1:5556
-    python -m zguide_py run lazypirate client endpoint=tcp://127.0.0.1:5555 requests=20
+Each role runs as a process of its own too (``python -m zguide_py run --help``)::
+
+    python -m zguide_py run simplepirate.queue --bind frontend=tcp://127.0.0.1:5555 --bind backend=5556
+    python -m zguide_py run simplepirate.worker --connect tcp://127.0.0.1:5556
+    python -m zguide_py run lazypirate.client --connect 5555 requests=20
 """
 from __future__ import annotations
 
@@ -70,7 +72,7 @@ def queue(peer, frontend: str, backend: str):
     both.register(front, zmq.POLLIN)
 
     while peer.running:
-        events = dict((both if workers else workers_only).poll(50))
+        events = peer.poll(both if workers else workers_only)   # {} once the lab kills the queue
         if back in events:
             address, _empty, *message = back.recv_multipart()
             peer.throttle()
@@ -78,7 +80,7 @@ def queue(peer, frontend: str, backend: str):
                 workers.append(address)       # any message from a worker means it is free again
             if message == [READY]:
                 peer.count("ready")
-                peer.log("ready", address.decode(errors="replace"))
+                peer.log("ready", worker=address.decode(errors="replace"))
             else:
                 front.send_multipart(message)  # [client id, b"", reply]
                 peer.count("replies")
@@ -96,15 +98,12 @@ def worker(peer, endpoint: str):
     sock.connect(endpoint)
     sock.send(READY)
     peer.counter("served")
-    while peer.running:
-        if sock.poll(50):
-            envelope_and_request = sock.recv_multipart()   # [client id, b"", request]
-            peer.throttle()
-            if not peer.running:              # killed while busy: the request dies with us
-                break
-            sock.send_multipart(envelope_and_request)
-            peer.count("served")
-            peer.log("served", envelope_and_request[-1].decode(errors="replace"))
+    while peer.poll(sock):                    # False once the lab kills the worker
+        envelope_and_request = sock.recv_multipart()   # [client id, b"", request]
+        peer.throttle()                       # killed while busy: the request dies with us
+        sock.send_multipart(envelope_and_request)
+        peer.count("served")
+        peer.log("served", request=envelope_and_request[-1].decode(errors="replace"))
 
 
 ROLES = {"queue": queue, "worker": worker, "client": client}

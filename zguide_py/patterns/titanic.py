@@ -29,7 +29,7 @@ import time
 import uuid
 from collections import deque
 
-from .majordomo import mdp_request, worker
+from .majordomo import WORK, mdp_request, worker
 
 SERVICES = ("titanic.request", "titanic.reply", "titanic.close")
 OK, PENDING, UNKNOWN, ERROR = b"200", b"300", b"400", b"500"
@@ -170,69 +170,62 @@ def client(peer, broker: str, service: str = "echo", requests: int = 20, interva
     counts as **accepted** once Titanic has answered 200 with a ticket. A reply is checked against
     its request, then the ticket is closed. Results: ``peer.data["tickets"]`` {ticket: request},
     ``peer.data["replies"]`` {ticket: reply}, ``peer.data["unknown"]`` (tickets Titanic denied).
+    Events: ``accepted`` and ``replied``, each with the field ``ticket``.
     """
-    from .majordomo import WORK
     expected = WORK.get(service, lambda body: body)
     tickets = peer.data.setdefault("tickets", {})
     replies = peer.data.setdefault("replies", {})
     unknown = peer.data.setdefault("unknown", [])
-    open_tickets: deque[str] = deque()
+    open_tickets: deque[str] = deque()      # accepted, reply not collected yet
     unclosed: deque[str] = deque()          # replied, but titanic.close not yet acknowledged
     req = None
+
+    def call(titanic_service: bytes, *body: bytes) -> list[bytes]:
+        """One try of one Titanic request: the reply body, or [b""] when nobody answered."""
+        nonlocal req
+        req, answer = mdp_request(peer, req, broker, titanic_service, list(body), timeout, retries=1)
+        return answer or [b""]
+
     n = 0
     next_submit = next_poll = time.monotonic()
     while peer.running and (n < requests or open_tickets or unclosed):
         now = time.monotonic()
         if unclosed:                        # closing is idempotent: ask again until Titanic says 200
-            req, closed = mdp_request(peer, req, broker, b"titanic.close", [unclosed[0].encode()],
-                                      timeout, retries=1)
-            if closed and closed[0] == OK:
+            if call(b"titanic.close", unclosed[0].encode())[0] == OK:
                 unclosed.popleft()
             else:
                 peer.count("close retries")
                 peer.sleep(poll)
-            continue
-        if n < requests and now >= next_submit:
+        elif n < requests and now >= next_submit:
             body = f"{service} {n}".encode()
-            req, answer = mdp_request(peer, req, broker, b"titanic.request", [service.encode(), body],
-                                      timeout, retries=1)
-            if answer and answer[0] == OK:
-                ticket = answer[1].decode()
-                tickets[ticket] = body.decode()
-                open_tickets.append(ticket)
+            status, *ticket = call(b"titanic.request", service.encode(), body)
+            next_submit = now + interval
+            if status == OK:                # on disk: Titanic has taken responsibility for it
+                tickets[ticket[0].decode()] = body.decode()
+                open_tickets.append(ticket[0].decode())
                 peer.count("accepted")
-                peer.log("accepted", ticket)
+                peer.log("accepted", ticket=ticket[0].decode())
                 n += 1
-                next_submit = now + interval
             else:
-                peer.count("not accepted")          # no answer (broker down?) or an error: retry
-                next_submit = now + interval
-            continue
-        if open_tickets and now >= next_poll:
+                peer.count("not accepted")  # no answer (broker down?) or an error: retry
+        elif open_tickets and now >= next_poll:
             ticket = open_tickets[0]
-            req, answer = mdp_request(peer, req, broker, b"titanic.reply", [ticket.encode()],
-                                      timeout, retries=1)
-            if not answer:
-                next_poll = now + poll
-                continue
-            if answer[0] == OK:
-                reply = answer[1:]
+            status, *reply = call(b"titanic.reply", ticket.encode())
+            if status == OK:
                 if reply != expected([tickets[ticket].encode()]):
                     raise RuntimeError(f"ticket {ticket}: {tickets[ticket]!r} got {reply!r}")
                 replies[ticket] = reply[0].decode()
-                open_tickets.popleft()
+                unclosed.append(open_tickets.popleft())
                 peer.count("replies")
-                peer.log("replied", ticket)
-                unclosed.append(ticket)
-            elif answer[0] == PENDING:
-                next_poll = now + poll
-            else:                                     # 400: Titanic lost an accepted request
-                unknown.append(ticket)
-                open_tickets.popleft()
+                peer.log("replied", ticket=ticket)
+            elif status == UNKNOWN:         # 400: Titanic lost an accepted request
+                unknown.append(open_tickets.popleft())
                 peer.count("unknown tickets")
-            continue
-        due = ([next_submit] if n < requests else []) + ([next_poll] if open_tickets else [])
-        peer.sleep(max(0.001, min(due) - now))
+            else:                           # 300 pending, or no answer: ask again later
+                next_poll = now + poll
+        else:                               # nothing due: wait for the next submit or poll
+            due = ([next_submit] if n < requests else []) + ([next_poll] if open_tickets else [])
+            peer.sleep(max(0.001, min(due) - now))
     peer.data["done"] = n >= requests and not open_tickets and not unclosed
 
 
