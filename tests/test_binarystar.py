@@ -6,22 +6,15 @@ import time
 
 import pytest
 
-from zguide_py import Lab, Scenario
+from zguide_py import Scenario
 from zguide_py.patterns import binarystar as bs
+from zguide_py.views import binarystar as bsv
 
 HB = 0.1
 TIMEOUT = 0.05                        # the clients' Lazy Pirate timeout
 # failover budget after a kill: 2 silent heartbeats, then one client switching round (2 timeouts),
 # plus a wide margin for 2 shared cores
 FAILOVER_BOUND = 2 * HB + 2 * TIMEOUT + 0.15
-
-
-@pytest.fixture
-def lab(request):
-    lab = Lab(f"test-bstar-{request.node.name}")
-    yield lab
-    lab.close()
-    assert not lab.threads()
 
 
 def states(lab):
@@ -91,15 +84,15 @@ def test_seeded_failovers_exactly_one_active(lab, seed):
     t_end = lab.now()
     assert all(s.fired_at is not None and not s.error for s in report.steps), report
     lab.check()                                    # no SplitBrain raised by either server
-    timeline = bs.state_timeline(lab, since=t_run, until=t_end)
+    timeline = bsv.state_timeline(lab, since=t_run, until=t_end)
 
     # never two actives: not in the state changes, not in ~1 000 samples
-    assert bs.active_overlaps(timeline) == []
+    assert bsv.active_overlaps(timeline) == []
     mon = lab.peer("monitor").data
     assert mon["max_active"] == 1 and mon["two_active_at"] == [] and mon["samples"] > 500
 
     # no active server only right after each kill of the active one, and then not for long
-    gaps = bs.no_active_gaps(timeline, t_run, t_end)
+    gaps = bsv.no_active_gaps(timeline, t_run, t_end)
     assert len(gaps) == len(kills) == 3, (gaps, kills)
     for (gap_start, gap_end), (killed_at, _victim) in zip(gaps, kills):
         assert abs(gap_start - killed_at) < 0.1            # the gap opens at the kill...
@@ -109,6 +102,11 @@ def test_seeded_failovers_exactly_one_active(lab, seed):
     failovers = [f for n in ("primary", "backup") for f in lab.peer(n).data.get("failovers", [])]
     assert len(failovers) == 3
     assert all(quiet >= 2 * HB for _t, quiet in failovers), failovers
+    # the state events are data: each names its state, a takeover also the silence it waited for
+    changes = lab.events_of("state", since=t_run)
+    assert {e.get("state") for e in changes} <= {"primary", "backup", "active", "passive", "down"}
+    takeovers = [e for e in changes if e.get("why") == "client request"]
+    assert len(takeovers) == 3 and all(e.get("silent") >= 2 * HB - 0.001 for e in takeovers), takeovers
 
     # a restarted server comes back passive (recovery is manual), and clients carry on
     for name in ("primary", "backup"):

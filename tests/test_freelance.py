@@ -6,7 +6,7 @@ import random
 import pytest
 import zmq
 
-from zguide_py import Lab, Scenario
+from zguide_py import Scenario
 from zguide_py.patterns import freelance as fl
 
 SERVERS = ("s1", "s2", "s3")
@@ -15,14 +15,6 @@ MODELS = {
     "shotgun": (fl.server_rep, fl.client_shotgun, {"timeout": 0.5}),
     "router": (fl.server_router, fl.client_router, {"timeout": 3.0}),
 }
-
-
-@pytest.fixture
-def lab(request):
-    lab = Lab(f"test-freelance-{request.node.name}")
-    yield lab
-    lab.close()
-    assert not lab.threads()
 
 
 def one_always_alive(seed: int, steps: int = 10) -> tuple[Scenario, list[tuple[float, str, str]]]:
@@ -103,6 +95,12 @@ def test_router_server_speaks_flp(lab):
     client.send_multipart([endpoint.encode(), b"42", b"hello", b"world"])
     assert client.poll(2000)
     assert client.recv_multipart() == [endpoint.encode(), b"42", b"hello", b"world"]
+    client.send_multipart([endpoint.encode(), b"not FLP"])     # one frame, not PING: counted, dropped
+    lab.wait_for(lambda: lab.peer("s1").get("malformed") == 1, 5, "the malformed message counted")
+    assert lab.events_of("malformed", "s1")[0].fields == {"frames": 1}
+    client.send_multipart([endpoint.encode(), b"PING"])        # and the server goes on serving
+    assert client.poll(2000)
+    assert client.recv_multipart() == [endpoint.encode(), b"PONG"]
 
 
 def _try_send(sock, frames) -> bool:
@@ -119,3 +117,4 @@ def test_router_client_fails_cleanly_when_every_server_is_dead(lab):
     lab.start("client", fl.client_router, servers=endpoints, requests=2, timeout=0.3)
     lab.wait_done("client", 5)
     assert lab.peer("client").get("failed") == 2 and lab.peer("client").data.get("done")
+    assert [e.get("request") for e in lab.events_of("failed", "client")] == [0, 1]

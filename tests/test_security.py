@@ -23,6 +23,7 @@ from zmq.auth.thread import AuthenticationThread
 
 from zguide_py import Lab, PeerFailed
 from zguide_py.patterns import security as sec
+from zguide_py.views import security as secv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,14 +39,11 @@ def keys(tmp_path):
 
 
 @pytest.fixture
-def lab():
-    lab = Lab("test-security")
-    try:
-        yield lab
-    finally:
-        lab.close()
-        assert not lab.threads(), lab.threads()
-        assert not auth_threads(), auth_threads()
+def lab(lab):
+    """conftest's lab; after it closes, no authenticator thread is left either."""
+    yield lab
+    lab.close()
+    assert not auth_threads(), auth_threads()
 
 
 def start_server(lab: Lab, keys: dict, name: str = "server") -> str:
@@ -78,17 +76,18 @@ def test_allowed_client_is_served_and_stranger_is_refused(lab, keys):
     # the stranger: no reply at all, gave up on its first request after 1 + 1 tries
     assert mallory.data["answered"] == [] and mallory.data["gave_up"] == 0
     assert mallory.get("replies") == 0 and mallory.get("timeouts") == 2
+    assert [(e.get("request"), e.get("after")) for e in lab.events_of("timeout", "mallory")] == [(0, 0.5)] * 2
     # the authenticator recorded the denial, naming mallory's key, and let alice's key in
     denied = lab.events_of("zap_denied", "server")
-    assert denied and all(public_z85(keys, "mallory") in text for _, _, _, text in denied)
+    assert denied and all(e.get("client_key") == public_z85(keys, "mallory") for e in denied)
+    assert all(public_z85(keys, "mallory") in e.get("said") for e in denied)
     allowed = lab.events_of("zap_allowed", "server")
-    assert allowed and all(public_z85(keys, "alice") in text for _, _, _, text in allowed)
-    assert not any(public_z85(keys, "alice") in text for _, _, _, text in denied)
+    assert allowed and all(e.get("client_key") == public_z85(keys, "alice") for e in allowed)
     # both sides' sockets saw the handshake fail on authentication (ZAP status 400)
     # (the server's monitor events are drained by its own loop, so its count may trail a moment)
     lab.wait_for(lambda: server.get("refused_auth") >= 1, 5, "the server's monitor to see the refusal")
     assert mallory.get("refused_auth") >= 1
-    assert all(detail == "ZAP status 400" for _, _, _, detail in lab.events_of("refused_auth"))
+    assert all(e.get("status") == 400 for e in lab.events_of("refused_auth"))
     # the REP socket never saw the stranger's request: only alice's reached the application
     assert server.get("requests") == 20
 
@@ -215,10 +214,11 @@ def test_plain_lets_in_the_right_password_and_the_wiretap_reads_it(lab, keys, tm
     server = lab.peer("server")
     lab.wait_for(lambda: server.get("refused_protocol") >= 1, 5, "the server to refuse the NULL client")
     assert server.get("requests") == 3 and good.get("replies") == 3
-    denied = [text for *_, text in lab.events_of("zap_denied", "server")]
+    denied = [e.get("said") for e in lab.events_of("zap_denied", "server")]
     assert denied and all("Invalid password" in text for text in denied)
-    allowed = [text for *_, text in lab.events_of("zap_allowed", "server")]
-    assert allowed and all("username=admin" in t and t.endswith("password=***") for t in allowed)
+    allowed = lab.events_of("zap_allowed", "server")
+    assert allowed and all(e.get("username") == "admin" and e.get("password") == "***" for e in allowed)
+    assert all(e.get("said").endswith("password=***") for e in allowed)
     assert not any("s3cret pw" in str(text) for *_, text in lab.events)       # never in the lab's events
     assert b"s3cret pw" in bytes(lab.peer("tap").data["to_server"])            # but in the clear on the wire
     assert good.data.get("done")
@@ -245,7 +245,7 @@ def test_address_lists_are_checked_before_keys(lab, keys):
         assert client.get("replies") == (2 if served else 0), (n, lab.events_of("zap_denied"))
         if not served:
             lab.wait_for(lambda: lab.peer("server").get("zap_denied") >= 1, 5, "the denial")
-            text = lab.events_of("zap_denied", "server")[-1][3]
+            text = lab.events_of("zap_denied", "server")[-1].get("said")
             expected = {0: "(denied) address=127.0.0.1", 2: "DENIED", 3: "(not allowed) address=127.0.0.1"}[n]
             assert expected in text, text
         assert lab.peer("server").get("requests") == (2 if served else 0)
@@ -256,10 +256,12 @@ def test_address_lists_are_checked_before_keys(lab, keys):
 
 @pytest.mark.timeout(60)
 def test_throughput_rows(keys):
-    rows = sec.measure_throughput(keys, sizes=(64, 4096), seconds=0.05, lab_name="test-security-thr")
+    rows = secv.measure_throughput(keys, sizes=(64, 4096), seconds=0.05, lab_name="test-security-thr")
     assert [(r["size"], r["mode"]) for r in rows] == [(64, "plaintext"), (64, "CURVE"), (4096, "plaintext"), (4096, "CURVE")]
     assert all(r["msgs_per_s"] > 0 and r["messages"] > 0 for r in rows), rows   # a rate, not a speed target
     assert not auth_threads()
+    table = secv.throughput_table(rows)
+    assert table.splitlines()[1].lstrip().startswith("64 B") and "4,096 B" in table
 
 
 @pytest.mark.timeout(90)

@@ -46,6 +46,8 @@ import zmq
 from zguide_py import Lab, Scenario, show_source
 from zguide_py.patterns import clone
 from zguide_py.patterns.clone import KVMsg, clonecli2, clonesrv2
+from zguide_py.views import clone as clone_view
+from zguide_py.widgets import Panel, adder
 
 lab = Lab("clone-snapshot", sample_interval=0.02)   # sample often: the plot follows each client
 
@@ -73,8 +75,9 @@ print("decodes back to the same update:", KVMsg.decode(update.encode()) == updat
 # %% [markdown]
 # ## 2. The roles
 #
-# The server publishes random updates to 100 keys at a steady rate and keeps the newest update of
-# each key. Between updates it polls its ROUTER socket; a request `ICANHAZ?` ("I can has
+# The server publishes random updates to 100 keys at a steady rate (a small `Pacer` says how many
+# are due each time round) and keeps the newest update of each key. Between updates it polls its
+# ROUTER socket; a request `ICANHAZ?` ("I can has
 # snapshot?") is answered with every stored update, then a `KTHXBAI` message whose sequence number
 # is the snapshot's version. One thread does both, so a snapshot is always exactly "everything up to
 # its version". (The guide's C version splits the publisher and the state keeper into two threads.)
@@ -140,15 +143,15 @@ report = lab.run(late_and_crash, seconds=10,
                  and clone.caught_up(lab, "server", CLIENTS))
 print(f"run took ~{report.duration:.1f} s")
 restarted_at = report.events_of("restart", "client1")[0][0]
-t, keys, version = clone.snapshots(report, "late")[0]
+t, keys, version = clone_view.snapshots(report, "late")[0]
 print(f"late joined at ~{t:.2f} s with a snapshot of ~{keys} keys at version ~{version}")
-t, keys, version = next(s for s in clone.snapshots(report, "client1") if s[0] >= restarted_at)
+t, keys, version = next(s for s in clone_view.snapshots(report, "client1") if s[0] >= restarted_at)
 print(f"client1 restarted at ~{t:.2f} s with a snapshot of ~{keys} keys at version ~{version}")
 print(f"snapshots asked again after a gap: ~{len(report.events_of('gap'))}")
 
 # %%
-clone.progress_figure(lab, report, ["server", *CLIENTS],
-                      title="Clone model 2: a late client and a restarted one catch up through snapshots")
+clone_view.progress_figure(lab, report, ["server", *CLIENTS],
+                           title="Clone model 2: a late client and a restarted one catch up through snapshots")
 
 # %% [markdown]
 # One panel per client; the server's line (the pale band) is drawn in both and climbs steadily.
@@ -169,7 +172,7 @@ for name in CLIENTS:
     verdicts[name] = seq == server_seq and kvmap == server_map
     print(f"{name:<8} (started {lab.peer(name).starts}x): version {seq}, "
           f"same keys, sequences and values as the server: {verdicts[name]}")
-print("sample:", clone.describe(server_map, 4))
+print("sample:", clone_view.describe(server_map, 4))
 assert server_seq == 1500 and all(verdicts.values())
 
 # %% [markdown]
@@ -177,7 +180,8 @@ assert server_seq == 1500 and all(verdicts.values())
 #
 # A server that publishes 200 updates a second for ever, and two clients. Kill a client and restart
 # it: it comes back with a snapshot. *add client* starts one more. *pause updates* stops the server's
-# updates (it still answers snapshots) so that you can compare the maps while nothing moves;
+# updates (it still answers snapshots) so that you can compare the maps while nothing moves: the
+# button calls `lab.set("server", paused=True)`, and the server reads `peer.inputs["paused"]`.
 # *compare maps* writes the result under the panel. Slow a client with its slider: its queue of
 # updates grows, and if it overflows (1 000 updates, plus what the TCP buffers hold), the server
 # drops updates for it; the client sees the gap and takes a new snapshot.
@@ -186,38 +190,30 @@ assert server_seq == 1500 and all(verdicts.values())
 for name in ["server", *CLIENTS]:
     lab.remove(name)
 lab.start("server", clonesrv2, count=None, rate=200, keys=100, seed=7, **eps)
-live = ["client1", "client2"]
-for name in live:
+for name in ("client1", "client2"):
     lab.start(name, clonecli2, **eps)
 
 
-def add_client(lab):
-    name = f"client{len(live) + 1}"
-    lab.start(name, clonecli2, **eps)
-    live.append(name)
-
-
-def pause_updates(lab):
-    lab.peer("server").data["paused"] = True
-
-
-def resume_updates(lab):
-    lab.peer("server").data["paused"] = False
+def live():
+    """The clients of the lab, in the order they were added."""
+    return [name for name in lab.peers if name.startswith("client")]
 
 
 comparison = widgets.HTML("<i>compare maps: not yet</i>")
 
 
 def compare_maps(lab):
-    same = clone.same_state(lab, "server", [c for c in live if lab.peer(c).alive])
+    same = clone.same_state(lab, "server", [c for c in live() if lab.peer(c).alive])
     comparison.value = "same map as the server: " + ", ".join(f"{c} <b>{ok}</b>" for c, ok in same.items())
 
 
-panel = lab.panel(counters=["applied", "published"], max_throttle=0.05,
-                  title="Clone model 2: one server, clients with snapshots",
-                  actions={"add client": add_client, "pause updates": pause_updates,
-                           "resume updates": resume_updates, "compare maps": compare_maps})
-panel.children = (*panel.children, comparison)      # one more line under the panel, for the verdict
+panel = Panel(lab, counters=["applied", "published"], max_throttle=0.05,
+              title="Clone model 2: one server, clients with snapshots",
+              actions={"add client": adder("client", clonecli2, **eps),
+                       "pause updates": lambda lab: lab.set("server", paused=True),
+                       "resume updates": lambda lab: lab.set("server", paused=False),
+                       "compare maps": compare_maps},
+              extra=[comparison])                  # one more line under the panel, for the verdict
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -245,10 +241,10 @@ panel.action_buttons["add client"].click()
 panel.refresh()
 print("'add client' -> client3 in the panel and following:", "client3" in panel.rows and follows("client3"))
 panel.action_buttons["pause updates"].click()
-lab.wait_for(lambda: clone.caught_up(lab, "server", live), timeout=5, what="every client at the server's version")
+lab.wait_for(lambda: clone.caught_up(lab, "server", live()), timeout=5, what="every client at the server's version")
 panel.action_buttons["compare maps"].click()
 print("'compare maps' ->", re.sub("<[^>]+>", "", comparison.value))
-same = clone.same_state(lab, "server", live)
+same = clone.same_state(lab, "server", live())
 panel.action_buttons["resume updates"].click()
 print("'resume updates' -> the clients follow again:", follows("client2"))
 print("no peer failed:", not lab.errors())

@@ -46,7 +46,8 @@ import zmq
 from zguide_py import Lab, Scenario, show_source
 from zguide_py.patterns import clone
 from zguide_py.patterns.clone import KVMsg, clonecli3, clonesrv3
-from zguide_py.plots import new_figure
+from zguide_py.views import clone as clone_view
+from zguide_py.widgets import Panel, adder
 
 lab = Lab("clone-updates", sample_interval=0.02)   # sample often: the plot follows each client
 
@@ -57,7 +58,8 @@ lab = Lab("clone-updates", sample_interval=0.02)   # sample often: the plot foll
 # number, is published and stored; an `ICANHAZ?` on the ROUTER socket gets the snapshot. The client
 # is model 2's client plus a PUSH socket: it sends `count` updates of its own at `rate` per second,
 # each with a fresh uuid and a property `from=<its name>`, and it does **not** apply them when it
-# sends them: they count only when they come back from the server, numbered.
+# sends them: they count only when they come back from the server, numbered. It never waits to
+# push: `peer.send(push, ..., timeout=0)` is a send that gives up at once when no server takes it.
 
 # %%
 show_source(clonesrv3, clonecli3)
@@ -123,8 +125,8 @@ report = lab.run(writers, seconds=15,
 print(f"run took ~{report.duration:.1f} s; the server numbered ~{lab.peer('server').data['sequence']} updates")
 
 # %%
-clone.progress_figure(lab, report, ["server", *CLIENTS],
-                      title="Clone model 3: three writers, crashed and restarted, follow one numbering")
+clone_view.progress_figure(lab, report, ["server", *CLIENTS],
+                           title="Clone model 3: three writers, crashed and restarted, follow one numbering")
 
 # %% [markdown]
 # One panel per client. The pale band, the same in each, is the server's count of numbered updates:
@@ -166,73 +168,55 @@ authors = {name: sum(1 for m in lab.peer("server").data["kvmap"].values()
 print("keys whose latest value came from each client:")
 for name, n in authors.items():
     print(f"  {name}: ~{n}")
-pushed_by = {name: len(lab.peer(name).data["sent_uuids"]) for name in CLIENTS}
-numbered_by = {name: sum(1 for u in lab.peer(name).data["sent_uuids"] if u in sequenced) for name in CLIENTS}
+pushed_by, numbered_by = clone_view.writes(lab, CLIENTS)
 print("pushed but never numbered (lost at a kill):")
 for name in CLIENTS:
     print(f"  {name}: ~{pushed_by[name] - numbered_by[name]} of ~{pushed_by[name]}")
-fig = new_figure(7, 3.4)
-ax = fig.add_subplot()
-xs = range(len(CLIENTS))
-for offset, values, label, colour in [(-0.2, pushed_by, "pushed by the client", "tab:gray"),
-                                      (0.2, numbered_by, "numbered by the server", "tab:blue")]:
-    bars = ax.bar([x + offset for x in xs], [values[c] for c in CLIENTS], width=0.4, label=label, color=colour)
-    ax.bar_label(bars, fontsize=8)
-ax.set_xticks(list(xs), [f"{c}\n(started {lab.peer(c).starts}x)" for c in CLIENTS])
-ax.set_xlabel("writer")
-ax.set_ylabel("updates")
-ax.set_ylim(top=max(pushed_by.values()) * 1.18)
-ax.set_title("updates pushed by each writer, and numbered by the server")
-ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-ax.grid(True, axis="y", alpha=0.3)
-fig
+clone_view.writers_figure(lab, CLIENTS)
 
 # %% [markdown]
 # ## 5. Play with it
 #
 # A server and three clients that write 5 updates a second each, for ever. Kill and restart
 # clients; *add client* starts one more; *pause writers* stops every client's writing (they keep
-# listening), so that *compare maps* can compare the copies while nothing moves. Slow a client with
+# listening; the button calls `lab.set(name, paused=True)` for each client), so that *compare maps*
+# can compare the copies while nothing moves. Slow a client with
 # its slider: the others are not slowed, and it catches up when released.
 
 # %%
 for name in ["server", *CLIENTS]:
     lab.remove(name)
 lab.start("server", clonesrv3, **eps)
-live = list(CLIENTS)
-for name in live:
-    lab.start(name, clonecli3, count=10**9, rate=5, keys=15, seed=None, **eps)
+writer = dict(count=10**9, rate=5, keys=15, seed=None, **eps)
+for name in CLIENTS:
+    lab.start(name, clonecli3, **writer)
 
 
-def add_client(lab):
-    name = f"client{len(live) + 1}"
-    lab.start(name, clonecli3, count=10**9, rate=5, keys=15, seed=None, **eps)
-    live.append(name)
+def live():
+    """The clients of the lab, in the order they were added."""
+    return [name for name in lab.peers if name.startswith("client")]
 
 
-def pause_writers(lab):
-    for name in live:
-        lab.peer(name).data["paused"] = True
-
-
-def resume_writers(lab):
-    for name in live:
-        lab.peer(name).data["paused"] = False
+def pause_writers(lab, paused=True):
+    for name in live():
+        lab.set(name, paused=paused)
 
 
 comparison = widgets.HTML("<i>compare maps: not yet</i>")
 
 
 def compare_maps(lab):
-    same = clone.same_state(lab, "server", [c for c in live if lab.peer(c).alive])
+    same = clone.same_state(lab, "server", [c for c in live() if lab.peer(c).alive])
     comparison.value = "same map as the server: " + ", ".join(f"{c} <b>{ok}</b>" for c, ok in same.items())
 
 
-panel = lab.panel(counters=["sent", "applied"], max_throttle=0.05,
-                  title="Clone model 3: clients write through the server",
-                  actions={"add client": add_client, "pause writers": pause_writers,
-                           "resume writers": resume_writers, "compare maps": compare_maps})
-panel.children = (*panel.children, comparison)      # one more line under the panel, for the verdict
+panel = Panel(lab, counters=["sent", "applied"], max_throttle=0.05,
+              title="Clone model 3: clients write through the server",
+              actions={"add client": adder("client", clonecli3, **writer),
+                       "pause writers": pause_writers,
+                       "resume writers": lambda lab: pause_writers(lab, paused=False),
+                       "compare maps": compare_maps},
+              extra=[comparison])                  # one more line under the panel, for the verdict
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -249,7 +233,7 @@ def writes_and_follows(name, timeout=5):
     return True
 
 
-print("every client's updates come back numbered:", all(writes_and_follows(c) for c in live))
+print("every client's updates come back numbered:", all(writes_and_follows(c) for c in live()))
 panel.rows["client2"].kill.click()
 print("kill button -> client2", lab.peer("client2").state)
 panel.rows["client2"].restart.click()
@@ -258,11 +242,11 @@ panel.action_buttons["add client"].click()
 panel.refresh()
 print("'add client' -> client4 in the panel, writing:", "client4" in panel.rows and writes_and_follows("client4"))
 panel.action_buttons["pause writers"].click()
-lab.wait_for(lambda: clone.writes_settled(lab, "server", live) and clone.caught_up(lab, "server", live),
+lab.wait_for(lambda: clone.writes_settled(lab, "server", live()) and clone.caught_up(lab, "server", live()),
              timeout=5, what="all writes numbered and every client at the server's last number")
 panel.action_buttons["compare maps"].click()
 print("'compare maps' ->", re.sub("<[^>]+>", "", comparison.value))
-same = clone.same_state(lab, "server", live)
+same = clone.same_state(lab, "server", live())
 panel.action_buttons["resume writers"].click()
 print("'resume writers' -> client1 writes again:", writes_and_follows("client1"))
 print("no peer failed:", not lab.errors())
@@ -300,9 +284,9 @@ def lost_updates(lab, clients, server="server"):
 
 # %%
 panel.action_buttons["pause writers"].click()      # stop writing, and let every live write land
-lab.wait_for(lambda: clone.writes_settled(lab, "server", live), timeout=5, what="all live writes numbered")
-lost = lost_updates(lab, live)
-sent_total = sum(len(lab.peer(c).data["sent_uuids"]) for c in live)
+lab.wait_for(lambda: clone.writes_settled(lab, "server", live()), timeout=5, what="all live writes numbered")
+lost = lost_updates(lab, live())
+sent_total = sum(len(lab.peer(c).data["sent_uuids"]) for c in live())
 numbered_total = len(lab.peer("server").data["sequenced"])
 print(f"pushed ~{sent_total}, numbered ~{numbered_total}, lost in killed clients ~{sum(map(len, lost.values()))}")
 for name, uuids in lost.items():

@@ -45,11 +45,11 @@
 
 # %%
 import zmq
-from matplotlib.patches import Patch
 
 from zguide_py import Lab, Scenario, show_source
 from zguide_py.patterns import binarystar as bstar
-from zguide_py.plots import new_figure
+from zguide_py.views import binarystar as bstar_view
+from zguide_py.widgets import Panel
 
 lab = Lab("binarystar")
 
@@ -145,36 +145,13 @@ print("errors:", report.errors or "none")
 
 # %%
 print("state changes (time since the start of the run):")
-for t, _kind, name, detail in lab.events_of("state", since=t0):
-    print(f"  at ~{t - t0:.2f} s  {name:<8} -> {detail}")
+for event in lab.events_of("state", since=t0):
+    print(f"  at ~{event.t - t0:.2f} s  {event.peer:<8} -> {bstar_view.describe_change(event)}")
 
 # %%
-timeline = bstar.state_timeline(lab, since=t0, until=t_end)
-answered_colours = {"primary": "tab:blue", "backup": "tab:purple"}      # top: who answered
-colours = {"primary": "0.85", "backup": "0.6", "active": "tab:green", "passive": "gold",   # bottom: states
-           "down": "tab:red"}
-state_labels = {"primary": "primary (starting)", "backup": "backup (starting)"}
-fig = new_figure(9, 5.0)
-top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2.2, 1])
-for name in ("primary", "backup"):
-    times, rates = report.series.get((name, "replies"), ([], []))
-    top.plot(times, rates, marker=".", markersize=3, linewidth=1.2, color=answered_colours[name],
-             label=f"answered by {name}")
-top.set_ylabel("replies per second")
-top.set_title("Binary Star: who answers the clients, and each server's state")
-top.grid(True, alpha=0.3)
-top.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-for y, name in enumerate(("primary", "backup")):
-    for start, end, state in timeline[name]:
-        bottom.broken_barh([(start - t0, end - start)], (y - 0.35, 0.7), color=colours[state], alpha=0.8)
-bottom.set_yticks([0, 1], ["primary", "backup"])
-bottom.invert_yaxis()
-bottom.set_ylabel("server state")
-bottom.set_xlabel("time since start of run (s)")
-bottom.legend([Patch(color=c) for c in colours.values()], [state_labels.get(s, s) for s in colours],
-              loc="upper left", bbox_to_anchor=(1.01, 1.05), fontsize=8)
-bottom.grid(True, axis="x", alpha=0.3)
-fig
+# each server's states, from the fields of its "state" events: {name: [(start, end, state)]}
+timeline = bstar_view.state_timeline(lab, since=t0, until=t_end)
+bstar_view.states_figure(report, timeline, t0)
 
 # %% [markdown]
 # The green bars never overlap: at every moment at most one server is active. After each kill
@@ -189,9 +166,9 @@ fig
 # **Verdict.**
 
 # %%
-overlaps = bstar.active_overlaps(timeline)
+overlaps = bstar_view.active_overlaps(timeline)
 referee = lab.peer("referee").data
-gaps = bstar.no_active_gaps(timeline, t0, t_end)
+gaps = bstar_view.no_active_gaps(timeline, t0, t_end)
 kills = [t for t, kind, _p, _d in lab.events_of("kill", since=t0)]
 failovers = sorted(f for name in ("primary", "backup") for f in lab.peer(name).data.get("failovers", []))
 bound = 2 * HB + 2 * 0.05 + 0.15          # 2 silent heartbeats + one round of client switching + margin
@@ -235,7 +212,7 @@ print("the clients never gave up:", all(lab.peer(n).state == "running" for n in 
 # server down with its slider: does the other take over? (Why not?)
 
 # %%
-panel = lab.panel(counters=["replies", "switches"], title="Binary Star: primary, backup, two clients")
+panel = Panel(lab, counters=["replies", "switches"], title="Binary Star: primary, backup, two clients")
 
 # %%
 # NBVAL_IGNORE_OUTPUT

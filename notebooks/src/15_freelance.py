@@ -41,7 +41,8 @@
 # %%
 from zguide_py import Lab, Scenario, show_source, summarize
 from zguide_py.patterns import freelance
-from zguide_py.plots import new_figure
+from zguide_py.views import freelance as freelance_view
+from zguide_py.widgets import Panel
 
 lab = Lab("freelance")
 SERVERS = ["s1", "s2", "s3"]
@@ -145,10 +146,12 @@ assert ok2
 # server each time, so a request waits until the dead server's 300 ms have expired.)
 #
 # `ROUTER_MANDATORY` makes a send to a server that has never connected fail at once instead of
-# being dropped silently; `ROUTER_HANDOVER` lets a restarted server take its identity back.
+# being dropped silently; `ROUTER_HANDOVER` lets a restarted server take its identity back. The
+# client keeps its view of the servers in a small `ServerPool`: who is alive, the pings, and the
+# next server to resend to.
 
 # %%
-show_source(freelance.server_router, freelance.client_router)
+show_source(freelance.server_router, freelance.client_router, freelance.ServerPool)
 
 # %%
 report3, endpoints3 = run_model("router", freelance.server_router, freelance.client_router, timeout=3.0)
@@ -165,32 +168,7 @@ assert ok3
 # ## 5. Side by side
 
 # %%
-fig = new_figure(10, 7.4)
-axes = fig.subplots(3, 1, sharex=True)
-for ax, (model, result) in zip(axes, results.items()):
-    report = result["report"]
-    t_c, r_c = report.series.get((model, "replies"), ([], []))
-    ax.plot(t_c, r_c, color="black", linewidth=2.6, zorder=5, label="client replies")   # on top
-    highest = max(r_c, default=1)
-    for s in SERVERS:
-        t_s, r_s = report.series.get((s, "requests"), ([], []))
-        ax.plot(t_s, r_s, linewidth=1.2, alpha=0.9, label=f"{s} requests")
-        highest = max(highest, *r_s)
-    ax.set_ylim(-0.04 * highest, highest * 1.7)      # room above the lines for the kill/restart labels
-    for t, kind, name, _d in report.events:
-        if kind in ("kill", "restart") and name in SERVERS:
-            colour = "tab:red" if kind == "kill" else "tab:green"
-            ax.axvline(t, color=colour, linestyle="--", linewidth=0.9)
-            ax.annotate(f"{kind} {name}", xy=(t, 0.98), xycoords=("data", "axes fraction"), fontsize=9,
-                        rotation=90, va="top", ha="right", color=colour, zorder=10,
-                        bbox=dict(boxstyle="square,pad=0.1", facecolor="white", edgecolor="none", alpha=0.8))
-    ax.set_ylabel("per second")
-    ax.set_title(f"model: {model}", fontsize=10, loc="left")
-    ax.grid(True, alpha=0.3)
-axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-axes[-1].set_xlabel("time since start of run (s)")
-fig.suptitle("Freelance: client replies and server load under the same kills (red) and restarts (green)")
-fig
+freelance_view.models_figure(results, SERVERS)
 
 # %% [markdown]
 # The thick black line (replies the client got) carries on through every kill in all three models. What
@@ -200,17 +178,7 @@ fig
 # model 2 nothing.
 
 # %%
-fig = new_figure(8, 3.4)
-ax = fig.add_subplot()
-data = [[t * 1e3 for t in results[m]["latencies"]] for m in results]
-ax.boxplot(data, whis=(0, 100))
-ax.set_xticks([1, 2, 3], list(results))
-ax.set_yscale("log")
-ax.set_ylabel("request time (ms, log scale)")
-ax.set_xlabel("Freelance model")
-ax.set_title("time per request, faults included (whiskers: fastest and slowest)")
-ax.grid(True, axis="y", alpha=0.3)
-fig
+freelance_view.latency_figure(results)
 
 # %% [markdown]
 # **Verdict.** In every model, with one server always alive, every request was answered.
@@ -239,8 +207,8 @@ def who_is_alive(lab):
     return "the client believes alive: " + (", ".join(alive) or "none")
 
 
-panel = lab.panel(counters=["replies", "requests"], title="Freelance model 3: three servers, one client",
-                  actions={"who is alive?": who_is_alive})
+panel = Panel(lab, counters=["replies", "requests"], title="Freelance model 3: three servers, one client",
+              actions={"who is alive?": who_is_alive})
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -47,7 +47,9 @@ from zmq.auth.thread import AuthenticationThread
 
 from zguide_py import Lab, Scenario, show_source
 from zguide_py.patterns import security
-from zguide_py.plots import new_figure
+from zguide_py.plots import report_figure
+from zguide_py.views import security as security_view
+from zguide_py.widgets import Panel, adder
 
 lab = Lab("security")
 
@@ -103,7 +105,9 @@ show_source(security.server, security.start_authenticator)
 # %% [markdown]
 # The authenticator explains its decisions through Python's `logging`, on the logger `zmq.auth`.
 # We give it a logger of its own with a small handler that turns the `DENIED` and `ALLOWED` lines
-# into lab events and counters (nothing is printed from its thread):
+# into lab events and counters (nothing is printed from its thread). Each event keeps the line as
+# its field `said`, and the line's `name=value` parts as fields of their own (`client_key`,
+# `address`, `username`...), so code reads `event.get("client_key")` instead of parsing text:
 
 # %%
 show_source(security._ZapRecorder)
@@ -170,9 +174,9 @@ for text, ok in verdicts.items():
 assert all(verdicts.values())
 
 # %%
-report.plot(counters=["replies"], peers=["alice", "mallory", "plain"],
-            title="alice's replies (mallory and plain never get one to plot)",
-            ylabel="replies per second")
+report_figure(report, counters=["replies"], peers=["alice", "mallory", "plain"],
+              title="alice's replies (mallory and plain never get one to plot)",
+              ylabel="replies per second")
 
 # %% [markdown]
 # Alice's replies stop while the server is down; her next try, on a fresh socket, goes through the
@@ -194,8 +198,10 @@ def with_names(text):
     return text
 
 for kind in ("zap_allowed", "zap_denied"):
-    for line in sorted({with_names(detail) for _, _, _, detail in lab.events_of(kind, "server")}):
+    for line in sorted({with_names(event.get("said")) for event in lab.events_of(kind, "server")}):
         print(f"{kind:<12} {line}")
+keys_seen = {names[e.get("client_key")] for e in lab.events_of("zap_denied", "server")}
+print("the denied key (the event's client_key field):", keys_seen)
 print(f"decisions: ~{server.get('zap_allowed')} allowed, ~{server.get('zap_denied')} denied")
 
 # %% [markdown]
@@ -203,17 +209,16 @@ print(f"decisions: ~{server.get('zap_allowed')} allowed, ~{server.get('zap_denie
 # `EVENT_HANDSHAKE_FAILED_AUTH` and the ZAP status code 400 (the authenticator said no). The plaintext
 # client never got as far as ZAP: it offered the `NULL` mechanism to a `CURVE` server, and the server
 # failed the handshake with `EVENT_HANDSHAKE_FAILED_PROTOCOL` (a mechanism mismatch). What the
-# plaintext client itself is told varies: a protocol error, or just a closed connection.
+# plaintext client itself is told varies: a protocol error, or just a closed connection. Each event
+# carries the monitor's value as a field: `status` (the ZAP status code) or `code` (the protocol error).
 
 # %%
-mismatch = [e for e in lab.events_of("refused_protocol", "server")]
-auth_details = lambda peer: {d for _, _, _, d in lab.events_of("refused_auth", peer)}
-print("mallory's handshakes failed on auth, ZAP status 400:",
-      auth_details("mallory") == {"ZAP status 400"})
-print("the server saw the same:", auth_details("server") == {"ZAP status 400"})
-mechanism_mismatch = f"code {zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:#x}"
-print("the server's protocol error was a mechanism mismatch:",
-      all(d == mechanism_mismatch for _, _, _, d in mismatch) and bool(mismatch))
+mismatch = lab.events_of("refused_protocol", "server")
+statuses = lambda peer: {e.get("status") for e in lab.events_of("refused_auth", peer)}
+print("mallory's handshakes failed on auth, ZAP status 400:", statuses("mallory") == {400})
+print("the server saw the same:", statuses("server") == {400})
+print("the server's protocol error was a mechanism mismatch:", bool(mismatch)
+      and all(e.get("code") == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH for e in mismatch))
 print("the plaintext client's handshake failed:",
       plain.get("refused_protocol") + plain.get("refused_other") >= 1)
 print("alice's handshakes succeeded, at least once per server start:",
@@ -225,34 +230,7 @@ print("alice's handshakes succeeded, at least once per server start:",
 # alice's and mallory's handshakes at the server, do not hide each other.
 
 # %%
-styles = {    # kind: (height in the row, colour, marker, legend)
-    "zap_allowed": (-0.36, "tab:olive", "^", "ZAP: key allowed"),
-    "zap_denied": (-0.24, "tab:red", "v", "ZAP: key denied"),
-    "handshake_ok": (-0.12, "tab:green", "o", "handshake succeeded"),
-    "refused_auth": (0.0, "tab:pink", "o", "handshake failed: auth"),
-    "refused_protocol": (0.12, "tab:orange", "o", "handshake failed: mechanism"),
-    "refused_other": (0.12, "tab:brown", "o", "handshake failed: other"),
-    "timeout": (0.24, "tab:gray", "s", "no reply in time"),
-    "kill": (0.36, "black", "X", "server killed"),
-    "restart": (0.36, "tab:blue", "P", "server restarted"),
-}
-peers = ["alice", "mallory", "plain", "server"]
-fig = new_figure(8.5, 4.4)
-ax = fig.add_subplot()
-for kind, (height, colour, marker, label) in styles.items():
-    marks = [(t, peers.index(p) + height) for t, k, p, _ in report.events if k == kind and p in peers]
-    if marks:
-        ax.scatter(*zip(*marks), color=colour, marker=marker, s=32, label=label, zorder=3)
-for y in range(len(peers) - 1):
-    ax.axhline(y + 0.5, color="0.85", linewidth=0.8)
-ax.set_yticks(range(len(peers)), peers)
-ax.set_ylim(len(peers) - 0.5, -0.5)
-ax.set_xlabel("time since start of run (s)")
-ax.set_ylabel("peer")
-ax.set_title("handshakes and refusals, as each peer saw them")
-ax.grid(True, axis="x", alpha=0.3)
-ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-fig
+security_view.handshakes_figure(report, ["alice", "mallory", "plain", "server"])
 
 # %% [markdown]
 # ## 5. What an eavesdropper sees
@@ -354,8 +332,8 @@ for check, server_params, who, creds in cases:
     doors.wait_for(lambda: "endpoint" in doors.peer("door").data, timeout=5, what="the door to bind")
     doors.start(who, security.client, endpoint=door, requests=2, timeout=1.0, body=who, **creds)
     client = doors.wait_done(who, timeout=10)
-    said = doors.wait_for(lambda: [with_names(d) for _, k, _, d in doors.events
-                                   if k in ("zap_allowed", "zap_denied")], timeout=5, what="ZAP's decision")
+    said = doors.wait_for(lambda: [with_names(e.get("said")) for e in doors.events
+                                   if e.kind in ("zap_allowed", "zap_denied")], timeout=5, what="ZAP's decision")
     print(f"{check:<34} {who:<8} {len(client.data['answered'])} of 2    {said[-1]}")
     doors.remove(who)
     doors.remove("door")
@@ -391,10 +369,11 @@ print("the second lab closed:", not doors.threads() and doors.open_sockets() == 
 # A PUSH → PULL stream over tcp loopback, as fast as it goes, first in plaintext, then with CURVE (same
 # keys, same authenticator; the handshake happens once per connection and is not timed). Each stream
 # is measured at the receiver over about 0.3 s of steady flow, in a lab of its own (a context has one
-# authenticator).
+# authenticator). `measure_throughput` lives with this notebook's figures in `zguide_py.views.security`;
+# `tools/bench_security.py` runs the same measurement for `make bench`.
 
 # %%
-rows = security.measure_throughput(keys, sizes=(64, 4096, 131072), seconds=0.3)
+rows = security_view.measure_throughput(keys, sizes=(64, 4096, 131072), seconds=0.3)
 by = {(r["size"], r["mode"]): r for r in rows}
 sizes = sorted({r["size"] for r in rows})
 for size in sizes:
@@ -407,26 +386,7 @@ print("both modes measured at every size:",
       sorted(by) == sorted((s, m) for s in sizes for m in ("plaintext", "CURVE")))
 
 # %%
-def throughput_figure(rows, sizes):
-    fig = new_figure(8, 3.6)
-    ax = fig.add_subplot()
-    width = 0.38
-    for i, (mode, colour) in enumerate((("plaintext", "tab:gray"), ("CURVE", "tab:green"))):
-        xs = [j + (i - 0.5) * width for j in range(len(sizes))]
-        rates = [by[(s, mode)]["msgs_per_s"] for s in sizes]
-        bars = ax.bar(xs, rates, width, color=colour, label=mode)
-        ax.bar_label(bars, labels=[f"{r:,.0f}" for r in rates], fontsize=7)
-    ax.set_xticks(range(len(sizes)), [f"{s:,} B" if s < 1024 else f"{s // 1024} kB" for s in sizes])
-    ax.set_yscale("log")
-    ax.set_ylim(top=ax.get_ylim()[1] * 3)          # room for the labels and the legend
-    ax.set_xlabel("message size")
-    ax.set_ylabel("messages per second (log scale)")
-    ax.set_title("PUSH → PULL over tcp loopback: plaintext against CURVE")
-    ax.legend()
-    ax.grid(True, axis="y", which="major", alpha=0.3)
-    return fig
-
-throughput_figure(rows, sizes)
+security_view.throughput_figure(rows)
 
 # %% [markdown]
 # **Reading it.** For small messages, Python's cost per `send` and `recv` dominates, and CURVE's extra
@@ -449,22 +409,12 @@ for name in ("alice", "mallory", "plain"):
 lab.throttle("server", 0.001)
 lab.start("alice", security.client, endpoint=endpoint, requests=10**7, timeout=0.5, retries=10**7,
           body="alice", **alice_creds)
-knocks = {"mallory": 0, "plain": 0}
-
-def knock(who):
-    def action(lab):
-        knocks[who] += 1
-        name = f"{who}{knocks[who]}"
-        creds = mallory_creds if who == "mallory" else {}
-        lab.start(name, security.client, endpoint=endpoint, requests=1, timeout=0.3, body=who,
-                  **creds)
-        return f"{name} knocks"
-    return action
-
-panel = lab.panel(counters=["replies", "zap_denied", "refused_protocol"],
-                  title="CURVE server, alice and strangers",
-                  actions={"mallory knocks": knock("mallory"),
-                           "plaintext client knocks": knock("plain")})
+knock = dict(endpoint=endpoint, requests=1, timeout=0.3)    # one request, then give up
+panel = Panel(lab, counters=["replies", "zap_denied", "refused_protocol"],
+              title="CURVE server, alice and strangers",
+              actions={"mallory knocks": adder("mallory", security.client, body="mallory",
+                                               **knock, **mallory_creds),
+                       "plaintext client knocks": adder("plain", security.client, body="plain", **knock)})
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -19,7 +19,8 @@ the *peer* says it is in, and ``client request``.
 * Two actives, or two passives, is a fatal error: the server stops (here: the role raises).
 
 Clients are Lazy Pirates over two endpoints: on a timeout they close the socket and resend the same
-request to the *other* server, and so on, until one answers.
+request to the *other* server, and so on, until one answers. The states over time, and the checks
+that never two servers were active, are in ``zguide_py.views.binarystar``.
 """
 from __future__ import annotations
 
@@ -77,9 +78,9 @@ def server(peer, side: str, frontend: str, statepub: str, peer_statepub: str,
     """One Binary Star server: ``side`` is "primary" or "backup".
 
     Answers client requests (an echo) only while active. Logs each state change as a "state" event
-    (detail: the new state and why) and keeps the current state in ``peer.data["state"]``.
-    ``alone_after``: a primary that has heard nothing from its peer for this long since it started
-    may serve alone when a client asks (None: never; it waits for its peer).
+    (fields: ``state``, the new state, and ``why``) and keeps the current state in
+    ``peer.data["state"]``. ``alone_after``: a primary that has heard nothing from its peer for
+    this long since it started may serve alone when a client asks (None: never; it waits for its peer).
     """
     if side not in ("primary", "backup"):
         raise ValueError(f"side must be 'primary' or 'backup', not {side!r}")
@@ -98,40 +99,35 @@ def server(peer, side: str, frontend: str, statepub: str, peer_statepub: str,
     started = time.monotonic()
     # until we hear the peer, assume it may be alive (and active): a lone primary waits alone_after
     peer_expiry = started + alone_after if alone_after is not None else float("inf")
-    last_heard = None
+    last_heard = started
     peer.data["state"] = STATE_NAMES[state]
-    peer.log("state", f"{STATE_NAMES[state]} (started)")
+    peer.log("state", state=STATE_NAMES[state], why="started")
 
-    def change(new: int, why: str):
+    def change(new: int, why: str, **fields):
         nonlocal state
         if new != state:
             state = new
             peer.data["state"] = STATE_NAMES[new]
-            peer.log("state", f"{STATE_NAMES[new]} ({why})")
+            peer.log("state", state=STATE_NAMES[new], why=why, **fields)
 
     send_at = time.monotonic()                     # tell the peer our state at once, then every heartbeat
     try:
         while peer.running:
-            wait = max(0, min(50, int((send_at - time.monotonic()) * 1000)))
-            ready = dict(poller.poll(wait))
+            events = peer.poll(poller, send_at - time.monotonic())
             # the peer's state first: fresh news about the peer before any client request
-            while sub in ready and sub.poll(0):
+            while sub in events and peer.poll(sub, 0):
                 event = int(sub.recv())
-                now = time.monotonic()
-                last_heard = now
-                peer.data["last_heard"] = peer.lab.now()
-                new, _ = next_state(state, event, peer_silent=False)
-                change(new, f"heard {EVENT_NAMES[event]}")
-                peer_expiry = now + 2 * heartbeat
-            if front in ready:
+                last_heard = time.monotonic()
+                peer_expiry = last_heard + 2 * heartbeat
+                peer.data["last_heard"] = peer.now()
+                change(next_state(state, event, peer_silent=False)[0], f"heard {EVENT_NAMES[event]}")
+            if front in events:
                 frames = front.recv_multipart()    # [client identity, b"", request...]
-                now = time.monotonic()
-                silent = now >= peer_expiry
-                new, accept = next_state(state, CLIENT_REQUEST, silent)
-                if new != state:
-                    quiet = now - (last_heard if last_heard is not None else started)
-                    change(new, f"client request, peer silent for ~{quiet:.3f} s")
-                    peer.data.setdefault("failovers", []).append((peer.lab.now(), quiet))
+                quiet = time.monotonic() - last_heard
+                new, accept = next_state(state, CLIENT_REQUEST, time.monotonic() >= peer_expiry)
+                if new != state:                   # a failover: note how long the peer was silent
+                    change(new, "client request", silent=round(quiet, 3))
+                    peer.data.setdefault("failovers", []).append((peer.now(), quiet))
                 if accept:
                     peer.throttle()
                     front.send_multipart(frames)
@@ -143,7 +139,7 @@ def server(peer, side: str, frontend: str, statepub: str, peer_statepub: str,
                 send_at = time.monotonic() + heartbeat
     finally:
         peer.data["state"] = "down"
-        peer.log("state", "down")
+        peer.log("state", state="down", why="stopped")
 
 
 def client(peer, servers: list[str], timeout: float = 0.05, requests: int | None = None,
@@ -154,38 +150,27 @@ def client(peer, servers: list[str], timeout: float = 0.05, requests: int | None
     request. ``peer.latency("request", s)`` includes the time spent switching.
     """
     index = 0
-
-    def connect():
-        sock = peer.socket(zmq.REQ)
-        sock.connect(servers[index])
-        return sock
-
-    req = connect()
+    req = peer.socket(zmq.REQ)
+    req.connect(servers[index])
     n = 0
     while peer.running and (requests is None or n < requests):
         body = str(n).encode()
         started = time.perf_counter()
-        while peer.running:
-            req.send(body)
-            deadline = time.monotonic() + timeout
-            got = False
-            while peer.running and time.monotonic() < deadline:
-                if req.poll(max(1, int((deadline - time.monotonic()) * 1000))):
-                    got = True
-                    break
-            if got:
-                reply = req.recv()
-                if reply != body:
-                    raise RuntimeError(f"request {body!r} got {reply!r}")
-                peer.count("replies")
-                peer.latency("request", time.perf_counter() - started)
-                break
+        req.send(body)
+        while not peer.poll(req, timeout):
             if not peer.running:
                 return
             peer.close_socket(req)                # Lazy Pirate: a fresh socket, the other server
             index = 1 - index
             peer.count("switches")
-            req = connect()
+            req = peer.socket(zmq.REQ)
+            req.connect(servers[index])
+            req.send(body)
+        reply = req.recv()
+        if reply != body:
+            raise RuntimeError(f"request {body!r} got {reply!r}")
+        peer.count("replies")
+        peer.latency("request", time.perf_counter() - started)
         n += 1
         if interval and not peer.sleep(interval):
             return
@@ -213,51 +198,6 @@ def pair_endpoints(lab) -> dict[str, dict[str, str]]:
     ep["primary"]["peer_statepub"] = ep["backup"]["statepub"]
     ep["backup"]["peer_statepub"] = ep["primary"]["statepub"]
     return ep
-
-
-def state_timeline(lab, names=("primary", "backup"), since: float = 0.0, until: float | None = None):
-    """Each server's states over time from its "state" events: {name: [(start, end, state)]}."""
-    end_of_time = lab.now() if until is None else until
-    timeline = {}
-    for name in names:
-        spans, current, t0 = [], None, None
-        for t, _kind, _peer, detail in lab.events_of("state", name):
-            if current is not None:
-                spans.append((t0, t, current))
-            current, t0 = detail.split(" ")[0], t
-        if current is not None:
-            spans.append((t0, end_of_time, current))
-        timeline[name] = [(max(a, since), b, s) for a, b, s in spans if b > since]
-    return timeline
-
-
-def active_overlaps(timeline) -> list[tuple[float, float]]:
-    """Moments when more than one server was active: [(start, end)], empty when never."""
-    actives = [(a, b) for spans in timeline.values() for a, b, s in spans if s == "active"]
-    overlaps = []
-    for i, (a1, b1) in enumerate(actives):
-        for a2, b2 in actives[i + 1:]:
-            lo, hi = max(a1, a2), min(b1, b2)
-            if lo < hi:
-                overlaps.append((lo, hi))
-    return overlaps
-
-
-def no_active_gaps(timeline, since: float, until: float) -> list[tuple[float, float]]:
-    """The intervals in [since, until] when no server was active."""
-    actives = sorted((a, b) for spans in timeline.values() for a, b, s in spans if s == "active")
-    gaps, t = [], since
-    for a, b in actives:
-        if b <= t:
-            continue
-        if a > t:
-            gaps.append((t, min(a, until)))
-        t = max(t, b)
-        if t >= until:
-            break
-    if t < until:
-        gaps.append((t, until))
-    return [(a, b) for a, b in gaps if b > a]
 
 
 ROLES = {"server": server, "client": client}

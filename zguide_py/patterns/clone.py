@@ -30,23 +30,23 @@ simply asks for a new snapshot. A gap shows only when a later update arrives, so
 publish a heartbeat, the guide's ``HUGZ`` message (from its later Clone models), every
 ``heartbeat`` seconds, carrying the current sequence number: a client that hears ``HUGZ`` with a
 number above its own has missed the last update(s) and asks for a new snapshot, even when the
-stream has gone quiet. Notebooks 06 (model 2) and 07 (model 3) use this module.
+stream has gone quiet. Notebooks 06 (model 2) and 07 (model 3) use this module; their figures and
+analysis are in ``zguide_py.views.clone``.
 """
 from __future__ import annotations
 
 import random
-import re
 import struct
 import time
 import uuid as _uuid
 from dataclasses import dataclass, field
-from typing import Any
 
 import zmq
 
 ICANHAZ = b"ICANHAZ?"     # "I can has snapshot?": the request a client sends to the ROUTER
 KTHXBAI = "KTHXBAI"       # the key of the message that ends a snapshot; its sequence = version
 HUGZ = "HUGZ"             # the key of the server's heartbeat; its sequence = the current version
+TICK = 0.01              # a role that sends at a steady rate wakes this often to send what is due
 
 
 # ---- the message: kvmsg -------------------------------------------------------------------------
@@ -112,27 +112,25 @@ class KVMsg:
 def request_snapshot(peer, endpoint: str, timeout: float = 1.0):
     """Ask the server for its whole state: ICANHAZ? -> one kvmsg per key ... KTHXBAI.
 
-    Returns ``(kvmap, sequence)``, or None if the peer was stopped while waiting. If no complete
-    answer comes within ``timeout`` seconds (the server is down), the DEALER is closed and a new
-    one asks again, as Lazy Pirate does: an old answer can then never mix with a new one.
+    Returns ``(kvmap, sequence)``, or None if the peer was stopped while waiting. If the answer
+    stalls for ``timeout`` seconds (the server is down), the DEALER is closed and a new one asks
+    again, as Lazy Pirate does: an old answer can then never mix with a new one.
     """
     while peer.running:
-        dealer = peer.socket(zmq.DEALER, sndtimeo=1000)
+        dealer = peer.socket(zmq.DEALER)
         dealer.connect(endpoint)
-        dealer.send(ICANHAZ)
+        peer.send(dealer, ICANHAZ)
         peer.count("snapshot requests")
         kvmap: dict[str, KVMsg] = {}
-        deadline = time.monotonic() + timeout
-        while peer.running and time.monotonic() < deadline:
-            if dealer.poll(50):
-                msg = KVMsg.recv(dealer)
-                if msg.key == KTHXBAI:
-                    peer.close_socket(dealer)
-                    return kvmap, msg.sequence
-                kvmap[msg.key] = msg
+        while peer.poll(dealer, timeout):
+            msg = KVMsg.recv(dealer)
+            if msg.key == KTHXBAI:
+                peer.close_socket(dealer)
+                return kvmap, msg.sequence
+            kvmap[msg.key] = msg
         peer.close_socket(dealer)
         if peer.running:
-            peer.log("snapshot timeout", f"no snapshot within {timeout} s, asking again")
+            peer.log("snapshot timeout", after=timeout)      # then ask again, on a new socket
     return None
 
 
@@ -150,6 +148,11 @@ def _publish_state(peer, kvmap: dict[str, KVMsg], sequence: int) -> None:
     """Leave a client's state where the notebook can see it (replaced, never mutated in place
     from two threads at once: the notebook reads it with ``state_of``)."""
     peer.data["kvmap"] = kvmap
+    _at(peer, sequence)
+
+
+def _at(peer, sequence: int) -> None:
+    """The sequence number this peer has reached, for the notebook (data) and the plots (counter)."""
     peer.data["sequence"] = sequence
     peer.counter("sequence").value = sequence
 
@@ -165,9 +168,26 @@ def heard_hugz(peer, msg: KVMsg, sequence: int) -> bool:
     peer.count("hugz")
     if msg.sequence > sequence:
         peer.count("resyncs")
-        peer.log("behind", f"HUGZ says {msg.sequence}, we have {sequence}: new snapshot")
+        peer.log("behind", server=msg.sequence, sequence=sequence)
         return True
     return False
+
+
+class Pacer:
+    """Paces sends at ``rate`` per second: ``due()`` says how many are due now, at most ``burst``
+    at once (a peer that was held up does not then flood), none while ``hold`` is true."""
+
+    def __init__(self, rate: float, burst: float):
+        self.rate, self.burst = rate, burst
+        self.credit, self.last = 0.0, time.monotonic()
+
+    def due(self, hold: bool = False, left: int | None = None) -> int:
+        now = time.monotonic()
+        self.credit = 0.0 if hold else min(self.credit + (now - self.last) * self.rate, self.burst)
+        self.last = now
+        n = int(self.credit) if left is None else max(0, min(int(self.credit), left))
+        self.credit -= n
+        return n
 
 
 # ---- model 2: the server publishes, clients take a snapshot then follow --------------------------
@@ -176,8 +196,8 @@ def clonesrv2(peer, snapshot: str, publisher: str, count: int | None = None, rat
               keys: int = 100, seed: int | None = 0, sndhwm: int = 1000, heartbeat: float | None = 0.5):
     """Clone server, model 2: publishes ``count`` random updates (``None``: forever) at ``rate``
     per second on a PUB socket, keeps the latest update of each key, and answers snapshot
-    requests on a ROUTER socket. Setting ``peer.data["paused"] = True`` pauses the updates
-    (the notebook's "pause updates" button does that); snapshots are still answered.
+    requests on a ROUTER socket. ``lab.set(name, paused=True)`` pauses the updates (the
+    notebook's "pause updates" button does that); snapshots are still answered.
     Every ``heartbeat`` seconds (``None``: never) it publishes ``HUGZ`` with the current sequence."""
     router = peer.socket(zmq.ROUTER)
     router.bind(snapshot)
@@ -187,33 +207,26 @@ def clonesrv2(peer, snapshot: str, publisher: str, count: int | None = None, rat
     kvmap: dict[str, KVMsg] = {}
     sequence = 0
     peer.data.update(kvmap=kvmap, sequence=0, done=False)
-    credit, last = 0.0, time.monotonic()
+    pacer = Pacer(rate, burst=max(10.0, rate / 5))
     next_hugz = time.monotonic() + (heartbeat or 0)
     while peer.running:
-        # 1. answer snapshot requests (poll: a kill takes effect within 10 ms)
-        if router.poll(10):
+        if peer.poll(router, TICK):         # 1. answer snapshot requests
             send_snapshot(router, kvmap, sequence)
             peer.count("snapshots")
         if heartbeat and time.monotonic() >= next_hugz:
             send_hugz(pub, sequence)
             next_hugz = time.monotonic() + heartbeat
         # 2. publish the updates that are due at this rate
-        now = time.monotonic()
-        if peer.data.get("paused") or (count is not None and sequence >= count):
-            credit, last = 0.0, now
-            peer.data["done"] = count is not None and sequence >= count
-            continue
-        credit, last = min(credit + (now - last) * rate, max(10.0, rate / 5)), now
-        while credit >= 1 and (count is None or sequence < count) and not peer.data.get("paused"):
-            credit -= 1
+        left = None if count is None else count - sequence
+        peer.data["done"] = left == 0
+        for _ in range(pacer.due(hold=peer.inputs.get("paused"), left=left)):
             sequence += 1
             msg = KVMsg(f"key-{rng.randrange(keys):03d}", sequence, str(rng.randrange(10**6)).encode())
             # store, then publish: whoever reads the server's map after a client has this update
             # finds it there too. Snapshots are answered by this same thread, between updates,
             # so a snapshot's version is still always the last update sent.
             kvmap[msg.key] = msg
-            peer.data["sequence"] = sequence
-            peer.counter("sequence").value = sequence
+            _at(peer, sequence)
             msg.send(pub)
             peer.count("published")
             peer.throttle()
@@ -238,8 +251,8 @@ def clonecli2(peer, snapshot: str, publisher: str, rcvhwm: int = 1000, timeout: 
             kvmap, sequence = got
             _publish_state(peer, kvmap, sequence)
             peer.count("snapshots")
-            peer.log("snapshot", f"{len(kvmap)} keys at sequence {sequence}")
-        if not sub.poll(50):
+            peer.log("snapshot", keys=len(kvmap), sequence=sequence)
+        if not peer.poll(sub):
             continue
         msg = KVMsg.recv(sub)
         if msg.key == HUGZ:                 # the server's heartbeat: are we behind?
@@ -251,13 +264,12 @@ def clonecli2(peer, snapshot: str, publisher: str, rcvhwm: int = 1000, timeout: 
             continue
         if msg.sequence > sequence + 1:     # missed at least one update: start over
             peer.count("resyncs")
-            peer.log("gap", f"expected {sequence + 1}, got {msg.sequence}: new snapshot")
+            peer.log("gap", expected=sequence + 1, got=msg.sequence)
             kvmap = None
             continue
         kvmap[msg.key] = msg                # 4. the next update: apply it
         sequence = msg.sequence
-        peer.data["sequence"] = sequence
-        peer.counter("sequence").value = sequence
+        _at(peer, sequence)
         peer.count("applied")
         peer.throttle()
 
@@ -283,7 +295,7 @@ def clonesrv3(peer, snapshot: str, publisher: str, collector: str, heartbeat: fl
     peer.data.update(kvmap=kvmap, sequence=0, sequenced=sequenced)
     next_hugz = time.monotonic() + (heartbeat or 0)
     while peer.running:
-        events = dict(poller.poll(50))
+        events = peer.poll(poller, next_hugz - time.monotonic() if heartbeat else None)
         if heartbeat and time.monotonic() >= next_hugz:
             send_hugz(pub, sequence)
             next_hugz = time.monotonic() + heartbeat
@@ -293,8 +305,7 @@ def clonesrv3(peer, snapshot: str, publisher: str, collector: str, heartbeat: fl
             msg.sequence = sequence         # the server alone decides the order
             kvmap[msg.key] = msg            # store first, then publish (see clonesrv2)
             sequenced.add(msg.uuid)
-            peer.data["sequence"] = sequence
-            peer.counter("sequence").value = sequence
+            _at(peer, sequence)
             msg.send(pub)
             peer.count("updates")
             peer.throttle()
@@ -307,7 +318,7 @@ def clonecli3(peer, snapshot: str, publisher: str, collector: str, count: int = 
               rate: float = 50.0, keys: int = 20, seed: int | None = 0, timeout: float = 1.0):
     """Clone client, model 3: follows the state like model 2, and pushes ``count`` updates of its
     own (per start) at ``rate`` per second to the server, which numbers and republishes them.
-    ``peer.data["paused"] = True`` stops the writing (the notebook's "pause writers" button).
+    ``lab.set(name, paused=True)`` stops the writing (the notebook's "pause writers" button).
 
     The client does not apply its own update when it sends it: it waits to see it come back on
     the PUB stream with its number, like every other client. The ``uuid`` of each update lets
@@ -327,7 +338,7 @@ def clonecli3(peer, snapshot: str, publisher: str, collector: str, count: int = 
     peer.data.update(life_uuids=life_uuids, idle=False)
     kvmap, sequence = None, 0
     _publish_state(peer, {}, 0)
-    sent, credit, last = 0, 0.0, time.monotonic()
+    pacer = Pacer(rate, burst=10)
     while peer.running:
         if kvmap is None:
             got = request_snapshot(peer, snapshot, timeout)
@@ -336,28 +347,20 @@ def clonecli3(peer, snapshot: str, publisher: str, collector: str, count: int = 
             kvmap, sequence = got
             _publish_state(peer, kvmap, sequence)
             peer.count("snapshots")
-            peer.log("snapshot", f"{len(kvmap)} keys at sequence {sequence}")
-        # write: push the updates that are due (fire and forget, never blocking)
-        now = time.monotonic()
-        credit, last = min(credit + (now - last) * rate, 10.0), now
-        if peer.data.get("paused"):
-            credit = 0.0
-        while credit >= 1 and sent < count:
-            credit -= 1
+            peer.log("snapshot", keys=len(kvmap), sequence=sequence)
+        # write: push the updates that are due (fire and forget: never waits)
+        for _ in range(pacer.due(hold=peer.inputs.get("paused"), left=count - len(life_uuids))):
             msg = KVMsg(f"key-{rng.randrange(keys):03d}", 0, str(rng.randrange(10**6)).encode(),
                         properties={"from": peer.name})
-            try:
-                msg.send(push, zmq.NOBLOCK)
-            except zmq.Again:               # no server to take it: this update is lost
+            if not peer.send(push, msg.encode(), timeout=0):   # no server to take it: lost
                 peer.count("not sent")
                 break
-            sent += 1
             sent_uuids.append(msg.uuid)
             life_uuids.append(msg.uuid)
             pending.add(msg.uuid)
             peer.count("sent")
         # read: apply the numbered updates, in order
-        if sub.poll(10):
+        if peer.poll(sub, TICK):
             msg = KVMsg.recv(sub)
             if msg.key == HUGZ:
                 if heard_hugz(peer, msg, sequence):
@@ -366,25 +369,24 @@ def clonecli3(peer, snapshot: str, publisher: str, collector: str, count: int = 
                 peer.count("skipped")
             elif msg.sequence > sequence + 1:
                 peer.count("resyncs")
-                peer.log("gap", f"expected {sequence + 1}, got {msg.sequence}: new snapshot")
+                peer.log("gap", expected=sequence + 1, got=msg.sequence)
                 kvmap = None
             else:
                 kvmap[msg.key] = msg
                 sequence = msg.sequence
-                peer.data["sequence"] = sequence
-                peer.counter("sequence").value = sequence
+                _at(peer, sequence)
                 peer.count("applied")
                 if msg.uuid in pending:
                     pending.discard(msg.uuid)
                     peer.count("mine back")
                 peer.throttle()
-        peer.data["idle"] = sent >= count or bool(peer.data.get("paused"))
+        peer.data["idle"] = len(life_uuids) >= count or bool(peer.inputs.get("paused"))
 
 
 ROLES = {"clonesrv2": clonesrv2, "clonecli2": clonecli2, "clonesrv3": clonesrv3, "clonecli3": clonecli3}
 
 
-# ---- for the notebooks: read states safely, compare them, plot progress ---------------------------
+# ---- tallies: read states safely, compare them (tests and views) ---------------------------------
 
 def state_of(peer) -> tuple[int, dict[str, tuple[int, bytes]]]:
     """A peer's state as ``(sequence, {key: (sequence, body)})``, copied safely from another
@@ -423,106 +425,3 @@ def writes_settled(lab, server: str, clients: list[str]) -> bool:
         if not all(u in sequenced for u in list(peer.data.get("life_uuids", []))):
             return False
     return True
-
-
-def snapshots(report, peer: str) -> list[tuple[float, int, int]]:
-    """The snapshots a client received during a run: (time, keys, version)."""
-    found = []
-    for t, _, _, detail in report.events_of("snapshot", peer):
-        m = re.search(r"(\d+) keys at sequence (\d+)", str(detail))
-        if m:
-            found.append((t, int(m.group(1)), int(m.group(2))))
-    return found
-
-
-def counter_values(lab, peer: str, counter: str, since: float = 0.0) -> tuple[list[float], list[int]]:
-    """The sampled values (not rates) of one counter: (times since ``since``, values)."""
-    times, values = [], []
-    for t, snap in list(lab.sampler.samples):
-        value = snap.get(peer, {}).get(counter)
-        if t >= since and value is not None:
-            times.append(t - since)
-            values.append(value)
-    return times, values
-
-
-def progress_figure(lab, report, peers: list[str], counter: str = "sequence", title: str = "",
-                    ylabel: str = "sequence number reached"):
-    """How far each client got over the run (the sampled counter value), one panel per client.
-
-    ``peers[0]`` is the reference (the server): a wide pale band, drawn in every panel. Each
-    panel shows one client (``peers[1:]``) as a line on that band, its snapshots as circles, and
-    its own starts, kills and restarts as dashed lines, with the time it was dead shaded. A client
-    that follows the stream runs along the band; a dead one stays flat; a snapshot puts it back.
-    One panel per client, so no client's line can hide another's.
-    """
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    from ..plots import EVENT_STYLE, new_figure
-    server, clients = peers[0], list(peers[1:])
-    fig = new_figure(8, 0.9 + 1.35 * max(1, len(clients)))
-    axes = fig.subplots(max(1, len(clients)), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
-    s_times, s_values = counter_values(lab, server, counter, since=report.start)
-    top = max(s_values, default=1) or 1
-    end = max(report.duration, max(s_times, default=0.0), 0.1)
-
-    def server_at(t: float) -> float:
-        """The server's value at time t (the last sample before it), as a fraction of the top."""
-        value = 0
-        for ts, v in zip(s_times, s_values):
-            if ts > t:
-                break
-            value = v
-        return value / top
-
-    for ax, name in zip(axes, clients):
-        ax.plot(s_times, s_values, linewidth=7, alpha=0.3, color="tab:blue", solid_capstyle="butt")
-        times, values = counter_values(lab, name, counter, since=report.start)
-        ax.plot(times, values, linewidth=1.8, color="tab:orange", zorder=3)
-        snaps = snapshots(report, name)
-        ax.scatter([t for t, _, _ in snaps], [v for _, _, v in snaps], marker="o", s=40,
-                   facecolors="none", edgecolors="black", zorder=5)
-        mine = sorted((t, kind) for t, kind, peer, _ in report.events
-                      if peer == name and kind in ("start", "kill", "restart"))
-        killed_at = None
-        for t, kind in mine:
-            ax.axvline(t, color=EVENT_STYLE[kind], linestyle="--", linewidth=1, alpha=0.8)
-            if kind == "kill":
-                killed_at = t
-            elif killed_at is not None:          # dead from the kill to this (re)start
-                ax.axvspan(killed_at, t, color="tab:red", alpha=0.08, linewidth=0)
-                killed_at = None
-            if t > 0.03 * end:                   # a start at 0 needs no label
-                # write the label where the band is not: below it late in the run, above it early
-                low = server_at(t) > 0.5
-                ax.text(t, 0.05 if low else 0.95, f"{kind} ", transform=ax.get_xaxis_transform(),
-                        rotation=90, ha="right", va="bottom" if low else "top", fontsize=7.5,
-                        color=EVENT_STYLE[kind])
-        if killed_at is not None:
-            ax.axvspan(killed_at, end, color="tab:red", alpha=0.08, linewidth=0)
-        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=10, fontweight="bold")
-        ax.grid(True, alpha=0.3)
-    axes[0].set_xlim(0, end)
-    axes[0].set_ylim(0, top * 1.08)
-    axes[-1].set_xlabel("time since start of run (s)")
-    fig.supylabel(ylabel, fontsize=10)
-    axes[0].set_title(title or f"{lab.name}: {counter} per client")
-    handles = [Line2D([], [], linewidth=7, alpha=0.3, color="tab:blue", label=f"{server} (every update)"),
-               Line2D([], [], linewidth=1.8, color="tab:orange", label="this client"),
-               Line2D([], [], marker="o", linestyle="none", markerfacecolor="none", markeredgecolor="black",
-                      label="snapshot received")]
-    kinds = {kind for t, kind, peer, _ in report.events if peer in clients}
-    handles += [Line2D([], [], color=EVENT_STYLE[k], linestyle="--", linewidth=1, label=k)
-                for k in ("start", "kill", "restart") if k in kinds]
-    if "kill" in kinds:
-        handles.append(Patch(color="tab:red", alpha=0.15, label="dead"))
-    axes[0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    return fig
-
-
-def describe(kvmap: dict[str, Any], limit: int = 5) -> str:
-    """A few entries of a state, for printing."""
-    items = sorted(kvmap.items())[:limit]
-    more = f" ... ({len(kvmap)} keys)" if len(kvmap) > limit else ""
-    return ", ".join(f"{k}={v[1].decode() if isinstance(v, tuple) else v}" for k, v in items) + more

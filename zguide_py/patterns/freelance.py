@@ -27,28 +27,16 @@ import zmq
 PING, PONG = b"PING", b"PONG"
 
 
-def _wait(sock, deadline: float, peer) -> bool:
-    """Poll ``sock`` until ``deadline`` (in 50 ms slices so a kill is quick): True if readable."""
-    while peer.running:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        if sock.poll(max(1, int(min(left, 0.05) * 1000))):
-            return True
-    return False
-
-
 # ---- servers ----------------------------------------------------------------------------------
 def server_rep(peer, endpoint: str):
     """Models 1 and 2: a REP server that echoes every request (all its frames)."""
     rep = peer.socket(zmq.REP)
     rep.bind(endpoint)
-    while peer.running:
-        if rep.poll(50):
-            request = rep.recv_multipart()
-            peer.throttle()
-            rep.send_multipart(request)
-            peer.count("requests")
+    while peer.poll(rep):
+        request = rep.recv_multipart()
+        peer.throttle()
+        rep.send_multipart(request)
+        peer.count("requests")
 
 
 def server_router(peer, endpoint: str):
@@ -57,16 +45,18 @@ def server_router(peer, endpoint: str):
     router = peer.socket(zmq.ROUTER)
     router.setsockopt(zmq.ROUTING_ID, endpoint.encode())   # clients address us by our endpoint
     router.bind(endpoint)
-    while peer.running:
-        if router.poll(50):
-            client, *frames = router.recv_multipart()
-            if frames == [PING]:
-                router.send_multipart([client, PONG])
-                peer.count("pings")
-            elif len(frames) >= 2:
-                peer.throttle()
-                router.send_multipart([client, *frames])
-                peer.count("requests")
+    while peer.poll(router):
+        client, *frames = router.recv_multipart()
+        if frames == [PING]:
+            router.send_multipart([client, PONG])
+            peer.count("pings")
+        elif len(frames) >= 2:
+            peer.throttle()
+            router.send_multipart([client, *frames])
+            peer.count("requests")
+        else:
+            peer.count("malformed")                          # not FLP: dropped
+            peer.log("malformed", frames=len(frames))
 
 
 # ---- model 1 ----------------------------------------------------------------------------------
@@ -89,7 +79,7 @@ def client_sequential(peer, servers: list[str], requests: int = 100, timeout: fl
                 req.connect(servers[index])
                 peer.data["server"] = servers[index]   # the server we are talking to now
             req.send(body)
-            if _wait(req, time.monotonic() + timeout, peer):
+            if peer.poll(req, timeout):
                 if req.recv() != body:
                     raise RuntimeError(f"request {n}: wrong reply")
                 answered = True
@@ -105,7 +95,7 @@ def client_sequential(peer, servers: list[str], requests: int = 100, timeout: fl
             peer.latency("request", time.perf_counter() - started)
         else:
             peer.count("failed")
-            peer.log("failed", f"request {n}")
+            peer.log("failed", request=n)
         if interval and not peer.sleep(interval):
             return
     peer.data["done"] = True
@@ -134,14 +124,14 @@ def client_shotgun(peer, servers: list[str], requests: int = 100, timeout: float
             for _server in servers:
                 dealer.send_multipart([b"", control, body])   # b"": the delimiter a REP expects
             deadline = time.monotonic() + timeout
-            while _wait(dealer, deadline, peer):
+            while not answered and peer.poll(dealer, deadline - time.monotonic()):
                 _empty, reply_control, reply = dealer.recv_multipart()
-                if reply_control == control:
-                    if reply != body:
-                        raise RuntimeError(f"request {n}: wrong reply")
+                if reply_control != control:
+                    peer.count("late duplicates")     # an answer to an older copy: drop it
+                elif reply != body:
+                    raise RuntimeError(f"request {n}: wrong reply")
+                else:
                     answered = True
-                    break
-                peer.count("late duplicates")     # an answer to an older copy: drop it
             if answered or not peer.running:
                 break
             peer.count("retries")
@@ -152,7 +142,7 @@ def client_shotgun(peer, servers: list[str], requests: int = 100, timeout: float
             peer.latency("request", time.perf_counter() - started)
         else:
             peer.count("failed")
-            peer.log("failed", f"request {n}")
+            peer.log("failed", request=n)
         if interval and not peer.sleep(interval):
             return
     peer.data["done"] = True
@@ -177,30 +167,7 @@ def client_router(peer, servers: list[str], requests: int = 100, timeout: float 
     router.setsockopt(zmq.ROUTER_HANDOVER, 1)    # a restarted server takes its identity back
     for endpoint in servers:
         router.connect(endpoint)
-    names = [s.encode() for s in servers]
-    expiry = dict.fromkeys(names, 0.0)           # server -> alive until
-    ping_at = dict.fromkeys(names, 0.0)
-    peer.data["alive"] = []
-
-    def send(server: bytes, *frames: bytes) -> bool:
-        try:
-            router.send_multipart([server, *frames], flags=zmq.NOBLOCK)
-            return True
-        except zmq.ZMQError as exc:   # EHOSTUNREACH: never connected yet; EAGAIN: queue full
-            if exc.errno not in (zmq.EHOSTUNREACH, zmq.EAGAIN):
-                raise
-            return False
-
-    def housekeeping(now: float):
-        for server in names:
-            if now >= ping_at[server]:
-                send(server, PING)
-                ping_at[server] = now + ping_interval
-        alive = [s.decode() for s in names if now < expiry[s]]
-        if alive != peer.data["alive"]:
-            peer.data["alive"] = alive
-            peer.log("alive", ", ".join(a.rsplit(":", 1)[-1] for a in alive) or "none")
-
+    pool = ServerPool(peer, router, servers, ping_interval, server_ttl)
     sequence = 0
     for n in range(requests):
         body = str(n).encode()
@@ -211,32 +178,19 @@ def client_router(peer, servers: list[str], requests: int = 100, timeout: float 
         resend_at = 0.0
         tried: set[bytes] = set()
         answered = False
-        while peer.running and time.monotonic() < deadline:
-            now = time.monotonic()
-            housekeeping(now)
-            if now >= resend_at:
-                for silent in tried:             # no reply within retry: dead until it answers again
-                    expiry[silent] = min(expiry[silent], now)
-                alive = [s for s in names if now < expiry[s]]
-                untried = [s for s in alive if s not in tried] or alive   # each resend: another server
-                for target in untried:
-                    if send(target, control, body):
-                        tried.add(target)
-                        peer.count("sent")
-                        break
-                resend_at = now + retry
-            wake = min(deadline, resend_at, min(ping_at.values()))
-            if _wait(router, wake, peer):
-                server, *frames = router.recv_multipart()
-                expiry[server] = time.monotonic() + server_ttl    # any message proves it is alive
-                if frames == [PONG]:
-                    continue
-                if frames[0] == control:
-                    if frames[1:] != [body]:
-                        raise RuntimeError(f"request {n}: wrong reply")
-                    answered = True
-                    break
-                peer.count("late duplicates")
+        while not answered and peer.running and time.monotonic() < deadline:
+            if time.monotonic() >= resend_at:      # no reply within `retry`: the next server alive
+                pool.resend(tried, [control, body])
+                resend_at = time.monotonic() + retry
+            frames = pool.receive(min(deadline, resend_at))
+            if frames is None or frames == [PONG]:
+                continue
+            if frames[0] != control:
+                peer.count("late duplicates")      # an answer to an older copy: drop it
+            elif frames[1:] != [body]:
+                raise RuntimeError(f"request {n}: wrong reply")
+            else:
+                answered = True
         if not peer.running:
             return
         if answered:
@@ -244,17 +198,79 @@ def client_router(peer, servers: list[str], requests: int = 100, timeout: float 
             peer.latency("request", time.perf_counter() - started)
         else:
             peer.count("failed")
-            peer.log("failed", f"request {n}")
-        if interval:
-            end = time.monotonic() + interval
-            while peer.running and time.monotonic() < end:   # keep pinging while we wait
-                housekeeping(time.monotonic())
-                if _wait(router, min(end, min(ping_at.values())), peer):
-                    server, *frames = router.recv_multipart()
-                    expiry[server] = time.monotonic() + server_ttl
-                    if frames != [PONG]:
-                        peer.count("late duplicates")
+            peer.log("failed", request=n)
+        pool.idle(interval)                    # between requests: keep pinging
     peer.data["done"] = True
+
+
+class ServerPool:
+    """Model 3's view of the servers: pings each every ``ping_interval``, and believes one alive
+    while it heard from it within ``server_ttl`` (``peer.data["alive"]``, in the given order)."""
+
+    def __init__(self, peer, router: zmq.Socket, servers: list[str], ping_interval: float,
+                 server_ttl: float):
+        self.peer, self.router = peer, router
+        self.names = [s.encode() for s in servers]
+        self.ping_interval, self.server_ttl = ping_interval, server_ttl
+        self.expiry = dict.fromkeys(self.names, 0.0)     # server -> alive until
+        self.ping_at = dict.fromkeys(self.names, 0.0)    # server -> next ping due
+        peer.data["alive"] = []
+
+    def send(self, server: bytes, frames: list[bytes]) -> bool:
+        try:
+            self.router.send_multipart([server, *frames], flags=zmq.NOBLOCK)
+            return True
+        except zmq.ZMQError as exc:   # EHOSTUNREACH: never connected yet; EAGAIN: queue full
+            if exc.errno not in (zmq.EHOSTUNREACH, zmq.EAGAIN):
+                raise
+            return False
+
+    def alive(self, now: float) -> list[bytes]:
+        return [s for s in self.names if now < self.expiry[s]]
+
+    def housekeeping(self) -> None:
+        """Ping the servers that are due, and note any change in who is alive."""
+        now = time.monotonic()
+        for server in self.names:
+            if now >= self.ping_at[server]:
+                self.send(server, [PING])
+                self.ping_at[server] = now + self.ping_interval
+        alive = [s.decode() for s in self.alive(now)]
+        if alive != self.peer.data["alive"]:
+            self.peer.data["alive"] = alive
+            self.peer.log("alive", servers=[a.rsplit(":", 1)[-1] for a in alive])
+
+    def resend(self, tried: set[bytes], frames: list[bytes]) -> None:
+        """Send a request to a server alive that has not had it yet (else to any server alive).
+        The servers tried before, which did not answer within ``retry``, are dead until they do."""
+        now = time.monotonic()
+        for silent in tried:
+            self.expiry[silent] = min(self.expiry[silent], now)
+        alive = self.alive(now)
+        for target in [s for s in alive if s not in tried] or alive:
+            if self.send(target, frames):
+                tried.add(target)
+                self.peer.count("sent")
+                return
+
+    def receive(self, until: float) -> list[bytes] | None:
+        """The next message from a server (its frames after the identity), waiting until
+        ``until`` at most and pinging meanwhile; None if nothing came (or the peer was killed)."""
+        self.housekeeping()
+        wake = min(until, min(self.ping_at.values()))
+        if not self.peer.poll(self.router, wake - time.monotonic()):
+            return None
+        server, *frames = self.router.recv_multipart()
+        self.expiry[server] = time.monotonic() + self.server_ttl   # any message proves it is alive
+        return frames
+
+    def idle(self, seconds: float) -> None:
+        """Wait ``seconds``, answering pongs and dropping late replies, so pings go on."""
+        end = time.monotonic() + seconds
+        while seconds and self.peer.running and time.monotonic() < end:
+            frames = self.receive(end)
+            if frames is not None and frames != [PONG]:
+                self.peer.count("late duplicates")
 
 
 ROLES = {"server_rep": server_rep, "server_router": server_router,

@@ -29,7 +29,8 @@ Roles (``python -m zguide_py run security ROLE ...``):
   with ``passwords=`` a PLAIN server, and ``allow_ips=``/``deny_ips=`` filter by address;
 * ``client``  - REQ client; with ``server_key=`` and ``cert=`` it talks CURVE, with ``username=`` and
   ``password=`` PLAIN; retries like Lazy Pirate;
-* ``sink`` / ``source`` - PULL/PUSH stream, for plaintext against CURVE throughput;
+* ``sink`` / ``source`` - PULL/PUSH stream, for plaintext against CURVE throughput (measured by
+  ``zguide_py.views.security.measure_throughput``; ``tools/bench_security.py`` prints the table);
 * ``wiretap`` - a tcp relay with plain Python sockets that keeps the bytes it passes on, to see
   what an eavesdropper sees.
 
@@ -52,6 +53,8 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import parse_monitor_message
+
+from ..peer import SLICE
 
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"    # where libzmq looks for the context's ZAP handler
 
@@ -111,7 +114,9 @@ def _z85(key: Any) -> bytes:
 
 # ---- ZAP: the authenticator and what it records -----------------------------------------------------
 class _ZapRecorder(logging.Handler):
-    """Turns the authenticator's log lines (logger ``zmq.auth``) into lab events and counters."""
+    """Turns the authenticator's decisions (its log lines, logger ``zmq.auth``) into lab events
+    and counters. An event keeps the line as ``said``, and its ``name=value`` parts as fields:
+    ``address``, ``client_key``, ``username``... A password never reaches an event."""
 
     def __init__(self, peer):
         super().__init__(logging.DEBUG)
@@ -119,13 +124,11 @@ class _ZapRecorder(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         text = re.sub(r"\bb'([^']*)'", r"\1", record.getMessage())     # "b'Invalid password'" -> "Invalid password"
-        if text.startswith("DENIED"):
-            self.peer.count("zap_denied")
-            self.peer.log("zap_denied", text)
-        elif text.startswith("ALLOWED"):
-            text = re.sub(r"password=.*", "password=***", text)      # last on the line; no place for it in events
-            self.peer.count("zap_allowed")
-            self.peer.log("zap_allowed", text)
+        text = re.sub(r"password=.*", "password=***", text)          # last on the line; no place for it in events
+        decision = {"DENIED": "zap_denied", "ALLOWED": "zap_allowed"}.get(text.split(" ", 1)[0])
+        if decision is not None:
+            self.peer.count(decision)
+            self.peer.log(decision, said=text, **dict(re.findall(r"(\w+)=(\S+)", text)))
 
 
 def _addresses(value: Any, name: str) -> tuple[str, ...]:
@@ -178,8 +181,7 @@ def start_authenticator(peer, allow: str | None = None, passwords: dict[str, str
         log.removeHandler(handler)
     log.addHandler(_ZapRecorder(peer))
     auth = ThreadAuthenticator(peer.lab.ctx, log=log)
-    deadline = time.monotonic() + 1.0
-    while True:      # a restarted server: the last handler's inproc name may not be released yet
+    for attempt in range(100):   # a restarted server: the last handler's inproc name may not be free yet
         try:
             auth.start()
             break
@@ -187,10 +189,10 @@ def start_authenticator(peer, allow: str | None = None, passwords: dict[str, str
             auth.stop()
             if exc.errno != zmq.EADDRINUSE or not peer.running:
                 raise
-            if time.monotonic() >= deadline:
+            if attempt == 99:
                 raise RuntimeError(f"{ZAP_ENDPOINT} is taken: another authenticator runs on this context "
                                    "(one ZAP handler per context: run this server in another lab or process)") from exc
-            time.sleep(0.01)
+            peer.sleep(0.01)
     auth.thread.name = f"zguide:{peer.lab.name}:{peer.name}:zap"
     if allow_ips:
         auth.allow(*allow_ips)           # every other address is refused, whatever its key
@@ -226,16 +228,20 @@ def monitor(peer, sock: zmq.Socket) -> zmq.Socket:
 
 
 def drain_monitor(peer, mon: zmq.Socket) -> None:
-    """Count and log the handshake events waiting on a monitor socket."""
-    while mon.poll(0):
+    """Count and log the handshake events waiting on a monitor socket (fields: ``status``, the
+    ZAP status of a refused_auth; ``code``, the protocol error of another refusal)."""
+    while peer.poll(mon, 0):
         event = parse_monitor_message(mon.recv_multipart())
         name = HANDSHAKE_EVENTS.get(event["event"])
         if name is None:
             continue
         peer.count(name)
-        value = event["value"]
-        detail = {"handshake_ok": "", "refused_auth": f"ZAP status {value}"}.get(name, f"code {value:#x}")
-        peer.log(name, detail)
+        if name == "handshake_ok":
+            peer.log(name)
+        elif name == "refused_auth":
+            peer.log(name, status=event["value"])       # the ZAP status code: 400, say
+        else:
+            peer.log(name, code=event["value"])         # a ZMQ_PROTOCOL_ERROR_* code
 
 
 # ---- roles -----------------------------------------------------------------------------------------
@@ -291,7 +297,7 @@ def server(peer, endpoint: str, cert: Any = None, allow: str | None = None, pass
         poller.register(rep, zmq.POLLIN)
         poller.register(mon, zmq.POLLIN)
         while peer.running:
-            events = dict(poller.poll(50))
+            events = peer.poll(poller)
             if mon in events:
                 drain_monitor(peer, mon)
             if rep in events:
@@ -334,39 +340,40 @@ def client(peer, endpoint: str, server_key: Any = None, cert: Any = None, reques
             req.plain_username, req.plain_password = username.encode(), password.encode()
         mon = monitor(peer, req)
         req.connect(endpoint)
+        return req, mon
+
+    def reply_within(seconds: float) -> bool:
+        """Wait for the reply, logging the handshake events meanwhile."""
         poller = zmq.Poller()
         poller.register(req, zmq.POLLIN)
         poller.register(mon, zmq.POLLIN)
-        return req, mon, poller
+        deadline = time.monotonic() + seconds
+        while events := peer.poll(poller, deadline - time.monotonic()):
+            if mon in events:
+                drain_monitor(peer, mon)
+            if req in events:
+                return True
+        drain_monitor(peer, mon)
+        return False
 
-    req, mon, poller = open_req()
+    req, mon = open_req()
     for n in range(requests):
         request = f"{body} {n}".encode()
-        tries = 0
-        while True:
+        for tries in range(retries + 1):
             req.send(request)
             peer.count("requests")
-            deadline = time.monotonic() + timeout
-            while peer.running and time.monotonic() < deadline:
-                ready = dict(poller.poll(50))
-                if mon in ready:
-                    drain_monitor(peer, mon)
-                if req in ready:
-                    break
+            if reply_within(timeout):
+                break
             if not peer.running:
                 return
-            if req.poll(0):
-                break
-            drain_monitor(peer, mon)
             peer.count("timeouts")
-            peer.log("timeout", f"no reply to {request.decode()!r} within {timeout} s")
+            peer.log("timeout", request=n, after=timeout)
             peer.close_socket(req)          # a REQ that got no reply cannot send again: start over
             peer.close_socket(mon)
-            if tries >= retries:
+            if tries == retries:
                 peer.data["gave_up"] = n
                 return
-            tries += 1
-            req, mon, poller = open_req()
+            req, mon = open_req()
         reply = req.recv()
         if reply != request:
             raise RuntimeError(f"reply {reply!r} does not match request {request!r}")
@@ -399,7 +406,7 @@ def sink(peer, endpoint: str, cert: Any = None, allow: str | None = None):
         marks = peer.data.setdefault("marks", [])
         last_mark = 0.0
         while peer.running:
-            if not pull.poll(50):
+            if not peer.poll(pull):
                 continue
             try:
                 for _ in range(10_000):              # drain what is there, then look at peer.running
@@ -428,7 +435,7 @@ def source(peer, endpoint: str, size: int = 64, count: int | None = None, server
     sent = peer.counter("sent")
     left = float("inf") if count is None else count
     while peer.running and sent.value < left:
-        if not push.poll(50, zmq.POLLOUT):
+        if not peer.poll(push, flags=zmq.POLLOUT):
             continue
         try:
             for _ in range(int(min(1000, left - sent.value))):
@@ -438,7 +445,7 @@ def source(peer, endpoint: str, size: int = 64, count: int | None = None, server
             pass
     peer.data["done"] = sent.value >= left
     while peer.running:     # stay: closing now (linger 0) would drop what is still queued
-        peer.sleep(0.05)
+        peer.sleep(1.0)     # (a kill ends the sleep at once)
 
 
 def wiretap(peer, listen: str, target: str, keep: int = 65_536):
@@ -467,7 +474,7 @@ def wiretap(peer, listen: str, target: str, keep: int = 65_536):
         listener.bind(address(listen))
         listener.listen()
         while peer.running:
-            for sock in select.select([listener, *other], [], [], 0.05)[0]:
+            for sock in select.select([listener, *other], [], [], SLICE)[0]:    # a kill ends it
                 if sock is listener:
                     client_side, _ = listener.accept()
                     try:
@@ -509,45 +516,6 @@ def curve_commands(data: bytes) -> list[bytes]:
     """The CurveZMQ command names in captured bytes (HELLO, WELCOME, INITIATE, READY, MESSAGE...):
     the part of a CURVE connection that an eavesdropper can read. What the commands carry is not."""
     return [b"".join(m.groups(b"")) for m in _CURVE_COMMAND.finditer(data)]
-
-
-# ---- plaintext against CURVE ------------------------------------------------------------------------
-def measure_throughput(keys: dict, sizes=(64, 4096, 131_072), seconds: float = 0.3,
-                       lab_name: str = "security-throughput") -> list[dict]:
-    """Messages per second of a PUSH -> PULL stream over tcp loopback, plaintext and CURVE, for
-    each size, measured at the receiver over about ``seconds`` of steady flow (the connection and
-    its handshake are not timed). Runs in a lab of its own: one authenticator per context."""
-    from ..lab import Lab
-
-    rows = []
-    with Lab(lab_name) as lab:
-        _stream(lab, 64, 0.05, None)                       # warm up: first connection, allocator, caches
-        for size in sizes:
-            for mode in ("plaintext", "CURVE"):
-                messages, rate = _stream(lab, size, seconds, keys if mode == "CURVE" else None)
-                rows.append({"size": size, "mode": mode, "messages": messages, "msgs_per_s": rate,
-                             "mbit_per_s": rate * size * 8 / 1e6})
-    return rows
-
-
-def _stream(lab, size: int, seconds: float, keys: dict | None) -> tuple[int, float]:
-    """(messages counted, messages per second) of one stream, from the receiver's marks."""
-    endpoint = lab.endpoint("stream", "tcp")
-    server = dict(cert=keys["server"], allow=keys["allowed"]) if keys else {}
-    client_keys = dict(server_key=keys["server_public"], cert=keys["alice"]) if keys else {}
-    sink_peer = lab.start("sink", sink, endpoint=endpoint, **server)
-    lab.start("source", source, endpoint=endpoint, size=size, **client_keys)
-    marks = sink_peer.data.setdefault("marks", [])
-    skip = 0.02                                            # let the stream settle first
-    try:
-        lab.wait_for(lambda: len(marks) >= 3 and marks[-1][0] - marks[0][0] >= seconds + skip, timeout=30,
-                     what=f"{seconds} s of {size} B messages")
-    finally:
-        lab.remove("source")
-        lab.remove("sink")
-    steady = [m for m in marks if m[0] >= marks[0][0] + skip] or marks
-    (t0, n0), (t1, n1) = steady[0], marks[-1]
-    return n1 - n0, (n1 - n0) / max(t1 - t0, 1e-6)
 
 
 ROLES = {"keygen": keygen, "server": server, "client": client, "sink": sink, "source": source, "wiretap": wiretap}
