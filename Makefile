@@ -6,7 +6,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=120
 
-.PHONY: lab test unit notebooks-test browser-test bench notebooks diagrams slides html lint clean
+# The fuzz suite with many random examples (make test runs a few, derandomized).
+fuzz: $(STAMP)
+	ZGUIDE_FUZZ=fuzz $(PY) -m pytest -q tests -m fuzz -p no:randomly
+
+.PHONY: fuzz lab test unit notebooks-test browser-test bench notebooks diagrams slides html lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,7 +39,7 @@ browser-test: $(STAMP)
 	$(PY) -m pytest -q tests -m browser
 
 bench: $(STAMP)
-	$(PY) -m zguide_py bench
+	$(PY) tools/bench.py
 
 # Re-run every notebook top to bottom and save its outputs (do this before committing a notebook).
 notebooks: $(STAMP)

@@ -171,3 +171,22 @@ def test_start_next_numbers_after_the_highest(lab):
     lab.start("worker9", idle)
     names.append(lab.start_next("worker", idle).name)
     assert names == ["worker1", "worker2", "worker10"]
+
+
+def test_events_are_bounded_in_bytes_not_only_in_count(lab):
+    """A role that logs what a hostile peer sent (ten 10 MB frames) must not keep it all."""
+    from fuzzkit import rss_mb
+    big = b"\xa5" * (10 * 2**20)
+    before = rss_mb()
+    for i in range(10):
+        lab.record("malformed", "queue", frames=[big, big[:3]], text="x" * 10**6, seq=i)
+        lab.record("malformed", "queue", big)
+    del big
+    grown = rss_mb() - before
+    event = lab.events_of("malformed")[0]
+    assert event.fields["frames"][0] == b"\xa5" * 64 + b"..." and event.fields["frames"][1] == b"\xa5" * 3
+    assert len(event.fields["text"]) == 203 and event.fields["seq"] == 0
+    assert lab.events_of("malformed")[1].detail == b"\xa5" * 64 + b"..."
+    assert grown < 20, f"the event log kept {grown:.0f} MB"
+    many = lab.record("list", "queue", items=list(range(100)))
+    assert many.fields["items"] == [0, 1, 2, 3, 4, 5, 6, 7, "... 92 more"]

@@ -19,14 +19,40 @@ class Fields(dict):
         return f"Fields({dict.__repr__(self)})"
 
 
+#: An event keeps at most this much of any one value, so that events logged from the network (a
+#: malformed 10 MB frame, say) cannot pin memory: the log is bounded in bytes, not only in count.
+MAX_BYTES = 64
+MAX_TEXT = 200
+MAX_ITEMS = 8
+
+
+def clip(value: Any, depth: int = 0) -> Any:
+    """``value`` cut down to a bounded size: bytes to 64 (plus ``...``), text to 200 characters,
+    lists and tuples to 8 items (each clipped); other values as they are."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = bytes(value[:MAX_BYTES + 1]) if not isinstance(value, bytes) else value
+        return value if len(value) <= MAX_BYTES else value[:MAX_BYTES] + b"..."
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "..."
+    if isinstance(value, (list, tuple)) and depth < 2:
+        items = [clip(v, depth + 1) for v in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            items.append(f"... {len(value) - MAX_ITEMS} more")
+        return type(value)(items) if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict) and depth < 2 and not isinstance(value, Fields):
+        return {clip(k, 2): clip(v, depth + 1) for k, v in list(value.items())[:MAX_ITEMS]}
+    return value
+
+
 def make_detail(detail: Any = "", fields: dict[str, Any] | None = None) -> Any:
     """The detail of an event: the fields if there are any (a positional detail joins them as
-    ``note``), else the plain detail."""
+    ``note``), else the plain detail. Every value is clipped (see :func:`clip`)."""
     if not fields:
-        return detail
+        return clip(detail)
+    clipped = Fields({k: clip(v) for k, v in fields.items()})
     if detail not in ("", None):
-        return Fields(note=detail, **fields)
-    return Fields(fields)
+        return Fields(note=clip(detail), **clipped)
+    return clipped
 
 
 class Event(NamedTuple):
