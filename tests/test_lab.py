@@ -190,17 +190,26 @@ def test_throttle_slows_a_peer(lab):
     assert lab.peer("client").data["answered"] == [0, 1, 2, 3]
 
 
-def test_process_exit_closes_live_labs():
-    code = textwrap.dedent("""
+def test_process_exit_closes_live_labs(tmp_path):
+    """At exit, a live lab is closed properly: its roles see the stop and end their loops (a daemon
+    thread that is simply dropped at exit would never get to write its last line)."""
+    marker = tmp_path / "ended"
+    code = textwrap.dedent(f"""
         from zguide_py import Lab
-        from zguide_py.patterns import reqrep
+
+        def role(peer):
+            while peer.running:
+                peer.sleep(0.01)
+            open({str(marker)!r}, "w").write(peer.lab.name + " closed at exit")
+
         lab = Lab("exit")
-        lab.start("server", reqrep.echo_server, endpoint=lab.endpoint("echo"))
+        lab.start("loop", role)
         print("started", flush=True)
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "started" in result.stdout
+    assert marker.read_text() == "exit closed at exit"
 
 
 def test_a_kill_during_throttle_stops_the_role_before_it_replies(lab):
