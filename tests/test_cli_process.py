@@ -256,3 +256,20 @@ def test_json_status_sends_each_role_event_once_even_when_the_event_log_wraps(ca
         status.show(peer, 6.0)                       # nothing new: no "events" key at all
         assert "events" not in json.loads(capsys.readouterr().out)
     assert sent == [f"{b}.{i}" for b in range(6) for i in range(5)]
+
+
+def test_json_status_sends_an_events_fields_as_a_json_object(lab, capsys):
+    """A role's structured event (peer.log(kind, **fields)) goes up as a JSON object, so the parent
+    records fields again (zguide_py.procs.process), never a sentence to parse."""
+    from zguide_py.__main__ import _Status
+
+    def quiet(peer):
+        while peer.running:
+            peer.sleep(0.01)
+
+    peer = lab.start("w", quiet)
+    peer.log("served", seq=3, worker="w1")
+    peer.log("note", "plain text")
+    _Status("json", "w", "test.quiet").show(peer, 0.0)
+    events = json.loads(capsys.readouterr().out)["events"]
+    assert [e[1:] for e in events] == [["served", {"seq": 3, "worker": "w1"}], ["note", "plain text"]]

@@ -15,6 +15,7 @@ import pytest
 import zmq
 
 from zguide_py import perf
+from zguide_py.perf import sweeps as sweep_module
 from zguide_py.__main__ import main as cli_main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,23 +191,47 @@ def test_sweep_table_puts_c_and_the_talks_figures_beside_python():
     assert [perf.human_size(s) for s in (1, 4096, 8 << 20, 1000)] == ["1 B", "4 kB", "8 MB", "1000 B"]
 
 
-def test_targets_say_met_missed_or_skipped():
+def _tools_bench():
+    """tools/bench.py (make bench) as a module."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("zguide_tools_bench", ROOT / "tools" / "bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_bench_targets_say_met_missed_or_skipped():
+    bench = _tools_bench()
+
     def row(size, py, c):
         return {"transport": "tcp", "mode": "zero-copy", "size": size, "msgs_per_s": py, "c_msgs_per_s": c}
     result = {"meta": {"c_skipped": ""}, "settings": {"sizes": perf.SIZES, "modes": list(perf.MODES)},
               "rows": [row(512 << 10, 95.0, 100.0), row(8 << 20, 91.0, 100.0)], "elapsed_s": {"tcp": 42.0}}
-    items = perf.targets(result, {"records_per_s": 2.5e6, "record_size": 64, "per_frame": 100}, 9.0)
-    assert [t["met"] for t in items] == [True, True, True, True]
-    assert "512 kB 95%" in items[0]["measured"]
+    items = bench.targets(result, {"records_per_s": 2.5e6, "record_size": 64, "per_frame": 100}, 9.0,
+                          {"overhead_pct": 3.0})
+    assert [t["met"] for t in items] == [True, True, True, True, True]
+    assert "512 kB 95%" in items[1]["measured"] and "3.0%" in items[0]["measured"]
     result["rows"][1]["msgs_per_s"] = 80.0
     result["elapsed_s"]["tcp"] = 75.0
-    items = perf.targets(result, {"records_per_s": 1.0e6, "record_size": 64, "per_frame": 100}, 20.0)
-    assert [t["met"] for t in items] == [False, False, False, False]
+    items = bench.targets(result, {"records_per_s": 1.0e6, "record_size": 64, "per_frame": 100}, 20.0,
+                          {"overhead_pct": 12.0})
+    assert [t["met"] for t in items] == [False, False, False, False, False]
     for r in result["rows"]:
         r["c_msgs_per_s"] = None
     result["meta"]["c_skipped"] = "no C compiler"
-    assert perf.targets(result)[0]["met"] is None
-    assert "skipped" in perf.targets_table(perf.targets(result))
+    assert bench.targets(result)[0]["met"] is None
+    assert "skipped" in bench.targets_table(bench.targets(result))
+
+
+def test_make_bench_runs_the_benches_beside_it_and_says_which_are_missing(tmp_path, monkeypatch, capsys):
+    bench = _tools_bench()
+    (tmp_path / "bench_fake_main.py").write_text("def main(argv=None):\n    print('fake main ran', argv)\n    return 1\n")
+    (tmp_path / "bench_fake_report.py").write_text("def report():\n    return 'fake report'\n")
+    monkeypatch.setattr(bench, "TOOLS", tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert bench.other_benches(["bench_fake_main", "bench_fake_report", "bench_nowhere"]) == 1
+    out = capsys.readouterr().out
+    assert "fake main ran []" in out and "fake report" in out and "bench_nowhere" in out and "skipped" in out
 
 
 # ---- the native C baseline ----------------------------------------------------------------------
@@ -215,21 +240,58 @@ def test_the_c_baseline_builds_and_runs_over_every_transport(no_leaked_children)
     exe, reason = perf.c_baseline_status()
     if exe is None:
         pytest.skip(f"no C baseline here: {reason}")
-    c = perf.CBaseline(exe)
-    try:
-        assert c.version.count(".") == 2
-        for transport in ("inproc", "ipc", "tcp"):
+    for transport in ("inproc", "ipc", "tcp"):
+        with perf.CBench(transport, exe) as c:
+            assert c.version.count(".") == 2 and c.processes is (transport != "inproc")
             for zero_copy in (False, True):
-                thr = c.throughput(transport, 4096, zero_copy, count=2000)
+                thr = c.throughput(4096, zero_copy, count=2000)
                 assert thr["count"] == 2000 and thr["msgs_per_s"] > 0
-                assert c.latency(transport, 4096, zero_copy, count=50)["latency_us"] > 0
-        assert c.throughput("tcp", 1 << 20, True, seconds=0.02)["count"] >= perf.MIN_THR
-    finally:
-        c.close()
+                assert c.latency(4096, zero_copy, count=50)["latency_us"] > 0
+    with perf.CBench("tcp", exe) as c:
+        assert c.throughput(1 << 20, True, seconds=0.02)["count"] >= perf.MIN_THR
+
+
+@pytest.mark.timeout(120)
+def test_one_bench_measures_a_point_for_python_and_for_c_alike(no_leaked_children):
+    """The same calls, the same result shape, the same calibration: only the runs differ."""
+    exe, reason = perf.c_baseline_status()
+    if exe is None:
+        pytest.skip(f"no C baseline here: {reason}")
+    with perf.Bench("tcp") as py, perf.CBench("tcp", exe) as c:
+        results = [(b.throughput(64, True, count=500), b.latency(64, True, count=20)) for b in (py, c)]
+        calibrated = [b.throughput(512, seconds=0.02)["count"] for b in (py, c)]
+    (py_thr, py_lat), (c_thr, c_lat) = results
+    assert py_thr.keys() == c_thr.keys() and py_lat.keys() == c_lat.keys()
+    for thr, lat in results:
+        assert thr["transport"] == "tcp" and thr["processes"] and thr["mode"] == "zero-copy"
+        assert thr["count"] == 500 and lat["roundtrips"] == 20 and lat["latency_us"] > 0
+    assert all(n >= perf.MIN_THR for n in calibrated)
+    with pytest.raises(ValueError, match="at least 2"):
+        perf.CBench("tcp", exe).throughput(64, count=1)
+
+
+def test_a_fake_bench_is_calibrated_like_the_real_ones():
+    """PointBench only asks a bench for one run of N messages; counts grow until a run lasts long enough."""
+    class Fake(perf.PointBench):
+        processes = False
+        counts: list[int] = []
+
+        def run(self, kind, size, count, zero_copy):
+            self.counts.append(count)
+            return {"msgs_per_s": 1e6} if kind == "thr" else {"latency_us": 50.0}
+
+    with Fake("inproc") as fake:
+        thr = fake.throughput(64, seconds=0.1)
+        assert thr["count"] == fake.counts[-1] and (thr["count"] - 1) / 1e6 >= 0.05
+        assert fake.counts == sorted(fake.counts) and all(b <= 8 * a for a, b in zip(fake.counts, fake.counts[1:]))
+        assert fake.throughput(64, seconds=0.1, guess=1e6)["count"] == 60_000       # a good guess: one run
+        lat = fake.latency(64, seconds=0.1)
+        assert lat["latency_us"] == 50.0 and lat["roundtrips"] * 100e-6 >= 0.05
+        assert fake.new_endpoint() != fake.new_endpoint()
 
 
 def test_without_a_compiler_the_c_baseline_is_skipped_with_a_reason(tmp_path, monkeypatch):
-    monkeypatch.setattr(perf, "C_BUILD_DIR", tmp_path / "build")
+    monkeypatch.setattr(perf.cbaseline, "C_BUILD_DIR", tmp_path / "build")
     monkeypatch.setenv("CC", "no-such-cc-here")
     exe, reason = perf.c_baseline_status()
     assert exe is None and "no C compiler" in reason
@@ -246,7 +308,7 @@ def test_without_zmq_h_the_c_baseline_says_what_to_install(tmp_path, monkeypatch
     fake = tmp_path / "cc-without-zmq-h"          # a compiler that cannot see /usr/include
     fake.write_text(f"#!/bin/sh\nexec {cc} -nostdinc \"$@\"\n")
     fake.chmod(0o755)
-    monkeypatch.setattr(perf, "C_BUILD_DIR", tmp_path / "build")
+    monkeypatch.setattr(perf.cbaseline, "C_BUILD_DIR", tmp_path / "build")
     monkeypatch.setenv("CC", str(fake))
     exe, reason = perf.c_baseline_status()
     assert exe is None and "zmq.h" in reason and "libzmq3-dev" in reason
@@ -366,3 +428,115 @@ def test_a_measurement_that_times_out_is_taken_again_on_new_sockets_and_noted(mo
     monkeypatch.setattr(perf.Bench, "latency", always)
     with pytest.raises(TimeoutError, match="no reply"):
         perf.sweep(transports=["inproc"], sizes=[1], seconds=0.01, progress=False, c_baseline=False)
+
+
+# ---- the sweep in its three steps ------------------------------------------------------------------
+def test_the_sweep_plan_lists_every_point_in_order_and_refuses_nonsense():
+    points = perf.plan(["inproc", "tcp"], [1, 4096], perf.MODES)
+    assert [(p.transport, p.size, p.mode) for p in points] == [
+        (t, s, m) for t in ("inproc", "tcp") for s in (1, 4096) for m in ("copy", "zero-copy")]
+    assert points[1].zero_copy and not points[0].zero_copy and points[3].label == "inproc 4 kB zero-copy"
+    for bad, message in (({"transports": ["udp"]}, "unknown transport"), ({"sizes": [0]}, "at least 1 byte"),
+                         ({"modes": ["fast"]}, "unknown mode")):
+        with pytest.raises(ValueError, match=message):
+            perf.plan(**{"transports": ["tcp"], "sizes": [1], "modes": ["copy"], **bad})
+
+
+def test_a_row_is_built_from_the_best_run_with_c_beside_it_and_guesses_the_next_size():
+    def thr(rate, count=100):
+        return {"transport": "tcp", "processes": True, "size": 4096, "mode": "copy", "count": count,
+                "msgs_per_s": rate, "mbit_per_s": rate * 4096 * 8 / 1e6}
+    runs = {"py": [thr(1000.0), thr(3000.0, 300), thr(2000.0)], "c": [thr(5000.0, 500)],
+            "lat": {"roundtrips": 10, "latency_us": 40.0}, "c_lat": {"roundtrips": 20, "latency_us": 20.0}}
+    row = perf.build_row(runs)
+    assert row["msgs_per_s"] == 3000.0 and row["count"] == 300                # the fastest Python run
+    assert (row["c_msgs_per_s"], row["c_count"], row["latency_us"], row["c_latency_us"]) == (5000.0, 500, 40.0, 20.0)
+    bare = perf.build_row({"py": [thr(1000.0)], "c": [], "lat": None, "c_lat": None})
+    assert all(bare[k] is None for k in ("latency_us", "roundtrips", "c_msgs_per_s", "c_latency_us"))
+    guess = sweep_module.next_guess(row, 4.0)
+    assert guess == {"py": 1500.0, "c": 2500.0, "py lat": 40.0, "c lat": 20.0}
+    assert sweep_module.next_guess(bare, 4.0)["c"] is None
+
+
+def test_measure_one_point_interleaves_python_and_c_and_repeats_only_big_sizes():
+    calls = []
+
+    class Recorder(perf.PointBench):
+        processes = True
+
+        def __init__(self, name):
+            super().__init__("tcp")
+            self.name = name
+
+        def run(self, kind, size, count, zero_copy):
+            calls.append((self.name, kind))
+            return {"msgs_per_s": 1e4} if kind == "thr" else {"latency_us": 10.0}
+
+    notes = []
+    py = perf.Retrying(lambda: Recorder("py"), notes)
+    c = perf.Retrying(lambda: Recorder("c"), notes, "C ")
+    small = perf.measure(perf.Point("tcp", 64, "copy"), py, c, seconds=0.001, repeats=3, guess={"py": 10, "c": 10})
+    assert len(small["py"]) == len(small["c"]) == 1 and small["lat"] and small["c_lat"]
+    calls.clear()
+    big = perf.measure(perf.Point("tcp", perf.REPEAT_FROM, "zero-copy"), py, c, seconds=0.001, latency=False,
+                       repeats=3, guess={"py": 10, "c": 10})
+    assert len(big["py"]) == len(big["c"]) == 3 and big["lat"] is None and big["c_lat"] is None
+    turns = [who for i, (who, _) in enumerate(calls) if i == 0 or calls[i - 1][0] != who]
+    assert turns == ["py", "c"] * 3 and notes == []          # each throughput: a few calibrating runs
+
+
+def test_a_stuck_c_run_is_taken_again_on_a_new_bench_and_noted():
+    opened = []
+
+    class Stuck(perf.PointBench):
+        processes = True
+
+        def __init__(self):
+            super().__init__("tcp")
+            opened.append(self)
+
+        def run(self, kind, size, count, zero_copy):
+            if len(opened) == 1:
+                raise TimeoutError("zperf thr tcp 8 MB took over 30 s")
+            return {"msgs_per_s": 10.0}
+
+    notes = []
+    with perf.Retrying(Stuck, notes, "C ") as c:
+        assert c.throughput(perf.Point("tcp", 8 << 20, "copy"), count=5)["count"] == 5
+    assert len(opened) == 2 and notes == ["C throughput tcp 8 MB copy: zperf thr tcp 8 MB took over 30 s; "
+                                          "measured again with a new pair of sockets"]
+
+
+# ---- the command line's other doors --------------------------------------------------------------
+def test_the_library_and_its_command_line_import_no_notebook_stack():
+    code = ("import sys; import zguide_py.perf, zguide_py.perf.cli, zguide_py.__main__; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'IPython', 'ipywidgets'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", (out.stdout, out.stderr)
+
+
+@pytest.mark.timeout(120)
+def test_the_bench_command_prints_the_overhead_table(capsys):
+    assert cli_main(["bench", "--messages", "5000", "--rounds", "1", "--sweep", ""]) == 0
+    out = capsys.readouterr().out
+    assert "bare pyzmq (blocking recv)" in out and "lab role (killable, counted)" in out
+    assert "lab overhead:" in out and "make bench" in out
+    assert cli_main(["bench", "--sweep", "udp", "--no-majordomo"]) == 2
+    assert "unknown transport 'udp'" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(30)
+def test_the_lab_roles_stop_within_a_slice_when_killed_while_waiting(lab):
+    endpoint = lab.endpoint("stream")
+    lab.start("receiver", perf.bench_receiver, endpoint=endpoint, messages=10**9)
+    lab.start("sender", perf.bench_sender, endpoint=endpoint, messages=10**9, size=64)
+    lab.wait_for(lambda: lab.peer("receiver").get("received") > 1000, 10, "traffic")
+    lab.kill("receiver")                   # the sender's queue fills up: it waits in peer.send
+    lab.wait_quiet(lambda: lab.peer("sender").get("sent"), quiet=0.2, timeout=10)
+    started = time.monotonic()
+    lab.kill("sender")
+    assert time.monotonic() - started < 0.5 and lab.peer("sender").state == "killed"
+    lab.restart("receiver")
+    assert lab.peer("receiver").state == "running"
+    lab.kill("receiver")                   # nobody sends now: it waits in peer.poll
+    assert lab.peer("receiver").state == "killed"

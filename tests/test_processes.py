@@ -29,8 +29,7 @@ def queue_with_workers(lab: Lab, workers: list[str], **queue_params):
 
 
 def purges_of(lab: Lab, name: str, since: float) -> list[float]:
-    return [t for t, _k, _p, identity in lab.events_of("purge", "queue") if t >= since
-            and worker_name(identity) == name]
+    return [e.t for e in lab.events_of("purge", "queue") if e.t >= since and worker_name(e.get("worker", "")) == name]
 
 
 @pytest.mark.timeout(90)
@@ -79,7 +78,7 @@ def test_the_request_a_killed_worker_process_held_is_answered_by_another():
         client = lab.peer("client")
         assert lp.tally(lab, ["client"]).ok and client.data["answered"][0] == 1
         assert client.get("retries") >= 1 and lab.peer("worker1").get("served") == 0
-        retried = [t for t, _k, _p, seq in lab.events_of("retry", "client") if seq == 0]
+        retried = [e.t for e in lab.events_of("retry", "client") if e.get("seq") == 0]
         assert retried and retried[0] > t_kill - 1.5
         lab.wait_for(lambda: lab.peer("worker2").get("served") >= 3, 5, "worker2 served all three")
 
@@ -160,12 +159,17 @@ def test_a_worker_process_events_reach_the_lab_dated_in_its_clock():
         # the count and the events come in the same status lines: they agree once the next one is in
         served = lab.wait_for(lambda: len(lab.events_of("served", "worker1")) == worker.get("served") == 20
                               and lab.events_of("served", "worker1"), 10, "the served events")
-        assert sorted(int(d.rsplit(":", 1)[-1]) for *_, d in served) == list(range(20))   # request bodies
+        # the child's fields come back as fields: the request bodies the worker served, in its own events
+        assert sorted(int(e.get("request").rsplit(":", 1)[-1]) for e in served) == list(range(20))
         now = lab.now()
         assert all(t_up - 0.5 <= t <= now for t, *_ in served), (t_up, now, served)
         heartbeats = lab.wait_for(lambda: [t for t, *_ in lab.events_of("heartbeat", "worker1") if t > now], 5,
                                   "a heartbeat logged in the child after the run")
         assert heartbeats[0] <= lab.now()
         assert len(lab.events_of("start", "worker1")) == 1 and not lab.events_of("throttle", "worker1")
+        spawned = lab.events_of("spawn", "worker1")
+        assert [e.get("pid") for e in spawned] == [worker.data["pid"]]
         lab.kill("worker1")
         assert lab.events_of("kill", "worker1")
+        assert [(e.get("pid"), e.get("status")) for e in lab.events_of("exit", "worker1")] == [
+            (worker.data["pid"], "SIGKILL")]

@@ -38,6 +38,7 @@ import zmq
 
 from zguide_py import Lab, show_source
 from zguide_py import perf
+from zguide_py.widgets import Panel
 
 lab = Lab("performance")
 
@@ -51,7 +52,8 @@ print("C baseline:", f"built ({c_exe.name}, system libzmq)" if c_exe else f"skip
 # %% [markdown]
 # ## 1. The measuring loops
 #
-# Four plain pyzmq loops. The same functions run in a thread (inproc), in the child process, and here.
+# Four plain pyzmq loops, all of `zguide_py/perf/loops.py`. The same functions run in a thread
+# (inproc), in the child process, and here.
 # `copy=False` asks pyzmq not to copy the bytes: the message points at our buffer on the way out, and
 # we get a `zmq.Frame` (no new `bytes` object) on the way in.
 
@@ -194,7 +196,7 @@ print(f"at 1-8 B, two processes (best of ipc, tcp) ~{processes:,.0f} msg/s, two 
 # (The quick sweep's big-message points last a few hundredths of a second, so they are noisy: Python
 # "beating" C there is noise, and pyzmq ships its own build of libzmq while the C program uses the
 # system's. `make bench` repeats them and keeps the best of three.) The dotted 90% line in the figure
-# is the goal `make bench` sets for Python with zero-copy over tcp from 512 kB up.
+# is the goal `make bench` (`tools/bench.py`) sets for Python with zero-copy over tcp from 512 kB up.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -212,7 +214,7 @@ if c_exe:
     for text, verdict in ok.items():
         print(f"{text}: {verdict}")
     assert all(ok.values())
-    fig = perf.ratio_figure(result)
+    fig = perf.ratio_figure(result, goal=90)
 else:
     fig = None
     print("no C baseline on this machine:", c_reason)
@@ -266,7 +268,7 @@ print("100 per frame carries at least 3x the records of 1 per frame:",
 assert batches[2]["records_per_s"] > 3 * batches[0]["records_per_s"]
 
 # %%
-perf.batching_figure(batches)
+perf.batching_figure(batches, goal=2_000_000)        # the dotted line: the goal of `make bench`
 
 # %% [markdown]
 # One record per frame is the per-message ceiling of Python. Ten per frame already multiplies the
@@ -289,8 +291,10 @@ print(f"bare pyzmq: ~{bare:,.0f} msg/s | as lab roles: ~{inside:,.0f} msg/s | "
 show_source(perf.bench_receiver)
 
 # %% [markdown]
-# Per message, a lab role adds one counter increment and one check of its throttle. On this shared
-# two-core machine that costs somewhere around 0 to 15 %, about as much as two runs of the same code
+# Per message, a lab role adds a look at `peer.running` (a kill stops it even while messages keep
+# coming), one counter increment and one check of its throttle. Its `recv` gives up after one slice
+# (`rcvtimeo`, the lab's 50 ms kill slice) when nothing comes, so an idle receiver notices a kill too. On this
+# shared two-core machine that costs somewhere around 0 to 15 %, about as much as two runs of the same code
 # differ from each other; a negative overhead just means the lab's run happened to be the faster one.
 
 # %% [markdown]
@@ -305,7 +309,7 @@ endpoint = lab.endpoint("stream", "tcp")
 lab.start("receiver", perf.bench_receiver, endpoint=endpoint, messages=10**9)
 lab.start("sender", perf.bench_sender, endpoint=endpoint, messages=10**9, size=64)
 lab.wait_for(lambda: lab.peer("receiver").get("received") > 10_000, timeout=10, what="traffic")
-panel = lab.panel(counters=["sent", "received"], max_throttle=0.01, title="a stream you can slow down")
+panel = Panel(lab, counters=["sent", "received"], max_throttle=0.01, title="a stream you can slow down")
 
 # %%
 # NBVAL_IGNORE_OUTPUT

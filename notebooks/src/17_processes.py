@@ -44,7 +44,6 @@
 
 # %%
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -54,6 +53,8 @@ from zguide_py import procs
 from zguide_py.patterns import lazypirate, paranoidpirate
 from zguide_py.patterns.simplepirate import worker_name
 from zguide_py.plots import mark_events, new_figure
+from zguide_py.views import pirates
+from zguide_py.widgets import Panel, adder
 
 lab = Lab("processes")
 WORKER = procs.as_process("paranoidpirate.worker")   # the same role, run as a child process
@@ -198,20 +199,19 @@ report
 tally = lazypirate.tally(lab, CLIENTS)
 print(tally.lines(retries=5))
 kills = [e for e in report.events if e[1] == "kill" and e[2] in WORKERS]
-delays = paranoidpirate.purge_delays(report.events)
+delays = pirates.purge_delays(report.events)
 print(f"\nworker kills: {len(kills)}, each purged by the queue: "
       f"{sorted(delays) == WORKERS and all(len(d) == 1 for d in delays.values())}")
 for name, how in (("worker1", "process, lab.kill = SIGKILL"), ("worker2", "process, SIGKILL from outside"),
                   ("worker3", "thread, lab.kill")):
     print(f"  {name} ({how}): purged ~{delays[name][0]:.3f} s after its death")
-failed = [re.sub(r"process \d+", "process <pid>", d) for _t, k, p, d in report.events
-          if k == "failed" and p == "worker2"]
-print("worker2's peer went 'failed':", failed[0])
+failed = report.events_of("failed", "worker2")
+print("worker2's peer went 'failed' (killed, but not by the lab):", len(failed) == 1)
 history = {name: [h["exit"] for h in lab.peer(name).data["history"]] for name in ("worker1", "worker2")}
 print("each process's end (None = still running):", history)
 old_pids = [h["pid"] for name in ("worker1", "worker2") for h in lab.peer(name).data["history"][:-1]]
 print("killed processes still alive:", [pid for pid in old_pids if procs.pid_alive(pid)])
-retried = {(p, seq) for _t, k, p, seq in report.events if k == "retry"}
+retried = {(e.peer, e.get("seq")) for e in report.events_of("retry")}
 print(f"requests lost with a dead worker, retried and answered by another: ~{len(retried)}")
 SLACK = 4 * INTERVAL                                   # a busy 2-core machine wakes threads late
 assert tally.ok and tally.answered == tally.requests == 200
@@ -238,8 +238,8 @@ print("the processes' own events reached the lab:",
       all(served_by[n] > 0 and lab.events_of("heartbeat", n) for n in ("worker1", "worker2")))
 
 # %%
-lazypirate.requests_figure(report, CLIENTS, fault_peers=WORKERS,
-                           title="Lazy Pirate clients through worker deaths (processes and a thread)")
+pirates.requests_figure(report, CLIENTS, fault_peers=WORKERS,
+                        title="Lazy Pirate clients through worker deaths (processes and a thread)")
 
 # %% [markdown]
 # Who served what: the requests each worker answered, counted by the child and read from its status
@@ -302,17 +302,11 @@ w2 = lab.restart("worker2")                            # a new process; the next
 # process** starts one more.
 
 # %%
-def add_worker(lab):
-    name = f"worker{len([n for n in lab.peers if n.startswith('worker')]) + 1}"
-    lab.start(name, WORKER, endpoint=backend)
-    return f"started {name} as a process"
-
-
 lab.wait_for(lambda: w2.data["up"] and w2.data["pid"] != pid, timeout=30, what="worker2 back")
 lab.start("client", lazypirate.client, endpoint=frontend, requests=10**6, pause=0.02)
-panel = lab.panel(counters=["served", "replies", "purged"], max_throttle=0.2,
-                  actions={"add worker process": add_worker},
-                  title="Paranoid Pirate with worker processes: kill = SIGKILL")
+panel = Panel(lab, counters=["served", "replies", "purged"], max_throttle=0.2,
+              actions={"add worker process": adder("worker", WORKER, endpoint=backend)},
+              title="Paranoid Pirate with worker processes: kill = SIGKILL")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -328,8 +322,8 @@ old = w1.data["pid"]
 t_kill = lab.now()
 panel.rows["worker1"].kill.click()
 print("kill button -> worker1's process is gone:", not procs.pid_alive(old), "| exit:", w1.data["exit"])
-purged = lab.wait_for(lambda: [t for t, _k, _p, d in lab.events_of("purge", "queue")
-                               if t >= t_kill and worker_name(d) == "worker1"], timeout=5, what="worker1 purged")
+purged = lab.wait_for(lambda: [e.t for e in lab.events_of("purge", "queue", since=t_kill)
+                               if worker_name(e.get("worker")) == "worker1"], timeout=5, what="worker1 purged")
 print(f"the queue purged it ~{purged[0] - t_kill:.3f} s after the click")
 panel.rows["worker1"].restart.click()
 lab.wait_for(lambda: w1.data["pid"] != old and w1.data["up"], timeout=30, what="a new worker1 process")
@@ -386,8 +380,8 @@ w4 = lab.peer("worker4")
 frozen = w4.data["pid"]
 t_stop = lab.now()
 os.kill(frozen, signal.SIGSTOP)                      # alive, but silent
-purged = lab.wait_for(lambda: [t for t, _k, _p, d in lab.events_of("purge", "queue")
-                               if t >= t_stop and worker_name(d) == "worker4"], timeout=5, what="worker4 purged")
+purged = lab.wait_for(lambda: [e.t for e in lab.events_of("purge", "queue", since=t_stop)
+                               if worker_name(e.get("worker")) == "worker4"], timeout=5, what="worker4 purged")
 print(f"frozen worker4 purged ~{purged[0] - t_stop:.3f} s after SIGSTOP; its process is alive:",
       procs.pid_alive(frozen))
 t_cont = lab.now()
