@@ -290,6 +290,17 @@ def cmd_perf(args) -> int:
     return run_cli(args)
 
 
+def cmd_net(args) -> int:
+    from . import net
+    problem = net.missing()
+    if problem:
+        print(f"net clean: {problem}", file=sys.stderr)
+        return 2
+    removed = net.clean(everything=args.all)
+    print(f"removed {len(removed)} namespace(s){': ' + ', '.join(removed) if removed else ''}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m zguide_py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -327,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
     perf = sub.add_parser("perf", help="throughput and latency, 1 B to 8 MB, Python beside a C baseline")
     perf_arguments(perf)
     perf.set_defaults(func=cmd_perf)
+    net = sub.add_parser("net", help="network namespaces of zguide_py.net: 'net clean' removes what a crashed run left")
+    net.add_argument("action", choices=["clean"])
+    net.add_argument("--all", action="store_true", help="also the namespaces of Nets that are still running")
+    net.set_defaults(func=cmd_net)
     args, extra = parser.parse_known_args(argv)
     if extra and args.command == "run" and not any(e.startswith("-") for e in extra):
         args.params += extra        # name=value after an option: argparse leaves them over

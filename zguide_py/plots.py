@@ -24,6 +24,9 @@ _QUIET = threading.Lock()
 EVENT_STYLE = {
     "kill": "tab:red", "restart": "tab:green", "throttle": "tab:orange", "start": "tab:blue",
     "remove": "tab:gray", "failed": "black", "error": "black",
+    # network faults (zguide_py.net): the "peer" of these events is the link or host they hit
+    "cut": "tab:red", "heal": "tab:green", "isolate": "tab:red", "rejoin": "tab:green",
+    "loss": "tab:orange", "rate": "tab:orange", "link": "tab:purple",
 }
 
 

@@ -222,7 +222,8 @@ class _Child:
         return ProcessFailed(f"{target} process {self.pid}, the end of its stderr:\n{text}\n{what}")
 
 
-def process(peer, target: str, status_every: float = 0.1, startup_timeout: float = 30.0, **params: Any):
+def process(peer, target: str, status_every: float = 0.1, startup_timeout: float = 30.0,
+            prefix: list[str] | None = None, **params: Any):
     """Run role ``target`` ("pattern.role") with ``params`` as a child process, as this peer.
 
     The child runs ``python -m zguide_py run TARGET ... --json-status --stdin-control``: the same
@@ -230,9 +231,14 @@ def process(peer, target: str, status_every: float = 0.1, startup_timeout: float
     restarts, like a thread's); the throttle slider goes to it on its stdin; ``lab.kill`` is a real
     SIGKILL. ``peer.data``: ``pid``, ``command``, ``startup`` (seconds until its first status line),
     ``status`` (its last status line), ``history`` ([{pid, exit}, ...]), ``exit``, and ``result``
-    (the child's ``peer.data``, when it ended by itself)."""
+    (the child's ``peer.data``, when it ended by itself).
+
+    ``prefix`` runs the command line through another one: ``["ip", "netns", "exec", NS]`` puts the
+    child on a host of :mod:`zguide_py.net` (see ``Net.on``); it may then bind its host's address."""
     call = _call_from_params(target, params)            # checked as the command line checks it
     argv = call.argv(name=peer.name, every=status_every, supervised=True)
+    if prefix:
+        argv = list(prefix) + argv + ["--all-interfaces"]   # the host's only interfaces are the Net's
     base = peer.snapshot()                              # counters carry on across restarts
     child = _Child(argv)
     peer.data.update(command=shown(argv), pid=child.pid, up=False, exit=None)

@@ -202,7 +202,7 @@ class Net:
             host.run("iptables", "-w", "-N", chain)
             host.run("iptables", "-w", "-A", hook, "!", "-o" if hook == "OUTPUT" else "-i", "lo", "-j", chain)
         self.hosts[name] = host
-        self._record("host", name=name, address=address)
+        self._record("host", name, name=name, address=address)
         return host
 
     def __getitem__(self, name: str) -> Host:
@@ -221,7 +221,7 @@ class Net:
         for src, dst in self._directions(a, b, direction):
             self[src].run("iptables", "-w", "-A", CHAIN_OUT, "-d", self[dst].address, "-j", "DROP")
             self[src].faults.append(("cut", dst))
-        self._record("cut", a=a, b=b, direction=direction)
+        self._record("cut", self._link_name(a, b, direction), a=a, b=b, direction=direction)
 
     def heal(self, a: str, b: str, direction: str = "both") -> None:
         """Undo ``cut`` between ``a`` and ``b``."""
@@ -229,7 +229,7 @@ class Net:
             if ("cut", dst) in self[src].faults:
                 self[src].run("iptables", "-w", "-D", CHAIN_OUT, "-d", self[dst].address, "-j", "DROP")
                 self[src].faults.remove(("cut", dst))
-        self._record("heal", a=a, b=b, direction=direction)
+        self._record("heal", self._link_name(a, b, direction), a=a, b=b, direction=direction)
 
     def isolate(self, name: str) -> None:
         """Cut a host from every other host (its loopback still works)."""
@@ -238,7 +238,7 @@ class Net:
             for chain in (CHAIN_OUT, CHAIN_IN):
                 host.run("iptables", "-w", "-A", chain, "-j", "DROP")
             host.faults.append(("isolate",))
-        self._record("isolate", host=name)
+        self._record("isolate", name, host=name)
 
     def rejoin(self, name: str) -> None:
         """Undo ``isolate``."""
@@ -247,7 +247,7 @@ class Net:
             for chain in (CHAIN_OUT, CHAIN_IN):
                 host.run("iptables", "-w", "-D", chain, "-j", "DROP")
             host.faults.remove(("isolate",))
-        self._record("rejoin", host=name)
+        self._record("rejoin", name, host=name)
 
     def loss(self, name: str, percent: float) -> None:
         """Drop ``percent`` % of the packets leaving and of those reaching a host, at random
@@ -270,7 +270,7 @@ class Net:
                 host.run("iptables", "-w", "-A", chain, "-m", "statistic", "--mode", "random",
                          "--probability", probability, "-j", "DROP")
             host.faults.append(("loss", probability))
-        self._record("loss", host=name, percent=p)
+        self._record("loss", f"{name} {p:g}%", host=name, percent=p)
 
     def rate(self, name: str, rate: str | None) -> None:
         """Limit a host's link to ``rate`` ("100mbit", "1mbit", ...) each way with a tbf queue;
@@ -284,13 +284,25 @@ class Net:
             for dev_ns, dev in ((host.ns, "eth0"), (self.bridge_ns, host.port)):
                 _run("ip", "netns", "exec", dev_ns, "tc", "qdisc", "add", "dev", dev, "root", "tbf",
                      "rate", rate, "burst", "64kb", "latency", "50ms")
-        self._record("rate", host=name, rate=rate or "off")
+        self._record("rate", f"{name} {rate or 'off'}", host=name, rate=rate or "off")
 
     def link(self, name: str, up: bool) -> None:
         """Take a host's interface down (the kernel sees its link go) or bring it back up."""
         host = self[name]
         _run("ip", "-n", host.ns, "link", "set", "eth0", "up" if up else "down")
-        self._record("link", host=name, up=bool(up))
+        self._record("link", f"{name} {'up' if up else 'down'}", host=name, up=bool(up))
+
+    def on(self, host: str, target: str) -> Callable[..., Any]:
+        """A role that runs ``target`` ("pattern.role") as a process on ``host``, as notebook 17's
+        process peers do: ``lab.start("w1", net.on("b", "paranoidpirate.worker"), endpoint=...)``.
+        Kill is a real SIGKILL; restart starts a new process on the same host."""
+        from .. import procs
+        prefix = self[host].exec_prefix()
+
+        def role(peer, **params: Any):
+            return procs.process(peer, target, prefix=prefix, **params)
+        role.__name__ = role.__qualname__ = f"{target}@{host}"
+        return role
 
     def step(self, action: str, *args: Any, **kwargs: Any) -> Callable[[Any], None]:
         """A fault as a Scenario step: ``sc.at(1.0, net.step("cut", "a", "b"))``."""
@@ -331,9 +343,14 @@ class Net:
             raise NetError(f"direction is 'both', '{a}->{b}' or '{b}->{a}', not {direction!r}")
         return ways[direction]
 
-    def _record(self, kind: str, **fields: Any) -> None:
+    @staticmethod
+    def _link_name(a: str, b: str, direction: str) -> str:
+        return f"{a}-{b}" if direction == "both" else direction
+
+    def _record(self, kind: str, what: str, **fields: Any) -> None:
+        """A lab event whose "peer" is the link or host the fault hit ("sub-pub", "b 5%")."""
         if self.lab is not None and not self.lab.closed:
-            self.lab.record(kind, "net", **fields)
+            self.lab.record(kind, what, **fields)
 
     def __repr__(self) -> str:
         return f"<Net {self.id} {self.subnet}: {', '.join(self.hosts) or 'no hosts'}>"
