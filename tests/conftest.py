@@ -20,7 +20,7 @@ settings.register_profile("ci", max_examples=12, deadline=None, derandomize=True
 settings.register_profile("fuzz", max_examples=150, deadline=None, suppress_health_check=_FUZZ_CHECKS)
 settings.load_profile(os.environ.get("ZGUIDE_FUZZ", "ci"))
 
-from zguide_py import Lab
+from zguide_py import Lab  # noqa: E402 - after the hypothesis profiles
 
 
 @pytest.fixture

@@ -199,3 +199,36 @@ def test_paused_server_and_writers_stop_through_lab_set(lab):
     lab.set("writer", paused=False)
     lab.wait_for(lambda: lab.peer("writer").get("sent") > sent, 5, "writing again")
     lab.check()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("client", [C.clonecli2, C.clonecli3])
+def test_a_gap_of_exactly_one_update_makes_the_client_resync(lab, client):
+    """The smallest gap: updates 1 and 3 arrive, 2 is missing. The client must not apply 3; it asks
+    for a new snapshot (issue 14: a client that ignores a gap of 1 passed every other test)."""
+    router, pub = lab.socket(zmq.ROUTER), lab.socket(zmq.PUB)
+    router.bind(lab.endpoint("snapshot"))
+    pub.bind(lab.endpoint("updates"))
+    extra = {"collector": lab.endpoint("collector"), "count": 0} if client is C.clonecli3 else {}
+    peer = lab.start("client", client, snapshot=lab.endpoint("snapshot"), publisher=lab.endpoint("updates"),
+                     timeout=5.0, **extra)
+
+    def answer_snapshot(version: int) -> None:
+        lab.wait_for(lambda: router.poll(0), 5, "a snapshot request")
+        identity, request = router.recv_multipart()
+        assert request == C.ICANHAZ
+        router.send_multipart([identity, *C.KVMsg(C.KTHXBAI, version, uuid=b"").encode()])
+
+    answer_snapshot(0)
+    lab.wait_for(lambda: peer.get("snapshots") == 1, 5, "the first snapshot")
+
+    def first_applied():                     # the subscription may take a moment: resend update 1
+        pub.send_multipart(C.KVMsg("a", 1, b"one").encode())
+        return peer.data.get("sequence") == 1
+    lab.wait_for(first_applied, 5, "update 1 applied")
+    pub.send_multipart(C.KVMsg("b", 3, b"three").encode())       # 2 is missing
+    lab.wait_for(lambda: lab.events_of("gap", "client"), 5, "the gap noticed")
+    assert lab.events_of("gap", "client")[0].fields == {"expected": 2, "got": 3}
+    assert C.state_of(peer) == (1, {"a": (1, b"one")})             # 3 was not applied
+    answer_snapshot(3)                                             # ... it asked again
+    lab.wait_for(lambda: peer.get("snapshots") == 2 and peer.data.get("sequence") == 3, 5, "the resync")

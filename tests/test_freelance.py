@@ -97,7 +97,8 @@ def test_router_server_speaks_flp(lab):
     assert client.recv_multipart() == [endpoint.encode(), b"42", b"hello", b"world"]
     client.send_multipart([endpoint.encode(), b"not FLP"])     # one frame, not PING: counted, dropped
     lab.wait_for(lambda: lab.peer("s1").get("malformed") == 1, 5, "the malformed message counted")
-    assert lab.events_of("malformed", "s1")[0].fields == {"frames": 1}
+    event = lab.events_of("malformed", "s1")[0]
+    assert event.get("frames") == [b"not FLP"] and "PING" in event.get("why")
     client.send_multipart([endpoint.encode(), b"PING"])        # and the server goes on serving
     assert client.poll(2000)
     assert client.recv_multipart() == [endpoint.encode(), b"PONG"]
@@ -118,3 +119,17 @@ def test_router_client_fails_cleanly_when_every_server_is_dead(lab):
     lab.wait_done("client", 5)
     assert lab.peer("client").get("failed") == 2 and lab.peer("client").data.get("done")
     assert [e.get("request") for e in lab.events_of("failed", "client")] == [0, 1]
+
+
+@pytest.mark.timeout(60)
+def test_sequential_client_moves_on_from_a_dead_first_server(lab):
+    """Model 1: the first server is dead for the whole run; every request must still be answered,
+    by the next server (issue 14: a client that never moved on passed every other test)."""
+    dead, live = lab.endpoint("s1", "tcp"), lab.endpoint("s2", "tcp")   # nobody ever binds s1
+    lab.start("s2", fl.server_rep, endpoint=live)
+    client = lab.start("client", fl.client_sequential, servers=[dead, live], requests=5, timeout=0.1, rounds=2)
+    lab.wait_done("client", 20)
+    assert client.get("replies") == 5 and client.get("failed") == 0
+    assert lab.peer("s2").get("requests") == 5                 # the next server answered them all
+    assert client.get("switches") == 1                          # one timeout on s1, then it stays
+    assert client.data["server"] == live

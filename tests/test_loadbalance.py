@@ -3,6 +3,7 @@ the simple (DEALER round-robin) balancer gives a slow worker its full share."""
 from __future__ import annotations
 
 import pytest
+import zmq
 
 from zguide_py.patterns import loadbalance as lb
 from zguide_py.views.loadbalance import run_balancer
@@ -91,3 +92,25 @@ def test_lru_invariant_holds_under_kills_restarts_throttles_and_new_workers(lab)
 def test_roles_are_listed_for_the_command_line():
     from zguide_py import patterns
     assert set(patterns.roles("loadbalance")) == {"client", "worker", "simple_broker", "lru_broker"}
+
+
+@pytest.mark.timeout(30)
+def test_lru_broker_gives_each_request_to_the_worker_that_waited_longest(lab):
+    """Equal workers, ready in a known order, one request at a time: least recently used first,
+    so the requests go round worker1, worker2, worker3, worker1, ... (a broker that picked the
+    *most* recently used worker would send them all to worker3)."""
+    frontend, backend = lab.endpoint("fe"), lab.endpoint("be")
+    lab.start("broker", lb.lru_broker, frontend=frontend, backend=backend)
+    workers = ["worker1", "worker2", "worker3"]
+    for n, name in enumerate(workers, 1):           # READY one after the other: a known order
+        lab.start(name, lb.worker, endpoint=backend, work=0)
+        lab.wait_for(lambda n=n: lab.peer("broker").get("ready") == n, 5, f"{name} ready")
+    req = lab.socket(zmq.REQ)
+    req.connect(frontend)
+    served_by = []
+    for i in range(7):
+        req.send(f"me:{i}".encode())
+        assert req.poll(5000), f"no reply to request {i}"
+        served_by.append(req.recv().split(b" by ")[-1].decode())
+    assert served_by == (workers * 3)[:7], served_by
+    lab.check()

@@ -239,3 +239,89 @@ def test_bench_reports_a_rate_through_the_broker():
     spec.loader.exec_module(bench)
     assert bench.echo_rate(clients=2, transport="inproc", seconds=0.3) > 50
     assert callable(bench.report)
+
+
+def silent_for(sock, seconds):
+    """Nothing at all arrives on ``sock`` for ``seconds`` (heartbeats included)."""
+    return not sock.poll(int(seconds * 1000))
+
+
+@pytest.mark.timeout(30)
+def test_worker_that_says_disconnect_is_forgotten_at_once_and_sent_nothing_more(lab):
+    """7/MDP: 'When the broker receives DISCONNECT from a worker it MUST send no further commands
+    to that worker.' A raw worker registers, says DISCONNECT; the broker removes it (why: said
+    DISCONNECT), sends it no heartbeat and no request, and MMI says nobody offers the service."""
+    endpoint = start_broker(lab)
+    worker = lab.socket(zmq.DEALER)
+    worker.connect(endpoint)
+    worker.send_multipart([b"", md.MDPW, md.READY, b"echo"])
+    lab.wait_for(lambda: "echo" in registered(lab).values(), 3, "raw worker to register")
+    assert worker.poll(2000) and worker.recv_multipart() == [b"", md.MDPW, md.HEARTBEAT]
+    worker.send_multipart([b"", md.MDPW, md.DISCONNECT])
+    lab.wait_for(lambda: not registered(lab), 2, "the worker to be forgotten")
+    assert lab.peer("broker").data["removed"][-1][1] == "said DISCONNECT"
+    while worker.poll(0):                         # a heartbeat may have crossed our DISCONNECT
+        assert worker.recv_multipart() == [b"", md.MDPW, md.HEARTBEAT]
+    client = lab.socket(zmq.DEALER)
+    client.connect(endpoint)
+    client.send_multipart([b"", md.MDPC, b"echo", b"anyone?"])
+    assert silent_for(worker, HB * LIVENESS * 2), "the broker still talks to a worker that left"
+    client.send_multipart([b"", md.MDPC, b"mmi.service", b"echo"])
+    assert client.poll(2000) and client.recv_multipart() == [b"", md.MDPC, b"mmi.service", b"404"]
+    lab.check()
+
+
+@pytest.mark.timeout(30)
+def test_broker_survives_the_messages_that_crashed_it_and_disconnects_bad_workers(lab):
+    endpoint = start_broker(lab)
+    lab.start("echo1", md.worker, broker=endpoint, service="echo", heartbeat=HB, liveness=LIVENESS)
+    lab.wait_for(lambda: "echo" in registered(lab).values(), 3, "echo1 to register")
+    bad = lab.socket(zmq.DEALER)
+    bad.connect(endpoint)
+    for frames in ([b"", b"MDPW01", b"\x01", b"\xff"],        # READY, service name not UTF-8
+                   [b"", b"MDPW01", b"\x01"],                 # READY without a service
+                   [b"", b"MDPW01", b"\x09"],                 # unknown command
+                   [b"", b"MDPX01", b"echo", b"x"],           # wrong header
+                   [b"", b"MDPC01", b"echo"],                 # a request with no body
+                   [b"", b"MDPC01", b"\xfe\xff", b"x"],       # service name not UTF-8
+                   [b"no delimiter"], [b""], [b"", b""]):
+        bad.send_multipart(frames)
+    lab.wait_for(lambda: lab.peer("broker").get("malformed") == 9, 3, "9 malformed messages counted")
+    kinds = [e.get("why") for e in lab.events_of("malformed", "broker")]
+    assert len(kinds) == 9 and all(kinds)
+    # a registered worker that sends a malformed message is disconnected (and comes back)
+    raw = lab.socket(zmq.DEALER)
+    raw.connect(endpoint)
+    raw.send_multipart([b"", md.MDPW, md.READY, b"upper"])
+    lab.wait_for(lambda: "upper" in registered(lab).values(), 3, "raw upper worker")
+    raw.send_multipart([b"", md.MDPW, md.REPLY, b"no-delimiter"])
+    assert recv_skipping_heartbeats(raw) == [b"", md.MDPW, md.DISCONNECT]
+    lab.wait_for(lambda: "upper" not in registered(lab).values(), 2, "the bad worker to be removed")
+    assert lab.peer("broker").data["removed"][-1][1] == "malformed"
+    # and the broker still serves a correct client
+    lab.start("c", md.client, broker=endpoint, service="echo", requests=3, timeout=1.0)
+    lab.wait_done("c", 5)
+    assert lab.peer("c").data["replies"] == [(f"echo {n}", f"echo {n}") for n in range(3)]
+    assert lab.peer("broker").state == "running"
+    lab.check()
+
+
+@pytest.mark.timeout(30)
+def test_services_nobody_offers_are_forgotten_and_bounded(lab):
+    """Requests for names no worker offers expire after ``request_expiry``, and then the name is
+    forgotten; no more than ``max_services`` names are kept meanwhile (the rest are refused)."""
+    endpoint = start_broker(lab, request_expiry=0.3, max_services=50)
+    client = lab.socket(zmq.DEALER)
+    client.connect(endpoint)
+    for n in range(200):
+        client.send_multipart([b"", md.MDPC, f"nobody-{n}".encode(), b"hello?"])
+    broker = lab.peer("broker")
+    lab.wait_for(lambda: broker.get("requests") == 200, 3, "200 requests read")
+    assert broker.get("refused") == 150
+    lab.wait_for(lambda: broker.get("expired") == 50, 0.3 + 2 * HB + 1.0, "the 50 queued requests to expire")
+    # forgotten: 50 new names are accepted again
+    for n in range(50):
+        client.send_multipart([b"", md.MDPC, f"again-{n}".encode(), b"hello?"])
+    lab.wait_for(lambda: broker.get("requests") == 250, 3, "50 more requests read")
+    assert broker.get("refused") == 150
+    lab.check()

@@ -521,8 +521,11 @@ def test_the_bench_command_prints_the_overhead_table(capsys):
     out = capsys.readouterr().out
     assert "bare pyzmq (blocking recv)" in out and "lab role (killable, counted)" in out
     assert "lab overhead:" in out and "make bench" in out
-    assert cli_main(["bench", "--sweep", "udp", "--no-majordomo"]) == 2
-    assert "unknown transport 'udp'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        cli_main(["bench", "--sweep", "udp", "--no-majordomo"])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown transport 'udp'" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.timeout(30)
@@ -540,3 +543,99 @@ def test_the_lab_roles_stop_within_a_slice_when_killed_while_waiting(lab):
     assert lab.peer("receiver").state == "running"
     lab.kill("receiver")                   # nobody sends now: it waits in peer.poll
     assert lab.peer("receiver").state == "killed"
+
+
+# ---- what the figures mean: one-way latency, the best of repeated runs (issue 14's survivors) ------
+
+def test_ping_reports_one_way_latency_half_of_the_round_trip(monkeypatch):
+    """On a clock where every round trip takes exactly 300 µs, ping says 150 µs: one way, as libzmq's
+    remote_lat does (a round trip reported as the latency would say 300)."""
+    from types import SimpleNamespace
+
+    from zguide_py.perf import loops
+    now = [1000.0]
+
+    class Req:
+        def send(self, body, copy=True):
+            pass
+
+        def recv(self, copy=True):
+            now[0] += 300e-6                 # the reply comes one round trip later
+            return b"x"
+
+    monkeypatch.setattr(loops, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    assert loops.ping(Req(), b"x", 1000, zero_copy=False) == pytest.approx(150.0)
+
+
+@pytest.mark.timeout(60)
+def test_a_bench_reports_one_way_latency_against_an_echo_with_a_known_delay(monkeypatch):
+    """A far side that holds each request for 10 ms makes every round trip last at least 10 ms: the
+    one-way latency is then 5 ms and a bit, far below the 10 ms a round trip would show."""
+    from zguide_py.perf import farside
+    delay = 0.010
+    real_echo = farside.echo
+
+    def slow_echo(rep, count, zero_copy):
+        for _ in range(count + 1):
+            request = rep.recv(copy=not zero_copy)
+            time.sleep(delay)
+            rep.send(request, copy=not zero_copy)
+
+    monkeypatch.setattr(farside, "echo", slow_echo)
+    with perf.Bench("inproc") as bench:
+        lat = bench.latency(64, count=20)
+    assert real_echo is not slow_echo and lat["roundtrips"] == 20
+    assert delay / 2 * 1e6 <= lat["latency_us"] < 0.8 * delay * 1e6, lat
+
+
+def test_the_best_of_repeated_runs_is_the_most_throughput_and_the_least_latency():
+    runs = [{"msgs_per_s": 10.0, "latency_us": 9.0}, {"msgs_per_s": 30.0, "latency_us": 3.0},
+            {"msgs_per_s": 20.0, "latency_us": 6.0}]
+    assert sweep_module.best(runs)["msgs_per_s"] == 30.0
+    assert sweep_module.best(runs, "latency_us")["latency_us"] == 3.0
+    assert sweep_module.best([{"c_latency_us": 5.0}, {"c_latency_us": 2.0}], "c_latency_us") == {"c_latency_us": 2.0}
+
+
+def test_a_sweep_point_keeps_the_fastest_of_its_repeated_runs_for_python_and_for_c():
+    """Python's runs come slow, fast, middling; C's fast, slow, middling: each row keeps the fast one."""
+    rates = {"py": iter([1e3, 9e3, 5e3]), "c": iter([8e3, 2e3, 4e3])}
+
+    class Scripted(perf.PointBench):
+        processes = True
+
+        def __init__(self, name):
+            super().__init__("tcp")
+            self.name = name
+
+        def throughput(self, size, zero_copy=False, count=None, seconds=0.25, guess=None):
+            rate = next(rates[self.name])
+            return {"transport": "tcp", "processes": True, "size": size, "mode": "copy", "count": int(rate),
+                    "msgs_per_s": rate, "mbit_per_s": rate * size * 8 / 1e6}
+
+    notes = []
+    py, c = perf.Retrying(lambda: Scripted("py"), notes), perf.Retrying(lambda: Scripted("c"), notes, "C ")
+    runs = perf.measure(perf.Point("tcp", perf.REPEAT_FROM, "copy"), py, c, seconds=0.01, latency=False, repeats=3)
+    row = perf.build_row(runs)
+    assert (row["msgs_per_s"], row["count"], row["c_msgs_per_s"], row["c_count"]) == (9e3, 9000, 8e3, 8000)
+
+
+def test_threads_against_processes_keeps_the_fastest_run_of_each(monkeypatch):
+    from zguide_py.perf import batching
+    rates = {False: iter([300.0, 100.0, 200.0]), True: iter([40.0, 60.0, 50.0])}
+
+    class Scripted:
+        def __init__(self, transport, processes):
+            self.processes = processes
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def throughput(self, size, seconds=0.25, guess=None):
+            return {"msgs_per_s": next(rates[self.processes])}
+
+    monkeypatch.setattr(batching, "Bench", Scripted)
+    assert batching.threads_vs_processes("tcp", sizes=(64,), repeats=3) == [
+        {"size": 64, "threads": 300.0, "processes": 60.0}]

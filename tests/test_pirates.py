@@ -166,6 +166,29 @@ def test_paranoid_queue_purges_a_killed_worker_within_liveness_x_interval_plus_o
 
 
 @pytest.mark.timeout(30)
+def test_paranoid_queue_purges_a_dead_worker_liveness_x_interval_after_it_last_heard_it(lab):
+    """The purge bound, with margin on both sides: the queue purges a worker exactly liveness x
+    interval after it last heard it (it wakes for that deadline), so with a 0.2 s interval the
+    test can allow half an interval of lateness and still tell 3 intervals from 2 or 4."""
+    interval, liveness = 0.2, 3
+    frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
+    lab.start("queue", pp.queue, frontend=frontend, backend=backend, interval=interval, liveness=liveness)
+    for worker in WORKERS:
+        lab.start(worker, pp.worker, endpoint=backend, interval=interval, liveness=liveness)
+    lab.wait_for(lambda: len(lab.peer("queue").data.get("ready", [])) == 3, 5, "3 workers ready")
+    for worker in WORKERS:
+        t_kill = lab.now()
+        lab.kill(worker)
+        (purge, *_) = lab.wait_for(lambda w=worker, t0=t_kill: [e for e in lab.events_of("purge", "queue", since=t0)
+                                                               if sp.worker_name(e.get("worker")) == w], 3, "purge")
+        heard = [e.t for e in lab.events_of("heard", "queue") if e.get("worker") == purge.get("worker")
+                 and e.t <= purge.t]
+        silence = purge.t - heard[-1]
+        assert liveness * interval - 0.02 <= silence <= liveness * interval + interval / 2, (worker, silence)
+        assert purge.t - t_kill <= liveness * interval + interval / 2, (worker, purge.t - t_kill)
+
+
+@pytest.mark.timeout(30)
 def test_paranoid_worker_backs_off_exponentially_without_a_queue(lab):
     lab.start("worker", pp.worker, endpoint=lab.endpoint("no-queue", "tcp"))
     lost = lab.wait_for(lambda: len(lab.events_of("queue lost", "worker")) >= 5 and
@@ -177,7 +200,7 @@ def test_paranoid_worker_backs_off_exponentially_without_a_queue(lab):
     gaps = [b[0] - a[0] for a, b in zip(lost, lost[1:5])]
     for gap, backoff in zip(gaps, backoffs):
         assert backoff + 0.3 - 0.02 <= gap <= backoff + 0.3 + 0.4, (gaps, backoffs)
-    assert lab.peer("worker").get("bad") == 0
+    assert lab.peer("worker").get("malformed") == 0
 
 
 # ---- 6/PPP on the wire -----------------------------------------------------------------------
@@ -320,3 +343,58 @@ def test_ppp_roles_interoperate_with_guide_style_stand_ins(queue_role, worker_ro
     lab.start("client3", lp.client, endpoint=frontend, requests=20, timeout=0.5, retries=10)
     lab.wait_done("client3", timeout=20)
     assert lab.peer("client3").data["answered"] == {i: 1 for i in range(20)}
+
+
+# ---- hostile and unusual messages (issue 14) --------------------------------------------------
+
+@pytest.mark.timeout(30)
+def test_paranoid_queue_does_not_stall_on_one_frame_messages(lab):
+    """The silent stall: two one-frame messages on the frontend used to cost both workers for good
+    (the queue handed them on, the workers dropped them, nobody was ready again)."""
+    frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
+    lab.start("queue", pp.queue, frontend=frontend, backend=backend)
+    for worker in ("worker1", "worker2"):
+        lab.start(worker, pp.worker, endpoint=backend)
+    lab.wait_for(lambda: len(lab.peer("queue").data["ready"]) == 2, 5, "2 workers ready")
+    hostile = lab.socket(zmq.DEALER)
+    hostile.connect(frontend)
+    for frames in ([b"one frame"], [b"two"], [b""], [b"no", b"delimiter"]):
+        hostile.send_multipart(frames)
+    lab.wait_for(lambda: lab.peer("queue").get("malformed") == 4, 3, "4 malformed requests counted")
+    assert len(lab.peer("queue").data["ready"]) == 2
+    lab.start("client1", lp.client, endpoint=frontend, requests=5, timeout=1.0)
+    lab.wait_done("client1", 5)
+    assert lab.peer("client1").data["answered"] == {i: 1 for i in range(5)}
+    assert lab.peer("worker1").get("malformed") + lab.peer("worker2").get("malformed") == 0
+
+
+@pytest.mark.timeout(30)
+def test_paranoid_roles_carry_multi_part_bodies_and_multi_address_envelopes(lab):
+    """6/PPP: a request is an optional address stack, an empty delimiter, and a body of one frame
+    or more. A DEALER client (its own empty frame, a body of three frames) is served through our
+    queue; our worker echoes a two-address envelope from a bare queue."""
+    frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
+    lab.start("queue", pp.queue, frontend=frontend, backend=backend)
+    lab.start("worker1", pp.worker, endpoint=backend)
+    lab.wait_for(lambda: len(lab.peer("queue").data["ready"]) == 1, 5, "worker ready")
+    client = lab.socket(zmq.DEALER)
+    client.connect(frontend)
+    client.send_multipart([b"", b"part 1", b"", b"part 3"])
+    assert client.poll(3000) and client.recv_multipart() == [b"", b"part 1", b"", b"part 3"]
+    lab.remove("queue")
+    router = lab.socket(zmq.ROUTER)
+    endpoint = lab.endpoint("bare", "tcp")
+    router.bind(endpoint)
+    lab.start("worker2", pp.worker, endpoint=endpoint)
+    identity, ready = recv_frames(router)
+    assert ready == pp.PPP_READY
+    router.send_multipart([identity, b"proxy", b"client", b"", b"a", b"b"])
+    while (frames := recv_frames(router))[1:] == [pp.PPP_HEARTBEAT]:
+        pass
+    assert frames == [identity, b"proxy", b"client", b"", b"a", b"b"]
+    # something that is not a request: counted, and answered with READY (still free)
+    router.send_multipart([identity, b"client", b""])
+    while (frames := recv_frames(router))[1:] == [pp.PPP_HEARTBEAT]:
+        pass
+    assert frames == [identity, pp.PPP_READY]
+    assert lab.peer("worker2").get("malformed") == 1

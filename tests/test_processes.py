@@ -112,8 +112,9 @@ def test_a_child_that_dies_on_its_own_makes_the_peer_failed_and_restart_starts_a
                   peer_statepub=lab.endpoint("p", "tcp"))
         broken = lab.peer("broken")
         wait_state(broken, "failed", STARTUP)
-        assert "exited with status 1, not by the lab" in broken.error
-        assert "side must be 'primary' or 'backup'" in broken.error      # the child's traceback
+        assert "exited with status 2, not by the lab" in broken.error      # refused at start: one line
+        assert "error: binarystar.server refused its parameters: side must be 'primary' or 'backup'" in broken.error
+        assert broken.data["stderr"] and not any("Traceback" in line for line in broken.data["stderr"])
         lab.remove("broken")
 
 

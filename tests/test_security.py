@@ -159,7 +159,9 @@ def test_bad_configuration_fails_clearly_and_leaks_no_authenticator(lab, keys):
         "CURVE (cert=) or PLAIN (passwords=), not both": (sec.server, {"cert": keys["server"], "allow": "*",
                                                                       "passwords": {"a": "b"}}),
         "must be a dict {user: password}": (sec.server, {"passwords": "/no/such/file"}),
-        "PLAIN needs both username= and password=": (sec.client, {"username": "admin"}),
+        "PLAIN needs both username= and a password": (sec.client, {"username": "admin"}),
+        "give the password one way": (sec.client, {"username": "admin", "password": "x", "password_env": "HOME"}),
+        "no such environment variable": (sec.client, {"username": "admin", "password_env": "ZGUIDE_NO_SUCH_VAR"}),
     }
     for message, (role, params) in bad.items():
         lab.start("bad", role, endpoint=endpoint, **params)
@@ -318,3 +320,68 @@ def test_command_line_keygen_server_and_clients(tmp_path):
     assert final, out
     assert "zap_denied=" in final[-1] and "zap_allowed=" in final[-1] and "replies=5" in final[-1], out
     assert server.returncode == 0, out
+
+
+# ---- secrets: passwords never on a command line, secret keys never readable by others ----------------
+
+@pytest.mark.timeout(60)
+def test_plain_password_from_a_file_or_the_environment_is_never_echoed(lab, tmp_path, monkeypatch):
+    secret = "top\nsecret pw"                 # a newline: the masking must not stop at the line end
+    server_ep = lab.endpoint("server", "tcp")
+    lab.start("server", sec.server, endpoint=server_ep, passwords={"admin": secret, "bob": "s3cret"})
+    lab.wait_for(lambda: "endpoint" in lab.peer("server").data, 5, "server to bind")
+    monkeypatch.setenv("ZGUIDE_TEST_PW", secret)
+    by_env = lab.start("env", sec.client, endpoint=server_ep, requests=2, timeout=5.0, username="admin",
+                       password_env="ZGUIDE_TEST_PW")
+    pw_file = tmp_path / "pw"
+    pw_file.write_text("s3cret\n")
+    by_file = lab.start("file", sec.client, endpoint=server_ep, requests=2, timeout=5.0, username="bob",
+                        password_file=str(pw_file))
+    assert lab.wait_done("env", 20).data["answered"] == [0, 1]
+    assert lab.wait_done("file", 20).data["answered"] == [0, 1]
+    for peer in (by_env, by_file):
+        assert "password" not in peer.params and secret not in repr(peer.params)
+        assert "secret" not in repr(peer.data) and "s3cret" not in repr(peer.data)
+    allowed = lab.events_of("zap_allowed", "server")
+    assert {e.get("username") for e in allowed} == {"admin", "bob"}
+    shown = repr([tuple(e) for e in lab.events])
+    assert "secret pw" not in shown and "s3cret" not in shown and "top" not in shown
+
+
+def test_secret_key_files_are_0600_from_the_first_byte_and_key_folders_0700(tmp_path, monkeypatch):
+    import zmq.auth.certs
+
+    real = zmq.auth.certs._write_key_file
+    seen = {}
+
+    def watched(key_filename, *args, **kwargs):
+        if key_filename.endswith("_secret"):          # pyzmq is about to write the secret key here
+            seen[key_filename] = (os.stat(key_filename).st_mode & 0o777,)
+        real(key_filename, *args, **kwargs)
+        if key_filename.endswith("_secret"):          # ... and has just written it
+            seen[key_filename] += (os.stat(key_filename).st_mode & 0o777,)
+
+    monkeypatch.setattr(zmq.auth.certs, "_write_key_file", watched)
+    old = os.umask(0)                                 # the loosest umask: modes come from the code
+    try:
+        paths = sec.create_keys(str(tmp_path / "keys"), clients=("alice",), strangers=("mallory",))
+        lab = Lab("test-keygen-modes")
+        try:
+            lab.start("keygen", sec.keygen, folder=str(tmp_path / "new" / "mine"), owner="me")
+            lab.wait_done("keygen", 10)
+        finally:
+            lab.close()
+    finally:
+        os.umask(old)
+    secrets = [paths["server"], paths["alice"], paths["mallory"], str(tmp_path / "new" / "mine" / "me.key_secret")]
+    assert sorted(seen) == sorted(secrets)
+    assert all(modes == (0o600, 0o600) for modes in seen.values()), seen
+    for folder in ("keys", "keys/allowed", "keys/private", "new/mine"):
+        assert os.stat(tmp_path / folder).st_mode & 0o777 == 0o700, folder
+    assert sec.load_keys(paths["alice"])[1] is not None          # still a certificate pyzmq reads
+    # a secret file that was already there with a loose mode is tightened before the key goes in
+    loose = tmp_path / "keys" / "server.key_secret"
+    os.chmod(loose, 0o644)
+    seen.clear()
+    sec.create_certificates(str(tmp_path / "keys"), "server")
+    assert seen[str(loose)] == (0o600, 0o600)

@@ -36,14 +36,14 @@ from typing import Any, Callable
 
 from .events import make_detail
 from .peer import Killed
-from .rolecall import (ALL_INTERFACES, ENDPOINT_NAMES, RoleCall, UsageError, check_endpoint,
-                       describe_endpoints, endpoint_params, format_value, parse_value, resolve,
+from .rolecall import (ALL_INTERFACES, ENDPOINT_NAMES, SECRETS_ENV, RoleCall, UsageError, check_endpoint,
+                       describe_endpoints, endpoint_params, format_value, is_secret, parse_value, resolve,
                        role_params, shown, split_target)
 
 __all__ = ["ALL_INTERFACES", "ENDPOINT_NAMES", "RoleCall", "UsageError", "check_endpoint", "describe_endpoints",
            "endpoint_params", "format_value", "parse_value", "resolve", "role_params", "shown", "split_target",
            "ProcessFailed", "signal_name", "pid_alive", "live_pids", "child_env", "spawn", "reap", "kill_all",
-           "process", "as_process"]
+           "process", "as_process", "secrets_env", "is_secret"]
 
 # ---- child processes --------------------------------------------------------------------------------
 
@@ -148,10 +148,11 @@ atexit.register(kill_all)
 class _Child:
     """One child process and its pipes: JSON status lines on stdout, commands on stdin, stderr kept."""
 
-    def __init__(self, argv: list[str]):
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None):
         self.started = time.monotonic()
         self.proc = spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          bufsize=0, start_new_session=True)   # a terminal's Ctrl-C is not for it
+                          bufsize=0, start_new_session=True,    # a terminal's Ctrl-C is not for it
+                          env={**child_env(), **(env or {})})
         self.pid = self.proc.pid
         self.record: dict[str, Any] = {"pid": self.pid, "exit": None}
         self.stderr: deque[str] = deque(maxlen=STDERR_TAIL)
@@ -234,14 +235,18 @@ def process(peer, target: str, status_every: float = 0.1, startup_timeout: float
     (the child's ``peer.data``, when it ended by itself).
 
     ``prefix`` runs the command line through another one: ``["ip", "netns", "exec", NS]`` puts the
-    child on a host of :mod:`zguide_py.net` (see ``Net.on``); it may then bind its host's address."""
-    call = _call_from_params(target, params)            # checked as the command line checks it
-    argv = call.argv(name=peer.name, every=status_every, supervised=True)
-    if prefix:
-        argv = list(prefix) + argv + ["--all-interfaces"]   # the host's only interfaces are the Net's
+    child on a host of :mod:`zguide_py.net` (see ``Net.on``); it may then bind its host's address.
+
+    The role's own defaults hold (a notebook's short heartbeats), spelled out on the child's command
+    line, not the command line's spec defaults. Secret parameters (``password=``) go to the child in
+    its environment, never on its command line (which every local user can read)."""
+    call = _call_from_params(target, params, prefix)    # checked as the command line checks it
+    argv = call.argv(name=peer.name, every=status_every, supervised=True, secrets=False)
+    if prefix:                                          # the host's only interfaces are the Net's
+        argv = list(prefix) + argv + ([] if "--all-interfaces" in argv else ["--all-interfaces"])
     base = peer.snapshot()                              # counters carry on across restarts
-    child = _Child(argv)
-    peer.data.update(command=shown(argv), pid=child.pid, up=False, exit=None)
+    child = _Child(argv, secrets_env(call))
+    peer.data.update(command=shown(argv, call.fn), pid=child.pid, up=False, exit=None)
     peer.data.setdefault("history", []).append(child.record)
     peer.log("spawn", pid=child.pid)
 
@@ -289,12 +294,32 @@ def process(peer, target: str, status_every: float = 0.1, startup_timeout: float
         peer.log("exit", pid=child.pid, status=signal_name(status))
 
 
-def _call_from_params(target: str, params: dict[str, Any]) -> RoleCall:
-    """Check ``target`` and ``params`` as the command line will, before spawning anything."""
+def secrets_env(call: RoleCall) -> dict[str, str]:
+    """The environment that gives a child process ``call``'s secret parameters (``run`` takes them
+    from it): a command line is readable by every local user (/proc/PID/cmdline, ps), a process's
+    environment only by its owner."""
+    return {SECRETS_ENV: json.dumps(call.secrets)} if call.secrets else {}
+
+
+def _call_from_params(target: str, params: dict[str, Any], prefix: list[str] | None = None) -> RoleCall:
+    """Check ``target`` and ``params`` as the command line will, before spawning anything (a role
+    on a namespace host, ``prefix``, binds its host's addresses and resolves its own names)."""
     if not isinstance(target, str) or "." not in target:
         raise UsageError(f"a process role needs target='pattern.role', not {target!r}")
-    items = [f"{k}={format_value(k, v)}" for k, v in params.items()]
-    return resolve(target, items)
+    try:
+        fn = _role_fn(target)
+    except ValueError:
+        fn = None                                       # resolve says what is wrong with it
+    secret = {k: v for k, v in params.items() if v is not None and is_secret(k, fn)}
+    items = [f"{k}={format_value(k, v)}" for k, v in params.items() if k not in secret]
+    return resolve(target, items, all_interfaces=bool(prefix), cli_defaults=False, secrets=secret,
+                   local=not prefix)
+
+
+def _role_fn(target: str) -> Callable[..., Any]:
+    from . import patterns
+    pattern, role, _ = split_target(target)
+    return patterns.role(pattern, role)
 
 
 def as_process(target: str) -> Callable[..., Any]:

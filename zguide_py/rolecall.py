@@ -9,16 +9,30 @@ role really does, and the parameter name can be left out when only one endpoint 
     python -m zguide_py run paranoidpirate.worker --connect tcp://127.0.0.1:5556 liveness=5
 
 A tcp endpoint without a host (``5556``, ``:5556``, ``tcp://:5556``) means 127.0.0.1, this machine
-only. Binding every interface (``tcp://*:5555``, ``0.0.0.0``) is refused unless you add
-``--all-interfaces``, and then it is done with a warning: nothing here authenticates its peers.
+only. A bind that is not loopback (``tcp://*:5555``, ``0.0.0.0``, ``tcp://0:5555``, ``tcp://0x0:5555``,
+``tcp://[::ffff:0.0.0.0]:5555``, an interface name such as ``tcp://eth0:5555``, or any address that is
+not 127.0.0.0/8 or ::1) is refused unless you add ``--all-interfaces``, and then it is done with a
+warning: nothing here authenticates its peers. The host is resolved first, as libzmq resolves it, so
+every spelling of "every interface" is caught.
+
+Parameters whose names say they hold a secret (``password``, ``passwords``, ``secret``...: see
+:func:`is_secret`) are shown as ``***`` wherever a command line or parameters are echoed.
+
+:data:`CLI_DEFAULTS`: from the command line, heartbeats and liveness follow the specs and the guide's
+own peers (Paranoid Pirate 1 s x 3, Majordomo 2.5 s x 3), so that our roles meet a guide peer with
+no flags; the role functions keep the short values the notebooks use.
 """
 from __future__ import annotations
 
 import ast
 import functools
 import inspect
+import ipaddress
+import math
+import os
 import re
 import shlex
+import socket
 import sys
 import textwrap
 from dataclasses import dataclass, field
@@ -58,16 +72,104 @@ def format_value(name: str, value: Any) -> str:
     except Exception:  # noqa: BLE001 - an odd __eq__ means "no"
         same = False
     if not same:
-        raise UsageError(f"parameter {name}={value!r} cannot go on a command line: a process gets "
+        shown_value = MASK if is_secret(name) else repr(value)
+        raise UsageError(f"parameter {name}={shown_value} cannot go on a command line: a process gets "
                          "numbers, strings, booleans, None, and lists or dicts of them")
     return text
 
 
-def check_endpoint(text: str, direction: str | None = None, all_interfaces: bool = False) -> tuple[str, str | None]:
+#: What a masked secret looks like wherever a command line or parameters are echoed.
+MASK = "***"
+_SECRET_NAME = re.compile(r"(?:^|_)(?:password|passwords|passwd|passphrase|secret|secrets|token|api_key)$",
+                          re.IGNORECASE)
+
+
+def is_secret(name: str, fn: Callable | None = None) -> bool:
+    """Whether parameter ``name`` holds a secret: its name ends in password(s), passwd, passphrase,
+    secret(s), token or api_key, or the role's module lists it in ``SECRET_PARAMS``. Where a secret
+    comes from (``password_file``, ``password_env``) is not itself secret."""
+    if fn is not None and name in getattr(inspect.getmodule(fn), "SECRET_PARAMS", ()):
+        return True
+    return bool(_SECRET_NAME.search(name))
+
+
+def masked(params: dict[str, Any], fn: Callable | None = None) -> dict[str, Any]:
+    """``params`` with every secret value replaced by ``***`` (a copy)."""
+    return {k: (MASK if is_secret(k, fn) and v is not None else v) for k, v in params.items()}
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    address = ipaddress.ip_address(text.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped              # ::ffff:0.0.0.0 listens where 0.0.0.0 does
+    return address
+
+
+def _is_loopback(address) -> bool:
+    """127.0.0.0/8 and ::1, nothing else."""
+    return address.version == 4 and address in ipaddress.ip_network("127.0.0.0/8") or \
+        address == ipaddress.IPv6Address("::1")
+
+
+def _interface_is_loopback(name: str) -> bool:
+    """Whether a network interface of this machine is the loopback one (IFF_LOOPBACK)."""
+    try:
+        with open(f"/sys/class/net/{name}/flags") as f:
+            return bool(int(f.read().strip(), 16) & 0x8)
+    except (OSError, ValueError):
+        return name in ("lo", "lo0")
+
+
+def _interfaces() -> set[str]:
+    try:
+        return {name for _, name in socket.if_nameindex()}
+    except OSError:
+        return set()
+
+
+def _addresses(host: str, numeric_only: bool = False) -> list:
+    """The addresses ``host`` resolves to (as libzmq's resolver would: ``0``, ``0x0``, ``0.0`` and
+    ``000.000.000.000`` are all 0.0.0.0). socket.gaierror when it does not resolve."""
+    flags = socket.AI_PASSIVE | (socket.AI_NUMERICHOST if numeric_only else 0)
+    infos = socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM, 0, flags)
+    return list(dict.fromkeys(_ip(info[4][0]) for info in infos))
+
+
+def _where_it_listens(host: str, local: bool) -> tuple[bool, str]:
+    """For a bind to ``host``: (loopback only?, what it is in words). A UsageError when ``host`` is
+    neither an address, a name that resolves, nor an interface of this machine (``local``: the check
+    runs where the role will run; otherwise names that do not resolve here are taken as interfaces
+    of the machine it runs on)."""
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if bare == "*":
+        return False, "every network interface"
+    if local and bare in _interfaces():         # libzmq tries interface names first
+        if _interface_is_loopback(bare):
+            return True, f"interface {bare} (loopback)"
+        return False, f"the addresses of interface {bare}"
+    try:
+        addresses = _addresses(bare)
+    except (socket.gaierror, UnicodeError, ValueError, OSError):
+        if not local:
+            return False, f"{bare!r} (an interface or address of the host it runs on)"
+        raise UsageError(f"cannot bind to host {bare!r}: it is neither an address, a host name nor an "
+                         "interface of this machine") from None
+    if all(_is_loopback(a) for a in addresses):
+        return True, "loopback"
+    if any(a.is_unspecified for a in addresses):
+        return False, "every network interface"
+    return False, ", ".join(str(a) for a in addresses)
+
+
+def check_endpoint(text: str, direction: str | None = None, all_interfaces: bool = False,
+                   local: bool = True) -> tuple[str, str | None]:
     """Check one endpoint for a role run as a process; return it normalised, and a warning or None.
 
     ``direction`` is "bind", "connect" or None (unknown). A bare port, ``:PORT`` or ``tcp://:PORT``
-    means ``tcp://127.0.0.1:PORT``; ``HOST:PORT`` means ``tcp://HOST:PORT``."""
+    means ``tcp://127.0.0.1:PORT``; ``HOST:PORT`` means ``tcp://HOST:PORT``. The host is resolved:
+    a bind that is not loopback only (127.0.0.0/8, ::1) needs ``all_interfaces``; a connect to a
+    host that does not resolve is refused. ``local``: the role runs on this machine (a role run on a
+    namespace host, :mod:`zguide_py.net`, resolves its own names)."""
     if not isinstance(text, str):
         raise UsageError(f"bad endpoint {text!r}: an endpoint is a string like tcp://127.0.0.1:5555")
     t = text.strip()
@@ -85,11 +187,14 @@ def check_endpoint(text: str, direction: str | None = None, all_interfaces: bool
     if scheme == "ipc":
         if not rest:
             raise UsageError(f"bad endpoint {text!r}: ipc:// needs a path, e.g. ipc:///tmp/queue.ipc")
+        folder = os.path.dirname(rest) or "."
+        if local and direction == "bind" and not rest.startswith("@") and not os.path.isdir(folder):
+            raise UsageError(f"cannot bind {t}: folder {folder!r} does not exist")
         return t, None
     if scheme != "tcp":
         raise UsageError(f"bad endpoint {text!r}: transport {scheme!r} is not for roles run as processes; "
                          "use tcp://HOST:PORT or ipc://PATH")
-    match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]/\s]*):([^:/\s]*)", rest)
+    match = re.fullmatch(r"(\[[0-9A-Fa-f:.%\w]+\]|[^:\[\]/\s]*):([^:/\s]*)", rest)
     if not match:
         raise UsageError(f"bad endpoint {text!r}: expected tcp://HOST:PORT, e.g. tcp://127.0.0.1:5555")
     host, port = match.groups()
@@ -100,17 +205,33 @@ def check_endpoint(text: str, direction: str | None = None, all_interfaces: bool
     if not 1 <= int(port) <= 65535:
         raise UsageError(f"bad endpoint {text!r}: port {port} is not in 1..65535")
     endpoint = f"tcp://{host}:{int(port)}"
-    if host in ALL_INTERFACES:
-        if direction == "connect":
-            raise UsageError(f"bad endpoint {text!r}: cannot connect to {host!r}; name the host, "
-                             f"e.g. tcp://127.0.0.1:{port}")
-        if not all_interfaces:
-            raise UsageError(f"refusing to bind {endpoint} on every network interface: anybody who can reach "
-                             f"this machine could talk to this role. Bind tcp://127.0.0.1:{port} (this machine "
-                             "only) or one interface's address, or add --all-interfaces if you mean it")
-        return endpoint, (f"warning: {endpoint} listens on every network interface: anybody who can reach "
-                          "this machine can connect, and nothing here checks who they are")
-    return endpoint, None
+    target = host.rsplit(";", 1)[-1]            # connect's "source;target" form: the target is checked
+    bare = target[1:-1] if target.startswith("[") and target.endswith("]") else target
+    if direction != "bind":
+        try:
+            unspecified = bare == "*" or any(a.is_unspecified for a in _addresses(bare, numeric_only=True))
+        except (socket.gaierror, UnicodeError, ValueError, OSError):
+            unspecified = False                 # a name: resolved below
+        if unspecified and direction == "connect":
+            raise UsageError(f"bad endpoint {text!r}: cannot connect to {host!r} (every interface); name the "
+                             f"host, e.g. tcp://127.0.0.1:{port}")
+        if not unspecified:
+            if direction == "connect" and local:
+                try:
+                    _addresses(bare)
+                except (socket.gaierror, UnicodeError, ValueError, OSError):
+                    raise UsageError(f"cannot connect to {endpoint}: host {bare!r} does not resolve "
+                                     "(no such name or address)") from None
+            return endpoint, None
+    loopback, where = _where_it_listens(host, local)
+    if loopback:
+        return endpoint, None
+    if not all_interfaces:
+        raise UsageError(f"refusing to bind {endpoint} ({where}): anybody who can reach this machine could "
+                         f"talk to this role. Bind tcp://127.0.0.1:{port} (this machine only), or add "
+                         "--all-interfaces if you mean it")
+    return endpoint, (f"warning: {endpoint} listens on {where}: anybody who can reach this machine "
+                      "can connect, and nothing here checks who they are")
 
 
 # ---- what a role binds and connects --------------------------------------------------------------
@@ -196,7 +317,7 @@ def _is_list(param: inspect.Parameter) -> bool:
 _SIMPLE_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "None": (type(None),)}
 
 
-def _check_type(call: str, name: str, value: Any, param: inspect.Parameter) -> None:
+def _check_type(call: str, name: str, value: Any, param: inspect.Parameter, secret: bool = False) -> None:
     """Check a value against a simple annotation (``int``, ``float | None``, ``list[str]``...)."""
     ann = param.annotation
     if ann is inspect.Parameter.empty:
@@ -211,7 +332,51 @@ def _check_type(call: str, name: str, value: Any, param: inspect.Parameter) -> N
         else:
             return                           # something richer: let the role judge
     if not isinstance(value, tuple(allowed)) or (isinstance(value, bool) and bool not in allowed):
-        raise UsageError(f"bad parameters for {call}: {name} must be {text}, not {value!r}")
+        raise UsageError(f"bad parameters for {call}: {name} must be {text}, not "
+                         f"{MASK + ' (a ' + type(value).__name__ + ')' if secret else repr(value)}")
+
+
+def _plain_str(param: inspect.Parameter) -> bool:
+    """True when a parameter's annotation is ``str`` (or ``str | None``): its text is taken as it is."""
+    ann = param.annotation
+    text = ann if isinstance(ann, str) else getattr(ann, "__name__", "")
+    return {p.strip() for p in str(text).split("|")} - {"None"} == {"str"}
+
+
+#: Parameters that must be more than zero wherever a role has them (periods, timeouts, rates, bounds);
+#: every other number must be zero or more. NaN and infinity are refused everywhere.
+POSITIVE = frozenset({"heartbeat", "liveness", "interval_init", "interval_max", "reconnect", "timeout", "retry",
+                      "ping_interval", "server_ttl", "patience", "poll", "rate", "connect_timeout",
+                      "request_expiry", "max_services", "max_queue", "max_keys", "max_body", "keys", "rounds",
+                      "window", "status_every", "startup_timeout"})
+#: Parameters that must be more than zero in one role only (``interval`` is a heartbeat here, a pause elsewhere).
+POSITIVE_IN = {"paranoidpirate.queue": frozenset({"interval"}), "paranoidpirate.worker": frozenset({"interval"})}
+
+
+def _check_number(call: str, name: str, value: Any) -> None:
+    """NaN and infinity never make sense; nor do negative numbers; nor zero where a period, a
+    timeout, a rate or a bound is meant (a zero heartbeat busy-loops a core)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"bad parameters for {call}: {name} must be a finite number, not {value!r}")
+    if value < 0:
+        raise UsageError(f"bad parameters for {call}: {name} must not be negative, not {value!r}")
+    if value == 0 and (name in POSITIVE or name in POSITIVE_IN.get(call, ())):
+        raise UsageError(f"bad parameters for {call}: {name} must be more than 0, not {value!r}")
+
+
+#: The command line's defaults, where they differ from the role function's: the specs' and the guide's
+#: peers' heartbeats (6/PPP and ppqueue/ppworker: 1 s x 3, reconnect 1 s doubling up to 32 s; 7/MDP and
+#: mdbroker/mdwrkapi: 2.5 s x 3, reconnect 2.5 s), so that a role started with no flags meets a guide
+#: peer. Titanic's services are Majordomo workers. The notebooks pass their short values explicitly.
+CLI_DEFAULTS: dict[str, dict[str, Any]] = {
+    "paranoidpirate.queue": {"interval": 1.0, "liveness": 3},
+    "paranoidpirate.worker": {"interval": 1.0, "liveness": 3, "interval_init": 1.0, "interval_max": 32.0},
+    "majordomo.broker": {"heartbeat": 2.5, "liveness": 3},
+    "majordomo.worker": {"heartbeat": 2.5, "liveness": 3, "reconnect": 2.5},
+    "titanic.titanic_service": {"heartbeat": 2.5, "liveness": 3},
+}
 
 
 # ---- a role call from a command line ---------------------------------------------------------------
@@ -226,16 +391,26 @@ class RoleCall:
     params: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     all_interfaces: bool = False
+    defaulted: dict[str, Any] = field(default_factory=dict)    # CLI_DEFAULTS applied (not given)
 
     @property
     def target(self) -> str:
         return f"{self.pattern}.{self.role}"
 
-    def argv(self, name: str | None = None, every: float | None = None, supervised: bool = False) -> list[str]:
-        """The command line that runs this call as a process (``sys.executable -m zguide_py run ...``)."""
+    @property
+    def secrets(self) -> dict[str, Any]:
+        """The parameters that hold secrets (see :func:`is_secret`), with their values."""
+        return {k: v for k, v in self.params.items() if v is not None and is_secret(k, self.fn)}
+
+    def argv(self, name: str | None = None, every: float | None = None, supervised: bool = False,
+             secrets: bool = True) -> list[str]:
+        """The command line that runs this call as a process (``sys.executable -m zguide_py run ...``).
+        ``secrets=False`` leaves the secret parameters out (:func:`secrets_env` carries them)."""
         eps = endpoint_params(self.fn)
         args = [sys.executable, "-m", "zguide_py", "run", self.target]
         for key, value in self.params.items():
+            if not secrets and key in self.secrets:
+                continue
             direction = eps.get(key)
             if direction and len(direction) == 1:
                 values = list(value) if isinstance(value, (list, tuple)) else [value]
@@ -243,7 +418,8 @@ class RoleCall:
                     for v in values:
                         args += [f"--{next(iter(direction))}", f"{key}={v}"]
                     continue
-            args.append(f"{key}={format_value(key, value)}")
+            args.append(f"{key}={value}" if isinstance(value, str) and is_secret(key, self.fn)
+                        and _plain_str(role_params(self.fn)[key]) else f"{key}={format_value(key, value)}")
         if self.all_interfaces:
             args.append("--all-interfaces")
         if name:
@@ -271,8 +447,15 @@ def split_target(target: str, params: list[str] | None = None) -> tuple[str, str
 
 
 def resolve(target: str, params: list[str] | None = None, binds: list[str] | None = None,
-            connects: list[str] | None = None, all_interfaces: bool = False) -> RoleCall:
-    """Check a command line against the role it names; a :class:`UsageError` says what is wrong."""
+            connects: list[str] | None = None, all_interfaces: bool = False, cli_defaults: bool = True,
+            secrets: dict[str, Any] | None = None, local: bool = True) -> RoleCall:
+    """Check a command line against the role it names; a :class:`UsageError` says what is wrong.
+
+    ``cli_defaults``: parameters not given take :data:`CLI_DEFAULTS` (the specs' heartbeats); with
+    False they take the role function's own defaults, spelled out, so that the command line of the
+    call says them (what :func:`zguide_py.procs.process` runs: a notebook's roles keep their values).
+    ``secrets``: secret parameters given as values, not text (from :func:`secrets_env`'s variable).
+    ``local``: the role runs on this machine (its hosts and folders can be checked here)."""
     try:
         pattern, role, items = split_target(target, params)
         fn = patterns.role(pattern, role)
@@ -296,7 +479,14 @@ def resolve(target: str, params: list[str] | None = None, binds: list[str] | Non
             raise unknown(key)
         if key in values:
             raise UsageError(f"bad parameters for {call}: {key} is given twice")
-        values[key] = parse_value(text)
+        # a secret text is taken as it is: a password "1234" stays a string
+        values[key] = text if is_secret(key, fn) and _plain_str(signature[key]) else parse_value(text)
+    for key, value in (secrets or {}).items():
+        if key not in signature or not is_secret(key, fn):
+            raise UsageError(f"bad parameters for {call}: {key!r} is not a secret parameter of {call}")
+        if key in values:
+            raise UsageError(f"bad parameters for {call}: {key} is given twice")
+        values[key] = value
 
     for flag, given in (("bind", binds or []), ("connect", connects or [])):
         for item in given:
@@ -321,7 +511,7 @@ def resolve(target: str, params: list[str] | None = None, binds: list[str] | Non
                 other = next(iter(direction))
                 raise UsageError(f"--{flag} {item}: {call} {other}s {name!r}, it never {flag}s it: "
                                  f"use --{other} {name}={text}")
-            endpoint, warning = check_endpoint(text, flag, all_interfaces)
+            endpoint, warning = check_endpoint(text, flag, all_interfaces, local)
             if warning:
                 warnings.append(warning)
             if _is_list(signature[name]):
@@ -341,10 +531,9 @@ def resolve(target: str, params: list[str] | None = None, binds: list[str] | Non
         many = isinstance(value, (list, tuple))
         checked = []
         for v in (value if many else [value]):
-            flag = next(iter(direction)) if len(direction) == 1 else ("bind" if isinstance(v, str) and
-                                                                       re.search(r"//(\*|0\.0\.0\.0):", v) else None)
+            flag = next(iter(direction)) if len(direction) == 1 else None
             try:
-                endpoint, warning = check_endpoint(v, flag, all_interfaces)
+                endpoint, warning = check_endpoint(v, flag, all_interfaces, local)
             except UsageError as exc:
                 raise UsageError(f"{name}: {exc}") from None
             if warning and warning not in warnings:
@@ -352,8 +541,16 @@ def resolve(target: str, params: list[str] | None = None, binds: list[str] | Non
             checked.append(endpoint)
         values[name] = checked if many else checked[0]
 
+    defaulted: dict[str, Any] = {}
+    for name, value in CLI_DEFAULTS.get(call, {}).items():
+        if name in signature and name not in values:
+            if cli_defaults:
+                values[name] = defaulted[name] = value
+            elif signature[name].default is not inspect.Parameter.empty:
+                values[name] = signature[name].default      # spelled out: the child takes no CLI default
     for name, value in values.items():
-        _check_type(call, name, value, signature[name])
+        _check_type(call, name, value, signature[name], is_secret(name, fn))
+        _check_number(call, name, value)
     try:
         inspect.signature(fn).bind(None, **values)
     except TypeError as exc:
@@ -368,7 +565,8 @@ def resolve(target: str, params: list[str] | None = None, binds: list[str] | Non
             raise UsageError(f"bad parameters for {call}: missing {', '.join(missing)} "
                              f"(give {' '.join(hints)})") from None
         raise UsageError(f"bad parameters for {call}: {exc}") from None
-    return RoleCall(pattern, role, fn, values, warnings, all_interfaces=bool(warnings))
+    return RoleCall(pattern, role, fn, values, warnings, all_interfaces=bool(warnings),
+                    defaulted=defaulted if cli_defaults else {})
 
 
 def _check_not_endpoint(param: inspect.Parameter) -> bool:
@@ -379,6 +577,14 @@ def _check_not_endpoint(param: inspect.Parameter) -> bool:
     return bool(parts) and parts <= {"int", "float", "bool"}
 
 
-def shown(argv: list[str]) -> str:
-    """A command line as you would type it (``python`` for this interpreter)."""
-    return shlex.join(["python", *argv[1:]] if argv and argv[0] == sys.executable else argv)
+def shown(argv: list[str], fn: Callable | None = None) -> str:
+    """A command line as you would type it (``python`` for this interpreter), every secret parameter
+    (``password=...``) shown as ``password=***``."""
+    words = ["python", *argv[1:]] if argv and argv[0] == sys.executable else list(argv)
+    words = [f"{w.split('=', 1)[0]}={MASK}" if re.match(r"[A-Za-z_]\w*=", w) and is_secret(w.split("=", 1)[0], fn)
+             else w for w in words]
+    return shlex.join(words)
+
+
+#: The environment variable that carries a child's secret parameters (JSON), off its command line.
+SECRETS_ENV = "ZGUIDE_SECRET_PARAMS"

@@ -36,6 +36,47 @@ EVENT_NAMES = {PEER_PRIMARY: "peer primary", PEER_BACKUP: "peer backup", PEER_AC
                PEER_PASSIVE: "peer passive", CLIENT_REQUEST: "client request"}
 
 
+#: what a server publishes on its state channel: its state as one ASCII digit, nothing else
+STATE_FRAMES = {str(state).encode(): state for state in STATE_NAMES}
+
+
+def malformed(peer, frames: list[bytes], why: str) -> None:
+    """Count a message that breaks the protocol, and log it (the lab clips the frames it keeps)."""
+    peer.count("malformed")
+    peer.log("malformed", frames=frames, why=why)
+
+
+def parse_state(frames: list[bytes]) -> int | None:
+    """The peer's state from a state-channel message (one frame, ``b"1"`` to ``b"4"``), else None.
+    Exact bytes only: ``int()`` would take ``b" 3"``, ``b"+3"`` or ``b"99"`` and crash or lie."""
+    return STATE_FRAMES.get(frames[0]) if len(frames) == 1 else None
+
+
+def is_request(frames: list[bytes]) -> bool:
+    """A client request on the ROUTER frontend: ``[identity, ..., b"", body...]``: an envelope that
+    ends in the empty delimiter a REQ socket adds, and a body (one frame at least, maybe empty)."""
+    return len(frames) >= 3 and b"" in frames[1:-1]
+
+
+def recv_state(peer, sub: zmq.Socket) -> int | None:
+    """The next state message from the peer, checked (None: malformed, counted and logged)."""
+    frames = sub.recv_multipart()
+    event = parse_state(frames)
+    if event is None:
+        malformed(peer, frames, "a state message is one frame, b'1' to b'4'")
+    return event
+
+
+def recv_request(peer, front: zmq.Socket) -> list[bytes] | None:
+    """The next client request on the frontend, checked (None: malformed, counted and logged).
+    A malformed message is not a client request: it never moves the state machine (no failover)."""
+    frames = front.recv_multipart()
+    if not is_request(frames):
+        malformed(peer, frames, "a request is [identity, b'', body...]")
+        return None
+    return frames
+
+
 class SplitBrain(RuntimeError):
     """Both servers active, or both passive: the pair is misconfigured or the network is split."""
 
@@ -115,14 +156,16 @@ def server(peer, side: str, frontend: str, statepub: str, peer_statepub: str,
         while peer.running:
             events = peer.poll(poller, send_at - time.monotonic())
             # the peer's state first: fresh news about the peer before any client request
-            while sub in events and peer.poll(sub, 0):
-                event = int(sub.recv())
+            for _ in range(100 if sub in events else 0):    # at most 100: a flood cannot starve clients
+                if not peer.poll(sub, 0):
+                    break
+                if (event := recv_state(peer, sub)) is None:
+                    continue
                 last_heard = time.monotonic()
                 peer_expiry = last_heard + 2 * heartbeat
                 peer.data["last_heard"] = peer.now()
                 change(next_state(state, event, peer_silent=False)[0], f"heard {EVENT_NAMES[event]}")
-            if front in events:
-                frames = front.recv_multipart()    # [client identity, b"", request...]
+            if front in events and (frames := recv_request(peer, front)):   # [client, b"", request...]
                 quiet = time.monotonic() - last_heard
                 new, accept = next_state(state, CLIENT_REQUEST, time.monotonic() >= peer_expiry)
                 if new != state:                   # a failover: note how long the peer was silent
@@ -157,7 +200,7 @@ def client(peer, servers: list[str], timeout: float = 0.05, requests: int | None
         body = str(n).encode()
         started = time.perf_counter()
         req.send(body)
-        while not peer.poll(req, timeout):
+        while not good_reply(peer, req, body, timeout):
             if not peer.running:
                 return
             peer.close_socket(req)                # Lazy Pirate: a fresh socket, the other server
@@ -166,15 +209,24 @@ def client(peer, servers: list[str], timeout: float = 0.05, requests: int | None
             req = peer.socket(zmq.REQ)
             req.connect(servers[index])
             req.send(body)
-        reply = req.recv()
-        if reply != body:
-            raise RuntimeError(f"request {body!r} got {reply!r}")
         peer.count("replies")
         peer.latency("request", time.perf_counter() - started)
         n += 1
         if interval and not peer.sleep(interval):
             return
     peer.data["done"] = True
+
+
+def good_reply(peer, req: zmq.Socket, body: bytes, timeout: float) -> bool:
+    """True when the echo of ``body`` arrives within ``timeout``. Anything else that arrives is
+    counted and logged as malformed, and treated as no reply (the client switches servers)."""
+    if not peer.poll(req, timeout):
+        return False
+    frames = req.recv_multipart()
+    if frames != [body]:
+        malformed(peer, frames, f"the reply to {body!r} echoes it")
+        return False
+    return True
 
 
 def watch(peer, lab, names=("primary", "backup"), every: float = 0.002):

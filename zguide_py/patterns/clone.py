@@ -39,6 +39,7 @@ import random
 import struct
 import time
 import uuid as _uuid
+from collections import deque
 from dataclasses import dataclass, field
 
 import zmq
@@ -47,6 +48,10 @@ ICANHAZ = b"ICANHAZ?"     # "I can has snapshot?": the request a client sends to
 KTHXBAI = "KTHXBAI"       # the key of the message that ends a snapshot; its sequence = version
 HUGZ = "HUGZ"             # the key of the server's heartbeat; its sequence = the current version
 TICK = 0.01              # a role that sends at a steady rate wakes this often to send what is due
+RESERVED = (KTHXBAI, HUGZ)  # keys that are protocol, never state: a client may not push them
+MAX_KEY = 255             # bytes in a key (the guide's C kvmsg: KVMSG_KEY_MAX)
+MAX_BODY = 32 * 1024      # bytes in an update's body and properties, as the server takes them
+MAX_KEYS = 10_000         # keys a server keeps: its map is bounded, whoever writes to it
 
 
 # ---- the message: kvmsg -------------------------------------------------------------------------
@@ -57,7 +62,8 @@ class KVMsg:
 
     ``sequence`` is 0 for an update a client sends to the server; the server numbers it.
     ``uuid`` identifies one update (16 random bytes), so a client can recognise its own update
-    when the server republishes it. ``properties`` are free ``name=value`` pairs.
+    when the server republishes it; it may be empty (the guide's C kvmsg sends an empty uuid frame
+    when none was set, in KTHXBAI and HUGZ). ``properties`` are free ``name=value`` pairs.
     """
 
     key: str
@@ -74,22 +80,26 @@ class KVMsg:
 
     @classmethod
     def decode(cls, frames: list[bytes]) -> "KVMsg":
-        """Parse the five frames of a kvmsg; a clear ValueError says what is wrong."""
+        """Parse the five frames of a kvmsg; a clear ValueError says what is wrong (a key or
+        properties that are not UTF-8 too: UnicodeDecodeError is a ValueError)."""
         if len(frames) != 5:
             raise ValueError(f"a kvmsg has 5 frames (key, sequence, uuid, properties, body), "
                              f"not {len(frames)}")
         key, seq, uid, props, body = frames
         if len(seq) != 8:
             raise ValueError(f"the sequence frame holds 8 bytes, not {len(seq)}")
-        if len(uid) != 16:
-            raise ValueError(f"the uuid frame holds 16 bytes, not {len(uid)}")
+        if len(uid) not in (0, 16):
+            raise ValueError(f"the uuid frame holds 16 bytes (or none), not {len(uid)}")
+        sequence = struct.unpack("!q", seq)[0]
+        if sequence < 0:
+            raise ValueError(f"the sequence is a number from 0 up, not {sequence}")
         properties = {}
         for line in props.decode().splitlines():
             name, sep, value = line.partition("=")
             if not sep:
                 raise ValueError(f"a property line looks like name=value, not {line!r}")
             properties[name] = value
-        return cls(key.decode(), struct.unpack("!q", seq)[0], bytes(body), bytes(uid), properties)
+        return cls(key.decode(), sequence, bytes(body), bytes(uid), properties)
 
     def send(self, sock: zmq.Socket, flags: int = 0) -> None:
         sock.send_multipart(self.encode(), flags)
@@ -100,11 +110,70 @@ class KVMsg:
 
     @property
     def uuid_str(self) -> str:
-        return str(_uuid.UUID(bytes=self.uuid))
+        return str(_uuid.UUID(bytes=self.uuid)) if len(self.uuid) == 16 else ""
 
     def __repr__(self) -> str:
         props = "".join(f" {k}={v}" for k, v in self.properties.items())
         return f"KVMsg(key={self.key!r}, seq={self.sequence}, body={self.body!r}{props})"
+
+
+# ---- checking what comes in: every message is checked before it is acted on -----------------------
+
+def malformed(peer, frames: list[bytes], why: str) -> None:
+    """Count a message that breaks the protocol, and log it (the lab clips the frames it keeps)."""
+    peer.count("malformed")
+    peer.log("malformed", frames=frames, why=why)
+
+
+def recv_kvmsg(peer, sock: zmq.Socket) -> KVMsg | None:
+    """The next kvmsg on ``sock``, or None if the message was not one (counted and logged)."""
+    frames = sock.recv_multipart()
+    try:
+        return KVMsg.decode(frames)
+    except ValueError as exc:
+        malformed(peer, frames, str(exc))
+        return None
+
+
+def update_problem(msg: KVMsg, kvmap: dict[str, KVMsg], max_keys: int = MAX_KEYS,
+                   max_body: int = MAX_BODY) -> str | None:
+    """Why a server must refuse an update a client pushed (None: take it). The key must be a
+    plain key, not empty, not a protocol key, at most MAX_KEY bytes; body and properties at most
+    ``max_body`` bytes; a new key only while the map holds fewer than ``max_keys``."""
+    if not msg.key or msg.key in RESERVED or len(msg.key.encode()) > MAX_KEY:
+        return f"not a key a client may write: {msg.key[:40]!r}"
+    size = len(msg.body) + sum(len(k) + len(v) + 2 for k, v in msg.properties.items())
+    if size > max_body:
+        return f"update of {size} bytes, more than {max_body}"
+    if msg.key not in kvmap and len(kvmap) >= max_keys:
+        return f"the map is full ({max_keys} keys)"
+    return None
+
+
+def recv_update(peer, pull: zmq.Socket, kvmap: dict[str, KVMsg], max_keys: int = MAX_KEYS,
+                max_body: int = MAX_BODY) -> KVMsg | None:
+    """Model 3's collector: the next update a client pushed, checked, or None (counted, logged)."""
+    frames = pull.recv_multipart()
+    try:
+        msg = KVMsg.decode(frames)
+    except ValueError as exc:
+        malformed(peer, frames, str(exc))
+        return None
+    why = update_problem(msg, kvmap, max_keys, max_body)
+    if why is not None:
+        malformed(peer, frames, why)
+        return None
+    return msg
+
+
+def snapshot_request(peer, router: zmq.Socket) -> bytes | None:
+    """The identity of a client asking ICANHAZ? on the ROUTER, or None for anything else.
+    ``[identity, ICANHAZ?, subtree]`` (the guide's later models) is accepted: we send every key."""
+    frames = router.recv_multipart()
+    if len(frames) in (2, 3) and frames[1] == ICANHAZ:
+        return frames[0]
+    malformed(peer, frames, "a snapshot request is ICANHAZ? (and a subtree)")
+    return None
 
 
 # ---- shared by both clients ----------------------------------------------------------------------
@@ -123,10 +192,16 @@ def request_snapshot(peer, endpoint: str, timeout: float = 1.0):
         peer.count("snapshot requests")
         kvmap: dict[str, KVMsg] = {}
         while peer.poll(dealer, timeout):
-            msg = KVMsg.recv(dealer)
+            msg = recv_kvmsg(peer, dealer)
+            if msg is None:
+                continue
             if msg.key == KTHXBAI:
                 peer.close_socket(dealer)
                 return kvmap, msg.sequence
+            why = update_problem(msg, kvmap)
+            if why is not None:
+                malformed(peer, msg.encode(), why)
+                continue
             kvmap[msg.key] = msg
         peer.close_socket(dealer)
         if peer.running:
@@ -134,11 +209,12 @@ def request_snapshot(peer, endpoint: str, timeout: float = 1.0):
     return None
 
 
-def send_snapshot(router: zmq.Socket, kvmap: dict[str, KVMsg], sequence: int) -> None:
+def send_snapshot(peer, router: zmq.Socket, kvmap: dict[str, KVMsg], sequence: int) -> None:
     """Answer one ICANHAZ? on a ROUTER: every key, then KTHXBAI carrying the state's version."""
-    identity, request = router.recv_multipart()[:2]
-    if request != ICANHAZ:
+    identity = snapshot_request(peer, router)
+    if identity is None:
         return
+    peer.count("snapshots")
     for msg in list(kvmap.values()):
         router.send_multipart([identity, *msg.encode()])
     router.send_multipart([identity, *KVMsg(KTHXBAI, sequence, uuid=bytes(16)).encode()])
@@ -171,6 +247,45 @@ def heard_hugz(peer, msg: KVMsg, sequence: int) -> bool:
         peer.log("behind", server=msg.sequence, sequence=sequence)
         return True
     return False
+
+
+def follow(peer, msg: KVMsg, kvmap: dict[str, KVMsg], sequence: int) -> int | None:
+    """A client's step on one message of the PUB stream: skip it if the snapshot had it, apply
+    it if it is the next one. Returns the sequence reached, or None when the client must ask for
+    a new snapshot: a gap (an update is missing) or a HUGZ from a server ahead of it."""
+    if msg.key == HUGZ:                     # the server's heartbeat: are we behind?
+        return None if heard_hugz(peer, msg, sequence) else sequence
+    if msg.sequence <= sequence:            # already in the snapshot: skip it
+        peer.count("skipped")
+        return sequence
+    if msg.sequence > sequence + 1:         # missed at least one update: start over
+        peer.count("resyncs")
+        peer.log("gap", expected=sequence + 1, got=msg.sequence)
+        return None
+    why = update_problem(msg, kvmap)        # what no server would have taken
+    if why is not None:
+        malformed(peer, msg.encode(), why)
+        return sequence                     # dropped: the next update shows the gap
+    kvmap[msg.key] = msg                    # the next update: apply it
+    _at(peer, msg.sequence)
+    peer.count("applied")
+    peer.throttle()
+    return msg.sequence
+
+
+class Recent(set):
+    """A set that keeps only the ``limit`` items added last (what a long run must not pin)."""
+
+    def __init__(self, limit: int = 100_000):
+        super().__init__()
+        self.limit, self.order = limit, deque()
+
+    def add(self, item) -> None:
+        if item not in self:
+            self.order.append(item)
+            if len(self.order) > self.limit:
+                self.discard(self.order.popleft())
+        super().add(item)
 
 
 class Pacer:
@@ -211,8 +326,7 @@ def clonesrv2(peer, snapshot: str, publisher: str, count: int | None = None, rat
     next_hugz = time.monotonic() + (heartbeat or 0)
     while peer.running:
         if peer.poll(router, TICK):         # 1. answer snapshot requests
-            send_snapshot(router, kvmap, sequence)
-            peer.count("snapshots")
+            send_snapshot(peer, router, kvmap, sequence)
         if heartbeat and time.monotonic() >= next_hugz:
             send_hugz(pub, sequence)
             next_hugz = time.monotonic() + heartbeat
@@ -254,32 +368,25 @@ def clonecli2(peer, snapshot: str, publisher: str, rcvhwm: int = 1000, timeout: 
             peer.log("snapshot", keys=len(kvmap), sequence=sequence)
         if not peer.poll(sub):
             continue
-        msg = KVMsg.recv(sub)
-        if msg.key == HUGZ:                 # the server's heartbeat: are we behind?
-            if heard_hugz(peer, msg, sequence):
-                kvmap = None
+        msg = recv_kvmsg(peer, sub)
+        if msg is None:                     # not a kvmsg: counted, logged, dropped
             continue
-        if msg.sequence <= sequence:        # 3. already in the snapshot: skip it
-            peer.count("skipped")
-            continue
-        if msg.sequence > sequence + 1:     # missed at least one update: start over
-            peer.count("resyncs")
-            peer.log("gap", expected=sequence + 1, got=msg.sequence)
+        reached = follow(peer, msg, kvmap, sequence)   # 3. skip, apply, or notice a gap
+        if reached is None:                 # missed at least one update: start over
             kvmap = None
-            continue
-        kvmap[msg.key] = msg                # 4. the next update: apply it
-        sequence = msg.sequence
-        _at(peer, sequence)
-        peer.count("applied")
-        peer.throttle()
+        else:
+            sequence = reached
 
 
 # ---- model 3: clients write through the server -----------------------------------------------------
 
-def clonesrv3(peer, snapshot: str, publisher: str, collector: str, heartbeat: float | None = 0.5):
+def clonesrv3(peer, snapshot: str, publisher: str, collector: str, heartbeat: float | None = 0.5,
+              max_keys: int = MAX_KEYS, max_body: int = MAX_BODY):
     """Clone server, model 3: numbers each update that clients push (PULL), stores it,
     republishes it (PUB), and answers snapshot requests (ROUTER). One thread, one poll loop.
-    Every ``heartbeat`` seconds (``None``: never) it publishes ``HUGZ`` with the current sequence."""
+    Every ``heartbeat`` seconds (``None``: never) it publishes ``HUGZ`` with the current sequence.
+    An update that is not a kvmsg, writes a protocol key, is over ``max_body`` bytes or would make
+    the map hold more than ``max_keys`` keys is dropped (counted and logged as "malformed")."""
     router = peer.socket(zmq.ROUTER)
     router.bind(snapshot)
     pub = peer.socket(zmq.PUB)
@@ -290,7 +397,7 @@ def clonesrv3(peer, snapshot: str, publisher: str, collector: str, heartbeat: fl
     poller.register(router, zmq.POLLIN)
     poller.register(pull, zmq.POLLIN)
     kvmap: dict[str, KVMsg] = {}
-    sequenced: set[bytes] = set()           # uuids of every update numbered (for the exercise)
+    sequenced = Recent()                    # uuids of the updates numbered (the last 100 000)
     sequence = 0
     peer.data.update(kvmap=kvmap, sequence=0, sequenced=sequenced)
     next_hugz = time.monotonic() + (heartbeat or 0)
@@ -299,8 +406,7 @@ def clonesrv3(peer, snapshot: str, publisher: str, collector: str, heartbeat: fl
         if heartbeat and time.monotonic() >= next_hugz:
             send_hugz(pub, sequence)
             next_hugz = time.monotonic() + heartbeat
-        if pull in events:
-            msg = KVMsg.recv(pull)
+        if pull in events and (msg := recv_update(peer, pull, kvmap, max_keys, max_body)):
             sequence += 1
             msg.sequence = sequence         # the server alone decides the order
             kvmap[msg.key] = msg            # store first, then publish (see clonesrv2)
@@ -310,8 +416,7 @@ def clonesrv3(peer, snapshot: str, publisher: str, collector: str, heartbeat: fl
             peer.count("updates")
             peer.throttle()
         if router in events:
-            send_snapshot(router, kvmap, sequence)
-            peer.count("snapshots")
+            send_snapshot(peer, router, kvmap, sequence)
 
 
 def clonecli3(peer, snapshot: str, publisher: str, collector: str, count: int = 100,
@@ -360,26 +465,15 @@ def clonecli3(peer, snapshot: str, publisher: str, collector: str, count: int = 
             pending.add(msg.uuid)
             peer.count("sent")
         # read: apply the numbered updates, in order
-        if peer.poll(sub, TICK):
-            msg = KVMsg.recv(sub)
-            if msg.key == HUGZ:
-                if heard_hugz(peer, msg, sequence):
-                    kvmap = None
-            elif msg.sequence <= sequence:
-                peer.count("skipped")
-            elif msg.sequence > sequence + 1:
-                peer.count("resyncs")
-                peer.log("gap", expected=sequence + 1, got=msg.sequence)
+        if peer.poll(sub, TICK) and (msg := recv_kvmsg(peer, sub)):
+            reached = follow(peer, msg, kvmap, sequence)
+            if reached is None:
                 kvmap = None
-            else:
-                kvmap[msg.key] = msg
-                sequence = msg.sequence
-                _at(peer, sequence)
-                peer.count("applied")
-                if msg.uuid in pending:
-                    pending.discard(msg.uuid)
-                    peer.count("mine back")
-                peer.throttle()
+                continue
+            if reached > sequence and msg.uuid in pending:
+                pending.discard(msg.uuid)
+                peer.count("mine back")
+            sequence = reached
         peer.data["idle"] = len(life_uuids) >= count or bool(peer.inputs.get("paused"))
 
 

@@ -27,6 +27,27 @@ import zmq
 PING, PONG = b"PING", b"PONG"
 
 
+def malformed(peer, frames: list[bytes], why: str) -> None:
+    """Count a message that breaks the protocol, and log it (the lab clips the frames it keeps)."""
+    peer.count("malformed")
+    peer.log("malformed", frames=frames, why=why)
+
+
+def echoes(peer, frames: list[bytes], expected: list[bytes]) -> bool:
+    """True when a reply is the echo we wait for; anything else is counted and logged."""
+    if frames == expected:
+        return True
+    malformed(peer, frames, f"the reply echoes the request {expected!r}")
+    return False
+
+
+def parse_reply(frames: list[bytes]) -> tuple[bytes, list[bytes]] | None:
+    """Model 2's reply on the DEALER: ``[b"", control, body...]`` -> ``(control, body)``, else None."""
+    if len(frames) >= 3 and frames[0] == b"":
+        return frames[1], frames[2:]
+    return None
+
+
 # ---- servers ----------------------------------------------------------------------------------
 def server_rep(peer, endpoint: str):
     """Models 1 and 2: a REP server that echoes every request (all its frames)."""
@@ -55,8 +76,7 @@ def server_router(peer, endpoint: str):
             router.send_multipart([client, *frames])
             peer.count("requests")
         else:
-            peer.count("malformed")                          # not FLP: dropped
-            peer.log("malformed", frames=len(frames))
+            malformed(peer, frames, "FLP: PING, or [control, body...]")   # dropped
 
 
 # ---- model 1 ----------------------------------------------------------------------------------
@@ -79,9 +99,7 @@ def client_sequential(peer, servers: list[str], requests: int = 100, timeout: fl
                 req.connect(servers[index])
                 peer.data["server"] = servers[index]   # the server we are talking to now
             req.send(body)
-            if peer.poll(req, timeout):
-                if req.recv() != body:
-                    raise RuntimeError(f"request {n}: wrong reply")
+            if peer.poll(req, timeout) and echoes(peer, req.recv_multipart(), [body]):
                 answered = True
                 break
             if not peer.running:
@@ -125,13 +143,12 @@ def client_shotgun(peer, servers: list[str], requests: int = 100, timeout: float
                 dealer.send_multipart([b"", control, body])   # b"": the delimiter a REP expects
             deadline = time.monotonic() + timeout
             while not answered and peer.poll(dealer, deadline - time.monotonic()):
-                _empty, reply_control, reply = dealer.recv_multipart()
-                if reply_control != control:
+                frames = dealer.recv_multipart()      # [b"", control, body]
+                reply = parse_reply(frames)
+                if reply is not None and reply[0] != control:
                     peer.count("late duplicates")     # an answer to an older copy: drop it
-                elif reply != body:
-                    raise RuntimeError(f"request {n}: wrong reply")
                 else:
-                    answered = True
+                    answered = echoes(peer, frames, [b"", control, body])
             if answered or not peer.running:
                 break
             peer.count("retries")
@@ -187,10 +204,8 @@ def client_router(peer, servers: list[str], requests: int = 100, timeout: float 
                 continue
             if frames[0] != control:
                 peer.count("late duplicates")      # an answer to an older copy: drop it
-            elif frames[1:] != [body]:
-                raise RuntimeError(f"request {n}: wrong reply")
             else:
-                answered = True
+                answered = echoes(peer, frames, [control, body])
         if not peer.running:
             return
         if answered:
@@ -261,6 +276,9 @@ class ServerPool:
         if not self.peer.poll(self.router, wake - time.monotonic()):
             return None
         server, *frames = self.router.recv_multipart()
+        if server not in self.expiry:          # not one of our servers (its identity is not its endpoint)
+            malformed(self.peer, [server, *frames], "not from a server we know")
+            return None
         self.expiry[server] = time.monotonic() + self.server_ttl   # any message proves it is alive
         return frames
 

@@ -31,18 +31,34 @@ from typing import Iterable
 
 import zmq
 
+from ..events import clip
+
 REQUEST_TIMEOUT = 0.25   # seconds to wait for a reply before trying again
 REQUEST_RETRIES = 3      # tries in all (the first send and two resends), then the request is abandoned
 
 
+def malformed(peer, frames: list[bytes], why: str) -> None:
+    """Count a message that breaks the protocol and log it as a bounded event (the lab clips every
+    event value: 64 bytes a frame, 8 frames), so a hostile peer can neither crash a role nor pin
+    its memory. Shared by the pirate roles."""
+    peer.count("malformed")
+    peer.log("malformed", frames=frames, why=why)
+
+
 def server(peer, endpoint: str):
-    """REP: echo every request back. Kill it to crash it; throttle it to make it stall."""
+    """REP: echo every request back. Kill it to crash it; throttle it to make it stall.
+    A request is one frame; anything else is counted as malformed and answered with an empty
+    frame (a REP must answer before it can read the next request)."""
     rep = peer.socket(zmq.REP)
     rep.bind(endpoint)
     for name in ("requests", "replies"):     # counters exist from the start, even at 0
         peer.counter(name)
     while peer.poll(rep):                   # False once the lab kills the server
         request = rep.recv_multipart()
+        if len(request) != 1:
+            malformed(peer, request, "a request is one frame")
+            rep.send(b"")
+            continue
         peer.count("requests")
         peer.throttle()                     # a stalled server: the client's timeout fires
         rep.send_multipart(request)         # (killed while stalled: a crash sends nothing)
@@ -55,7 +71,7 @@ def client(peer, endpoint: str, requests: int = 200, timeout: float = REQUEST_TI
     after ``retries`` tries give the request up as abandoned and go on with the next one.
 
     Leaves in ``peer.data``: ``sent`` (sequence numbers), ``answered`` (Counter: seq -> matching
-    replies), ``abandoned`` (seqs), ``mismatched`` ((seq, reply) pairs) and ``done``.
+    replies), ``abandoned`` (seqs), ``mismatched`` ((seq, reply frames) pairs, clipped) and ``done``.
     Events, each with the field ``seq``: ``send``, ``answered``, ``retry``, ``abandoned``, ``mismatched``.
     """
     sent: list[int] = []
@@ -78,14 +94,14 @@ def client(peer, endpoint: str, requests: int = 200, timeout: float = REQUEST_TI
         for attempt in range(1, retries + 1):
             req.send(request)
             if peer.poll(req, timeout):
-                reply = req.recv()
-                if reply == request:                   # the answer to this very request
+                reply = req.recv_multipart()
+                if reply == [request]:                 # the answer to this very request
                     answered[seq] += 1
                     peer.count("replies")
                     peer.latency("rtt", time.perf_counter() - started)
                     peer.log("answered", seq=seq)
                     break
-                mismatched.append((seq, reply))        # someone else's reply: never accept it
+                mismatched.append((seq, clip(reply)))  # someone else's reply: never accept it
                 peer.count("mismatched")
                 peer.log("mismatched", seq=seq)
             if not peer.running:

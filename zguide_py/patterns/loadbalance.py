@@ -134,7 +134,9 @@ def lru_broker(peer, frontend: str, backend: str):
     """The load balancing broker: ROUTER frontend, ROUTER backend, a queue of ready workers.
 
     A worker joins the queue when it says READY or sends a reply; a request goes to the worker that
-    has waited longest. With no worker ready, the frontend is not read at all.
+    has waited longest. With no worker ready, the frontend is not read at all. A message that is
+    not ``[client, '', request]`` or, from a worker, ``['', READY]`` / ``['', client, '', reply]``
+    is counted as malformed and dropped, and its sender is not made ready.
     """
     front = peer.socket(zmq.ROUTER)
     front.bind(frontend)
@@ -153,16 +155,23 @@ def lru_broker(peer, frontend: str, backend: str):
         # read requests only when a worker can take one; until then they queue in the frontend
         events = peer.poll(both if ready and not waiting else workers_only)
         if back in events:
-            worker_id, _empty, *body = back.recv_multipart()
-            if worker_id not in ready:                # (a restarted worker may say READY twice)
+            worker_id, *message = back.recv_multipart()
+            kind = worker_says(message)               # "ready", "reply", or None: not our protocol
+            if kind and worker_id not in ready:       # (a restarted worker may say READY twice)
                 ready.append(worker_id)
-            if body == [READY]:
+            if kind == "ready":
                 peer.count("ready")
-            else:
-                front.send_multipart(body)            # [client, '', reply]
+            elif kind == "reply":
+                front.send_multipart(message[1:])     # [client, '', reply]
                 peer.count("replies")
+            else:                                     # a peer that breaks the protocol gets no work
+                malformed(peer, message, "not ['', READY] nor ['', client, '', reply]")
         if front in events:
-            waiting.append(front.recv_multipart())    # [client, '', request]
+            request = front.recv_multipart()          # [client, '', request]
+            if has_envelope(request):
+                waiting.append(request)
+            else:
+                malformed(peer, request, "not [client, '', request]")
         while waiting and ready:
             worker_id = ready.popleft()
             try:
@@ -174,6 +183,33 @@ def lru_broker(peer, frontend: str, backend: str):
                 continue
             waiting.popleft()
             peer.count("requests")
+
+
+def has_envelope(frames: list[bytes]) -> bool:
+    """``[address..., b"", body...]``: at least one address (routing ids are never empty, so the
+    first empty frame is the delimiter), then a body of one frame or more: a message that can be
+    routed and answered."""
+    if b"" not in frames:
+        return False
+    i = frames.index(b"")
+    return 0 < i < len(frames) - 1
+
+
+def worker_says(message: list[bytes]) -> str | None:
+    """What a worker sent the LRU broker (after its routing id): ``"ready"`` for ``['', READY]``,
+    ``"reply"`` for ``['', client..., '', reply...]``, None for anything else."""
+    if message[:1] != [b""]:
+        return None
+    if message[1:] == [READY]:
+        return "ready"
+    return "reply" if has_envelope(message[1:]) else None
+
+
+def malformed(peer, frames: list[bytes], why: str) -> None:
+    """Count a message that breaks the protocol and log it as a bounded event (the lab clips
+    every value: 64 bytes a frame, 8 frames): no crash, no pinned memory."""
+    peer.count("malformed")
+    peer.log("malformed", frames=frames, why=why)
 
 
 ROLES = {"client": client, "worker": worker, "simple_broker": simple_broker, "lru_broker": lru_broker}

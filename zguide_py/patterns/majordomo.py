@@ -38,6 +38,8 @@ from collections import deque
 
 import zmq
 
+from ..events import clip
+
 MDPC = b"MDPC01"          # MDP/Client v0.1
 MDPW = b"MDPW01"          # MDP/Worker v0.1
 READY = b"\x01"
@@ -63,6 +65,80 @@ def worker_name(identity: bytes | str) -> str:
     return text.split(".", 1)[0]
 
 
+# ---- checking messages --------------------------------------------------------------------------
+MAX_SERVICE_NAME = 255     # bytes: a service name is a short printable string
+
+
+class Malformed(ValueError):
+    """A message that is not 7/MDP (or 8/MMI); its text says why."""
+
+
+def malformed(peer, frames: list[bytes], why: object) -> None:
+    """Count a malformed message and log it as a bounded event (the lab clips every value: 64
+    bytes a frame, 8 frames), so a hostile peer can neither crash a role nor pin its memory."""
+    peer.count("malformed")
+    peer.log("malformed", frames=frames, why=str(why))
+
+
+def service_name(frame: bytes) -> bytes:
+    """``frame`` if it is a service name as MDP wants it (a printable UTF-8 string of 1 to
+    ``MAX_SERVICE_NAME`` bytes), else raise :class:`Malformed`."""
+    try:
+        text = frame.decode()
+    except UnicodeDecodeError:
+        raise Malformed("service name is not UTF-8") from None
+    if not text or len(frame) > MAX_SERVICE_NAME or not text.isprintable():
+        raise Malformed("service name is empty, too long or not printable")
+    return frame
+
+
+def parse_at_broker(frames: list[bytes]) -> tuple[bytes, bytes, bytes, list[bytes]]:
+    """What the broker's ROUTER received, checked against 7/MDP: ``(sender, MDPC, service, body)``
+    from a client, ``(sender, MDPW, command, rest)`` from a worker, with the frame counts of each
+    command. Raises :class:`Malformed` (with the reason) for anything else."""
+    if len(frames) < 4 or frames[1] != b"":
+        raise Malformed("not [sender, '', header, ...]")
+    sender, _empty, header, what, *rest = frames
+    if header == MDPC:
+        if not rest:
+            raise Malformed("a request has no body")
+        return sender, header, service_name(what), rest
+    if header != MDPW:
+        raise Malformed("header is neither MDPC01 nor MDPW01")
+    if what == READY and len(rest) == 1:
+        service_name(rest[0])
+    elif what == REPLY and (len(rest) < 3 or not rest[0] or rest[1] != b""):
+        raise Malformed("a REPLY is [client, '', body...]")
+    elif what in (HEARTBEAT, DISCONNECT) and rest:
+        raise Malformed("HEARTBEAT and DISCONNECT have no frames after the command")
+    elif what not in COMMANDS or what == READY and len(rest) != 1:
+        raise Malformed("unknown command, or a READY without exactly one service name")
+    return sender, header, what, rest
+
+
+def parse_at_worker(frames: list[bytes]) -> tuple[bytes, list[bytes]]:
+    """What a worker's DEALER received from the broker, checked: ``(command, rest)`` for a
+    REQUEST (``rest`` = ``[client, b"", body...]``), HEARTBEAT or DISCONNECT. Raises
+    :class:`Malformed` for anything else."""
+    if len(frames) < 3 or frames[0] != b"" or frames[1] != MDPW:
+        raise Malformed("not ['', MDPW01, command, ...]")
+    command, rest = frames[2], frames[3:]
+    if command == REQUEST:
+        if len(rest) < 3 or not rest[0] or rest[1] != b"":
+            raise Malformed("a REQUEST is [client, '', body...]")
+    elif command not in (HEARTBEAT, DISCONNECT) or rest:
+        raise Malformed("not a REQUEST, HEARTBEAT or DISCONNECT")
+    return command, rest
+
+
+def parse_reply(frames: list[bytes], service: bytes) -> list[bytes]:
+    """A client's reply (REQ strips the empty frame): ``[MDPC01, service, body...]`` -> body.
+    Raises :class:`Malformed` if the header, the service or the body is wrong."""
+    if len(frames) < 3 or frames[0] != MDPC or frames[1] != service:
+        raise Malformed(f"not [MDPC01, {service!r}, body...]")
+    return frames[2:]
+
+
 # ---- the broker ---------------------------------------------------------------------------------
 class _Worker:
     """What the broker knows about one connected worker."""
@@ -77,20 +153,24 @@ class _Worker:
 
 
 def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
-           request_expiry: float = 10.0, flow=None):
+           request_expiry: float = 10.0, max_services: int = 1000, max_queue: int = 1000, flow=None):
     """The Majordomo broker: one ROUTER socket for clients (MDPC01) and workers (MDPW01).
 
     ``request_expiry``: a request for a service that no worker offers waits this long, then it
-    is dropped (the client's own retries decide what happens next). ``flow`` (a
-    :class:`zguide_py.flow.Flow`, optional) records every message the broker receives and sends,
-    without the routing identity (the lifeline names say who it is).
+    is dropped (the client's own retries decide what happens next). Its state is bounded: a
+    service with no worker and no request is forgotten at the next heartbeat, at most
+    ``max_services`` services have queued requests, at most ``max_queue`` requests wait for each
+    (more are refused: counted, logged and dropped). Every message is checked first
+    (:func:`parse_at_broker`); a malformed one is counted and logged, and a worker that sends
+    one is disconnected. ``flow`` (a :class:`zguide_py.flow.Flow`, optional) records every
+    message the broker receives and sends, clipped, without the routing identity.
     """
     router = peer.socket(zmq.ROUTER)
     router.bind(endpoint)
     workers: dict[bytes, _Worker] = {}           # identity -> worker
     waiting: dict[bytes, deque] = {}             # service -> idle workers, longest idle first
     queues: dict[bytes, deque] = {}              # service -> [(deadline, client, body)]
-    peer.data.update(workers={}, removed=[])     # what the notebook can look at
+    peer.data.update(workers={}, removed=deque(maxlen=1000))   # what the notebook can look at
 
     def publish():
         peer.data["workers"] = {w.identity.decode(errors="replace"): w.service.decode(errors="replace")
@@ -99,7 +179,7 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
     def send(frames: list[bytes]):
         router.send_multipart(frames)
         if flow is not None and frames[3:4] != [HEARTBEAT]:
-            flow.record(peer.name, frames[0], frames[1:])
+            flow.record(peer.name, frames[0], clip(frames[1:]))
 
     def send_to_worker(identity: bytes, command: bytes, *frames: bytes):
         send([identity, b"", MDPW, command, *frames])
@@ -111,7 +191,7 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
             worker = workers[idle.popleft()]
             worker.request = (client, body)
             send_to_worker(worker.identity, REQUEST, client, b"", *body)
-            peer.count(f"to {service.decode(errors='replace')}")
+            peer.count(f"to {service.decode()}")
 
     def remove(worker: _Worker, why: str, tell: bool = False):
         if tell:
@@ -135,7 +215,7 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
         peer.count("requests")
         if service.startswith(b"mmi."):          # 8/MMI: the broker answers these itself
             if service == b"mmi.service":
-                name = body[0] if body else b""
+                name = body[0]
                 found = any(w.service == name for w in workers.values())
                 answer = b"200" if found else b"404"
             else:
@@ -143,16 +223,21 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
             send([client, b"", MDPC, service, answer])
             peer.count("mmi")
             return
+        queue = queues.get(service)
+        if (queue is None and len(queues) >= max_services) or (queue is not None and len(queue) >= max_queue):
+            peer.count("refused")                # bounded state: drop it, the client retries
+            peer.log("refused", client=client, service=service, services=len(queues))
+            return
         queues.setdefault(service, deque()).append((time.monotonic() + request_expiry, client, body))
         dispatch(service)
 
     def on_worker(identity: bytes, command: bytes, frames: list[bytes]):
         worker = workers.get(identity)
-        if worker is not None:
+        if worker is not None and command != DISCONNECT:
             worker.expiry = time.monotonic() + heartbeat * liveness   # any command is a heartbeat
         if command == READY:
-            service = frames[0] if frames else b""
-            if worker is not None or not service or service.startswith(b"mmi."):
+            service = frames[0]
+            if worker is not None or service.startswith(b"mmi."):
                 # a second READY, or a reserved name: the spec says disconnect it
                 if worker is not None:
                     remove(worker, "protocol error", tell=True)
@@ -161,8 +246,7 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
                 return
             workers[identity] = _Worker(identity, service, time.monotonic() + heartbeat * liveness)
             waiting.setdefault(service, deque()).append(identity)
-            peer.log("worker ready", worker=identity.decode(errors="replace"),
-                     service=service.decode(errors="replace"))
+            peer.log("worker ready", worker=identity.decode(errors="replace"), service=service.decode())
             publish()
             dispatch(service)
         elif worker is None:
@@ -171,7 +255,7 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
                 send_to_worker(identity, DISCONNECT)
                 peer.count("unknown worker")
         elif command == REPLY:
-            if len(frames) < 2 or worker.request is None:
+            if worker.request is None:           # a reply nobody asked for: valid but unexpected
                 remove(worker, "protocol error", tell=True)
                 return
             client, _empty, *body = frames
@@ -184,8 +268,25 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
             pass
         elif command == DISCONNECT:
             remove(worker, "said DISCONNECT")
-        else:
+        else:                                    # a REQUEST: valid, but not from a worker
             remove(worker, "protocol error", tell=True)
+
+    def on_malformed(frames: list[bytes], why: Malformed):
+        malformed(peer, frames, why)
+        worker = workers.get(frames[0])
+        if worker is not None:                   # the spec: treat that peer as invalid
+            remove(worker, "malformed", tell=True)
+
+    def expire(now: float):
+        for service, queue in list(queues.items()):
+            while queue and queue[0][0] < now:
+                queue.popleft()
+                peer.count("expired")
+            if not queue:                        # bounded state: no request, no entry
+                del queues[service]
+        for service, idle in list(waiting.items()):
+            if not idle:
+                del waiting[service]
 
     heartbeat_at = time.monotonic() + heartbeat
     while peer.running:
@@ -193,17 +294,13 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
             frames = router.recv_multipart()
             peer.throttle()
             if flow is not None and frames[3:4] != [HEARTBEAT]:
-                flow.record(frames[0], peer.name, frames[1:])
-            if len(frames) < 3 or frames[1] != b"":
-                peer.count("invalid")
-                continue
-            sender, _empty, header, *rest = frames
-            if header == MDPC and rest:
-                on_client(sender, rest[0], rest[1:])
-            elif header == MDPW and rest:
-                on_worker(sender, rest[0], rest[1:])
+                flow.record(frames[0], peer.name, clip(frames[1:]))
+            try:
+                sender, header, what, rest = parse_at_broker(frames)
+            except Malformed as why:
+                on_malformed(frames, why)
             else:
-                peer.count("invalid")              # not MDP: drop it
+                (on_client if header == MDPC else on_worker)(sender, what, rest)
         now = time.monotonic()
         if now >= heartbeat_at:
             for worker in list(workers.values()):
@@ -211,10 +308,7 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
                     remove(worker, "silent")
             for identity in list(workers):       # heartbeat every worker we still believe in
                 send_to_worker(identity, HEARTBEAT)
-            for queue in queues.values():
-                while queue and queue[0][0] < now:
-                    queue.popleft()
-                    peer.count("expired")
+            expire(now)
             heartbeat_at = now + heartbeat
 
 
@@ -248,13 +342,15 @@ def worker(peer, broker: str, service: str = "echo", heartbeat: float = 0.1, liv
     while peer.running:
         if peer.poll(dealer, heartbeat):
             frames = dealer.recv_multipart()
-            broker_expiry = time.monotonic() + heartbeat * liveness
-            if len(frames) < 3 or frames[0] != b"" or frames[1] != MDPW:
-                peer.count("invalid")
-                continue
-            command = frames[2]
+            try:
+                command, rest = parse_at_worker(frames)
+            except Malformed as why:             # dropped: not even a sign of life
+                malformed(peer, frames, why)
+                command = None
+            else:
+                broker_expiry = time.monotonic() + heartbeat * liveness
             if command == REQUEST:
-                client, _empty, *body = frames[3:]
+                client, _empty, *body = rest
                 peer.throttle()                  # the panel can make this worker slow
                 dealer.send_multipart([b"", MDPW, REPLY, client, b"", *work(body)])
                 peer.count("requests")
@@ -283,7 +379,8 @@ def mdp_request(peer, req, broker: str, service: bytes, body: list[bytes], timeo
 
     Returns ``(req, reply_body)``: ``req`` may be a new socket (after a timeout the old one is
     closed, since a REQ that sent cannot send again) and ``reply_body`` is None when every try
-    timed out (or the peer was killed).
+    timed out or was answered with something that is not an MDP reply for ``service`` (or the
+    peer was killed).
     """
     for _attempt in range(retries):
         if req is None:
@@ -293,10 +390,11 @@ def mdp_request(peer, req, broker: str, service: bytes, body: list[bytes], timeo
             req.connect(broker)
         req.send_multipart([MDPC, service, *body])
         if peer.poll(req, timeout):
-            header, reply_service, *reply = req.recv_multipart()
-            if header != MDPC or reply_service != service:
-                raise RuntimeError(f"not an MDP reply for {service!r}: {[header, reply_service]}")
-            return req, reply
+            frames = req.recv_multipart()
+            try:
+                return req, parse_reply(frames, service)
+            except Malformed as why:            # counted, then retried like a timeout
+                malformed(peer, frames, why)
         if not peer.running:
             return req, None
         peer.count("retries")
@@ -310,7 +408,8 @@ def client(peer, broker: str, service: str = "echo", requests: int = 10, timeout
     """Send ``requests`` requests to ``service``, one at a time, and check every reply.
 
     Results for the notebook: ``peer.data["replies"]`` (list of (request, reply)),
-    ``peer.data["failed"]`` (requests that got no reply after ``retries`` tries).
+    ``peer.data["failed"]`` (requests that got no reply after ``retries`` tries, or a reply that
+    does not answer them: counted as ``mismatched``).
     """
     replies = peer.data.setdefault("replies", [])
     failed = peer.data.setdefault("failed", [])
@@ -328,8 +427,11 @@ def client(peer, broker: str, service: str = "echo", requests: int = 10, timeout
             continue
         peer.latency("rtt", time.perf_counter() - started)
         expected = WORK.get(service, lambda b: b)([body])
-        if reply != expected:
-            raise RuntimeError(f"{service}: sent {body!r}, got {reply!r}")
+        if reply != expected:                   # never accept another request's reply
+            failed.append(body.decode())
+            peer.count("mismatched")
+            peer.log("mismatched", request=body, reply=reply)
+            continue
         replies.append((body.decode(), reply[0].decode()))
         peer.count("replies")
         if interval and not peer.sleep(interval):
@@ -343,7 +445,7 @@ def mmi_lookup(peer, broker: str, services: list[str], timeout: float = 0.5):
     req = None
     for name in services:
         req, reply = mdp_request(peer, req, broker, b"mmi.service", [name.encode()], timeout)
-        answers[name] = reply[0].decode() if reply else "no answer"
+        answers[name] = reply[0].decode(errors="replace") if reply else "no answer"
     peer.data["done"] = True
 
 

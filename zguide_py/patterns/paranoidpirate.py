@@ -40,8 +40,8 @@ import time
 
 import zmq
 
-from .lazypirate import client
-from .simplepirate import worker_identity
+from .lazypirate import client, malformed
+from .simplepirate import split_envelope, worker_identity
 
 PPP_READY = b"\x01"        # worker -> queue: "I am here, send me work"
 PPP_HEARTBEAT = b"\x02"    # both ways: "I am still alive"
@@ -54,7 +54,10 @@ INTERVAL_MAX = 0.8         # the back-off doubles up to this (s)
 
 def queue(peer, frontend: str, backend: str, interval: float = HEARTBEAT_INTERVAL,
           liveness: int = HEARTBEAT_LIVENESS):
-    """ROUTER frontend for clients, ROUTER backend for workers; heartbeats to and from workers."""
+    """ROUTER frontend for clients, ROUTER backend for workers; heartbeats to and from workers.
+    Every message is checked first: a request the queue cannot route back is dropped before it
+    costs a worker, and a worker that sends what 6/PPP does not allow is forgotten (its next
+    heartbeat brings it back, ready), so no worker is ever left waiting for nothing."""
     front = peer.socket(zmq.ROUTER)
     front.bind(frontend)
     back = peer.socket(zmq.ROUTER)
@@ -65,47 +68,47 @@ def queue(peer, frontend: str, backend: str, interval: float = HEARTBEAT_INTERVA
     for name in ("ready", "heartbeats_in", "heartbeats_out", "requests", "replies", "purged"):
         peer.counter(name)
 
-    def make_ready(address: bytes) -> None:
-        if address not in ready:
-            ready.append(address)
-
+    workers_only = zmq.Poller()
+    workers_only.register(back, zmq.POLLIN)
+    both = zmq.Poller()
+    both.register(back, zmq.POLLIN)
+    both.register(front, zmq.POLLIN)
     heartbeat_at = time.monotonic() + interval
     while peer.running:
-        poller = zmq.Poller()
-        poller.register(back, zmq.POLLIN)
-        if ready:                        # take requests only when a worker can do them
-            poller.register(front, zmq.POLLIN)
-        events = peer.poll(poller, interval)
+        # take requests only when a worker can do them; wake for the next heartbeat or deadline
+        events = peer.poll(both if ready else workers_only, until_due(heartbeat_at, expiry))
 
         if back in events:
             address, *message = back.recv_multipart()
             peer.throttle()              # a stalled queue: the workers stop hearing from it
-            worker, known = address.decode(errors="replace"), address in expiry
-            expiry[address] = time.monotonic() + liveness * interval
-            peer.log("heard", worker=worker)
-            if message == [PPP_READY]:
-                if address in ready:
-                    ready.remove(address)
-                make_ready(address)
+            worker, known, kind = address.decode(errors="replace"), address in expiry, what(message)
+            if kind is None:             # not 6/PPP: forget the sender until it heartbeats again
+                malformed(peer, message, "not READY, HEARTBEAT nor [client, '', reply...]")
+                forget(expiry, ready, address)
+            else:
+                expiry[address] = time.monotonic() + liveness * interval
+                peer.log("heard", worker=worker)
+            if kind == "ready":
+                make_ready(ready, address, again=True)
                 peer.count("ready")
                 peer.log("ready", worker=worker)
-            elif message == [PPP_HEARTBEAT]:
+            elif kind == "heartbeat":
                 peer.count("heartbeats_in")
                 peer.log("heartbeat", worker=worker)
                 if not known:            # a worker that knew an earlier queue: alive, so ready
-                    make_ready(address)
-            elif len(message) >= 3:      # [client id, b"", reply...]
+                    make_ready(ready, address)
+            elif kind == "reply":        # [client id, b"", reply...]
                 front.send_multipart(message)
                 peer.count("replies")
-                make_ready(address)
-            else:
-                peer.count("bad")
-                peer.log("bad message", worker=worker, frames=repr(message))
+                make_ready(ready, address)
 
         if front in events and ready:
-            request = front.recv_multipart()         # [client id, b"", request]: to the
-            back.send_multipart([ready.pop(0)] + request)   # worker that has waited longest
-            peer.count("requests")
+            request = front.recv_multipart()         # [client id, b"", request...]: to the
+            if split_envelope(request):              # worker that has waited longest
+                back.send_multipart([ready.pop(0)] + request)
+                peer.count("requests")
+            else:
+                malformed(peer, request, "not [client, '', request...]")
 
         if time.monotonic() >= heartbeat_at:
             for address in expiry:
@@ -115,22 +118,70 @@ def queue(peer, frontend: str, backend: str, interval: float = HEARTBEAT_INTERVA
         purge(peer, expiry, ready)
 
 
+def until_due(heartbeat_at: float, expiry: dict[bytes, float]) -> float:
+    """Seconds until the queue must act: its next heartbeat, or the first worker deadline (so a
+    dead worker is purged right at ``liveness x interval`` after it was last heard, not up to one
+    interval later)."""
+    return max(0.001, min([heartbeat_at, *expiry.values()]) - time.monotonic())
+
+
+def what(message: list[bytes]) -> str | None:
+    """What a worker sent the queue: ``"ready"``, ``"heartbeat"``, ``"reply"`` (an envelope the
+    queue can route back, then a body of one frame or more), or None: not 6/PPP."""
+    if message == [PPP_READY]:
+        return "ready"
+    if message == [PPP_HEARTBEAT]:
+        return "heartbeat"
+    return "reply" if split_envelope(message) else None
+
+
+def make_ready(ready: list[bytes], address: bytes, again: bool = False) -> None:
+    """Put a worker at the end of the ready list (once; ``again``: move it there)."""
+    if again and address in ready:
+        ready.remove(address)
+    if address not in ready:
+        ready.append(address)
+
+
+def forget(expiry: dict[bytes, float], ready: list[bytes], address: bytes) -> None:
+    """Drop a worker from the queue's books: not live, not ready."""
+    expiry.pop(address, None)
+    if address in ready:
+        ready.remove(address)
+
+
 def purge(peer, expiry: dict[bytes, float], ready: list[bytes]) -> None:
     """Forget every worker that has been silent past its deadline: it is dead."""
     now = time.monotonic()
     for address, deadline in list(expiry.items()):
         if deadline < now:
-            del expiry[address]
-            if address in ready:
-                ready.remove(address)
+            forget(expiry, ready, address)
             peer.count("purged")
             peer.log("purge", worker=address.decode(errors="replace"))
+
+
+def parse_request(frames: list[bytes]) -> tuple[list[bytes], list[bytes]] | None:
+    """A 6/PPP REQUEST as a worker gets it: ``(envelope, body)``. The envelope (an address stack
+    ending in the empty delimiter) is optional; the body is one frame or more. None when it is
+    not a request: a lone delimiter, an envelope with no body, or a READY (only workers send it)."""
+    if not frames or frames == [PPP_READY]:
+        return None
+    split = split_envelope(frames)
+    if split is not None:
+        addresses, body = split
+        return addresses + [b""], body
+    if b"" in frames:
+        return None                       # an empty delimiter with no address or no body
+    return [], frames
 
 
 def worker(peer, endpoint: str, interval: float = HEARTBEAT_INTERVAL, liveness: int = HEARTBEAT_LIVENESS,
            interval_init: float = INTERVAL_INIT, interval_max: float = INTERVAL_MAX):
     """DEALER: READY, then echo requests, heartbeat the queue, and reconnect with exponential
-    back-off when the queue has been silent for ``liveness`` intervals."""
+    back-off when the queue has been silent for ``liveness`` intervals. A request may carry an
+    envelope of any depth and a body of any number of frames (6/PPP); a message that is neither a
+    request nor a heartbeat is counted, logged, and answered with READY, so that a queue that
+    took it for a request does not wait for a reply that never comes."""
     attempt = 0
 
     def connect() -> zmq.Socket:
@@ -150,17 +201,19 @@ def worker(peer, endpoint: str, interval: float = HEARTBEAT_INTERVAL, liveness: 
     while peer.running:
         if peer.poll(sock, interval):
             frames = sock.recv_multipart()
-            if len(frames) == 3:          # [client id, b"", request]: do the work, send the reply
-                peer.throttle()           # a slow worker sends no heartbeats meanwhile
-                sock.send_multipart(frames)
-                peer.count("served")
-                peer.log("served", request=frames[-1].decode(errors="replace"))
-            elif frames == [PPP_HEARTBEAT]:
+            request = parse_request(frames)
+            if frames == [PPP_HEARTBEAT]:
                 peer.count("heartbeats_in")
                 peer.log("heartbeat")
+            elif request is not None:     # [client id, b"", request...]: do the work, reply
+                peer.throttle()           # a slow worker sends no heartbeats meanwhile
+                envelope, body = request
+                sock.send_multipart(envelope + body)
+                peer.count("served")
+                peer.log("served", request=body[-1][:64].decode(errors="replace"))
             else:
-                peer.count("bad")
-                peer.log("bad message", frames=repr(frames))
+                malformed(peer, frames, "not a HEARTBEAT nor a request")
+                sock.send(PPP_READY)      # "I did nothing with that: I am still free"
             if alive != liveness:
                 peer.log("liveness", left=liveness)
             alive, backoff = liveness, interval_init

@@ -16,9 +16,50 @@ to the sink when the task is done.
 """
 from __future__ import annotations
 
+import math
 import struct
 
 import zmq
+
+MAX_WORK = 10.0       # seconds: a task asking for more is not one a worker takes
+MAX_BATCHES = 1000    # batches the sink keeps a record of
+
+
+def malformed(peer, frames: list[bytes], why: str) -> None:
+    """Count a message that breaks the protocol, and log it (the lab clips the frames it keeps)."""
+    peer.count("malformed")
+    peer.log("malformed", frames=frames, why=why)
+
+
+def number(frame: bytes) -> int | None:
+    """A decimal number frame (``b"17"``, ``b"-1"``), strictly: at most 18 digits; else None."""
+    digits = frame[1:] if frame[:1] == b"-" else frame
+    return int(frame) if 0 < len(digits) <= 18 and digits.isdigit() else None
+
+
+def parse_task(frames: list[bytes], max_work: float = MAX_WORK) -> tuple[int, int, float] | None:
+    """A task ``[batch, task id, work]`` -> ``(batch, task id, seconds)``, or None if it is not one
+    (the work is a double, finite, from 0 to ``max_work`` seconds)."""
+    if len(frames) != 3 or len(frames[2]) != 8:
+        return None
+    batch, task_id, work = number(frames[0]), number(frames[1]), struct.unpack("!d", frames[2])[0]
+    if batch is None or task_id is None or not (math.isfinite(work) and 0 <= work <= max_work):
+        return None
+    return batch, task_id, work
+
+
+def parse_result(frames: list[bytes]) -> tuple[str, int, int, str] | None:
+    """What reaches the sink: ``("start", batch, tasks, "")`` or ``("result", batch, task id,
+    worker)``, or None if it is neither."""
+    if len(frames) != 3:
+        return None
+    if frames[0] == b"start":
+        batch, tasks = number(frames[1]), number(frames[2])
+        return None if batch is None or tasks is None else ("start", batch, tasks, "")
+    batch, task_id = number(frames[0]), number(frames[1])
+    if batch is None or task_id is None:
+        return None
+    return "result", batch, task_id, frames[2].decode(errors="replace")
 
 
 def ventilator(peer, endpoint: str, sink: str, tasks: int | None = 100, work: float = 0.01,
@@ -50,9 +91,10 @@ def ventilator(peer, endpoint: str, sink: str, tasks: int | None = 100, work: fl
         pass
 
 
-def worker(peer, endpoint: str, sink: str):
+def worker(peer, endpoint: str, sink: str, max_work: float = MAX_WORK):
     """PULL a task, work on it (a sleep that releases the GIL, as real I/O or C code would), PUSH
-    the result to the sink. Keeps the ids it received and finished in ``peer.data``."""
+    the result to the sink. Keeps the ids it received and finished in ``peer.data``. A message that
+    is not a task (or asks for more than ``max_work`` seconds) is counted and logged as malformed."""
     tasks = peer.socket(zmq.PULL)
     tasks.connect(endpoint)
     results = peer.socket(zmq.PUSH)
@@ -63,12 +105,16 @@ def worker(peer, endpoint: str, sink: str):
     in_hand = None
     try:
         while peer.poll(tasks):
-            batch, task_id, work_b = tasks.recv_multipart()
-            in_hand = (int(batch), int(task_id))
+            frames = tasks.recv_multipart()
+            if (task := parse_task(frames, max_work)) is None:
+                malformed(peer, frames, "a task is [batch, task id, seconds of work]")
+                continue
+            batch, task_id, _ = frames
+            in_hand = task[:2]
             received.append(in_hand)
             peer.count("received")
             peer.throttle()                        # a kill during throttle or work ends the role here
-            peer.sleep(struct.unpack("!d", work_b)[0])              # the work
+            peer.sleep(task[2])                    # the work
             if not peer.send(results, [batch, task_id, peer.name.encode()]):
                 break                              # killed while waiting for the sink
             finished.append(in_hand)
@@ -86,8 +132,8 @@ def note_lost_tasks(peer, tasks, in_hand) -> None:
     queued = peer.data["queued"] = []
     try:
         while tasks.poll(0):
-            batch, task_id, _ = tasks.recv_multipart()
-            queued.append((int(batch), int(task_id)))
+            if (task := parse_task(tasks.recv_multipart())) is not None:
+                queued.append(task[:2])
     except zmq.ZMQError:                           # the context is being torn down
         pass
 
@@ -101,21 +147,34 @@ def sink(peer, endpoint: str):
     pull.bind(endpoint)
     batches = peer.data.setdefault("batches", {})
     while peer.poll(pull):
-        first, *rest = pull.recv_multipart()
-        batch = int(rest[0]) if first == b"start" else int(first)
+        frames = pull.recv_multipart()
+        if (result := parse_result(frames)) is None or not may_record(batches, result):
+            malformed(peer, frames, "[b'start', batch, tasks] or [batch, task id, worker], within bounds")
+            continue
+        kind, batch, n, worker_name = result
         record = batches.get(batch)
         if record is None:
             record = batches[batch] = {"expected": None, "results": {}, "started": peer.now(), "seconds": None}
-        if first == b"start":
-            record["expected"] = int(rest[1])
+        if kind == "start":
+            record["expected"] = n
         else:
-            task_id, worker_name = int(rest[0]), rest[1].decode()
-            record["results"][task_id] = worker_name
+            record["results"][n] = worker_name
             peer.count("results")
         if record["seconds"] is None and len(record["results"]) == record["expected"]:
             record["seconds"] = peer.now() - record["started"]
             peer.log("batch done", batch=batch, seconds=round(record["seconds"], 4))
         peer.throttle()
+
+
+def may_record(batches: dict, result: tuple[str, int, int, str]) -> bool:
+    """The sink's bounds: at most MAX_BATCHES batches; a result's task id below the batch's
+    expected count once that is known (-1: a batch that goes on forever)."""
+    kind, batch, n, _ = result
+    record = batches.get(batch)
+    if record is None:
+        return len(batches) < MAX_BATCHES
+    expected = record["expected"]
+    return kind == "start" or expected is None or expected < 0 or n < expected
 
 
 # ---- helper for the notebook and the tests --------------------------------------------------------

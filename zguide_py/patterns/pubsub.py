@@ -41,6 +41,27 @@ def _b(text) -> bytes:
     return text if isinstance(text, bytes) else str(text).encode()
 
 
+def malformed(peer, frames: list[bytes], why: str) -> None:
+    """Count a message that breaks the protocol, and log it (the lab clips the frames it keeps)."""
+    peer.count("malformed")
+    peer.log("malformed", frames=frames, why=why)
+
+
+def number(frame: bytes) -> int | None:
+    """A decimal number frame (``b"17"``), strictly: ASCII digits, at most 18 of them; else None."""
+    return int(frame) if 0 < len(frame) <= 18 and frame.isdigit() else None
+
+
+def parse_data(frames: list[bytes]) -> tuple[str, int, str] | None:
+    """A data message ``[topic, seq, source]`` -> ``(topic, seq, source)``, or None if it is not one."""
+    if len(frames) != 3 or (seq := number(frames[1])) is None:
+        return None
+    try:
+        return frames[0].decode(), seq, frames[2].decode()
+    except UnicodeDecodeError:
+        return None
+
+
 def messages(topics: list[bytes], source: bytes):
     """The publisher's data messages, forever: ``[topic, seq within that topic, source]``, cycling
     through ``topics``."""
@@ -130,14 +151,16 @@ def subscriber(peer, endpoint, topics: Iterable[str] | None = ("",), sync=None, 
     entries = peer.data.setdefault("log", [])
     per_topic = peer.data.setdefault("per_topic", {})
     while peer.poll(sub):
-        topic, *rest = sub.recv_multipart()
-        if topic.startswith(b"!"):                     # control message (a late hello): not data
+        frames = sub.recv_multipart()
+        if frames[0].startswith(b"!"):                 # control message (a late hello): not data
             continue
-        seq, source = rest
-        key = topic.decode()
+        if (data := parse_data(frames)) is None:       # checked before it is counted or kept
+            malformed(peer, frames, "data is [topic, seq, source]")
+            continue
+        key, seq, source = data
         per_topic[key] = per_topic.get(key, 0) + 1
         if len(entries) < log:
-            entries.append((peer.now(), source.decode(), key, int(seq)))
+            entries.append((peer.now(), source, key, seq))
         peer.count("received")                         # last, so a reader that waits on it sees the rest
         peer.throttle()
 
@@ -152,7 +175,7 @@ def say_ready(peer, sub, syncs: list[str]) -> bool:
         if not peer.poll(sub):
             return False
         frames = sub.recv_multipart()
-        if frames[0] == HELLO:
+        if frames[0] == HELLO and len(frames) == 2:    # [!hello, publisher]
             heard.add(frames[1])
     sub.unsubscribe(HELLO)                             # hellos still in flight are filtered out
     for ep in syncs:

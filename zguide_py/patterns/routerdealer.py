@@ -35,7 +35,7 @@ import zmq
 def request_of(body: bytes) -> tuple[str, int | None]:
     """A client's request body ``b"client1:17"`` -> ``("client1", 17)``; no number -> ``(text, None)``."""
     name, _, number = body.decode(errors="replace").partition(":")
-    return name, int(number) if number.isdigit() else None
+    return name, int(number) if number.isascii() and number.isdigit() and len(number) <= 18 else None
 
 
 def client_task(peer, endpoint: str, requests: int | None = 10, window: int = 4,
@@ -82,7 +82,9 @@ def client_task(peer, endpoint: str, requests: int | None = 10, window: int = 4,
             elif name == peer.name and number in expired:
                 peer.count("late")                    # answered after we had given up on it
             else:
-                misrouted.append(frames)
+                peer.count("misrouted")               # kept for the notebook: the first 100
+                if len(misrouted) < 100:
+                    misrouted.append(frames)
         elif not peer.running:
             return
         now = time.perf_counter()

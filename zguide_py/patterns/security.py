@@ -28,14 +28,17 @@ Roles (``python -m zguide_py run security ROLE ...``):
 * ``server``  - REP echo server; with ``cert=`` it is a CURVE server and runs the authenticator,
   with ``passwords=`` a PLAIN server, and ``allow_ips=``/``deny_ips=`` filter by address;
 * ``client``  - REQ client; with ``server_key=`` and ``cert=`` it talks CURVE, with ``username=`` and
-  ``password=`` PLAIN; retries like Lazy Pirate;
+  ``password_file=`` (or ``password_env=``, or ``password=`` in a notebook) PLAIN; retries like Lazy Pirate;
 * ``sink`` / ``source`` - PULL/PUSH stream, for plaintext against CURVE throughput (measured by
   ``zguide_py.views.security.measure_throughput``; ``tools/bench_security.py`` prints the table);
 * ``wiretap`` - a tcp relay with plain Python sockets that keeps the bytes it passes on, to see
   what an eavesdropper sees.
 
 Keys travel as files, as in the guide's "Ironhouse" example: a process is given the *path* of its
-secret certificate and of the server's public one, never a secret key on its command line.
+secret certificate and of the server's public one, never a secret key on its command line. A
+password too: ``password_file=`` or ``password_env=``, since a command line is visible to every
+local user (``/proc/PID/cmdline``). Secret key files are created readable by their owner only
+(0600) from the first byte, in folders that are 0700 when this module creates them.
 """
 from __future__ import annotations
 
@@ -65,6 +68,9 @@ HANDSHAKE_EVENTS = {
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "refused_other",
 }
 _MONITOR_MASK = sum(HANDSHAKE_EVENTS)
+#: parameters whose values are secrets: whoever echoes a role's parameters masks these
+SECRET_PARAMS = frozenset({"password"})
+MAX_SENDERS = 100     # distinct first words the server tallies; the rest count as "(other)"
 _monitor_ids = itertools.count()
 
 
@@ -82,19 +88,54 @@ def create_keys(folder: str, clients: tuple[str, ...] = ("alice",), strangers: t
     allowed = os.path.join(folder, "allowed")
     private = os.path.join(folder, "private")
     for path in (folder, allowed, private):
-        os.makedirs(path, exist_ok=True)
-    server_public, server_secret = zmq.auth.create_certificates(folder, "server")
-    os.chmod(server_secret, 0o600)
+        make_private_folder(path)
+    server_public, server_secret = create_certificates(folder, "server")
     paths = {"server": server_secret, "server_public": server_public, "allowed": allowed}
     for name in (*clients, *strangers):
-        public, secret = zmq.auth.create_certificates(private, name)
-        os.chmod(secret, 0o600)
+        public, secret = create_certificates(private, name)
         if name in clients:
             public = os.path.join(allowed, os.path.basename(public))
             os.replace(os.path.join(private, os.path.basename(public)), public)
         paths[name] = secret
         paths[f"{name}_public"] = public
     return paths
+
+
+def make_private_folder(path: str) -> None:
+    """Create ``path`` (and its parents) if need be; a folder created here is 0700 from the start
+    (an existing one is left as it is: it is the owner's)."""
+    if not os.path.isdir(path):
+        os.makedirs(path, mode=0o700, exist_ok=True)
+
+
+def create_certificates(folder: str, name: str) -> tuple[str, str]:
+    """pyzmq's ``zmq.auth.create_certificates``, with no moment when the secret key file is
+    readable by others: the file is made 0600 (``os.open`` with a mode) before pyzmq writes the
+    key into it (pyzmq opens it for writing, which keeps the mode). Returns (public, secret) paths."""
+    secret = os.path.join(folder, f"{name}.key_secret")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(secret, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)       # a file that was already there, with a looser mode
+    finally:
+        os.close(fd)
+    return zmq.auth.create_certificates(folder, name)
+
+
+def read_password(password: str | None, password_file: str | None, password_env: str | None) -> str | None:
+    """The PLAIN password from exactly one of: the value itself (in a notebook), a file (its first
+    line), or an environment variable. Never from a command line: every local user can read those."""
+    given = [x for x in (password, password_file, password_env) if x is not None]
+    if len(given) > 1:
+        raise ValueError("give the password one way: password_file=, password_env= or password=")
+    if password_file is not None:
+        with open(password_file) as f:
+            return f.readline().rstrip("\r\n")
+    if password_env is not None:
+        if password_env not in os.environ:
+            raise ValueError(f"password_env={password_env!r}: no such environment variable")
+        return os.environ[password_env]
+    return password
 
 
 def load_keys(cert: Any) -> tuple[bytes, bytes | None]:
@@ -124,7 +165,7 @@ class _ZapRecorder(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         text = re.sub(r"\bb'([^']*)'", r"\1", record.getMessage())     # "b'Invalid password'" -> "Invalid password"
-        text = re.sub(r"password=.*", "password=***", text)          # last on the line; no place for it in events
+        text = re.sub(r"password=.*", "password=***", text, flags=re.DOTALL)   # last: all of it goes
         decision = {"DENIED": "zap_denied", "ALLOWED": "zap_allowed"}.get(text.split(" ", 1)[0])
         if decision is not None:
             self.peer.count(decision)
@@ -248,9 +289,8 @@ def drain_monitor(peer, mon: zmq.Socket) -> None:
 def keygen(peer, folder: str, owner: str = "client"):
     """Write a certificate pair OWNER.key (public: give it to whoever must know you) and
     OWNER.key_secret (secret: keep it) into ``folder``. Run once, from the command line."""
-    os.makedirs(folder, exist_ok=True)
-    public, secret = zmq.auth.create_certificates(folder, owner)
-    os.chmod(secret, 0o600)              # the secret key: readable by its owner only
+    make_private_folder(folder)          # 0700 when created here
+    public, secret = create_certificates(folder, owner)   # the secret key: 0600 from the start
     peer.data["public_cert"] = public
     peer.data["secret_cert"] = secret
     peer.data["public_key"] = zmq.auth.load_certificate(public)[0].decode()
@@ -303,7 +343,7 @@ def server(peer, endpoint: str, cert: Any = None, allow: str | None = None, pass
             if rep in events:
                 request = rep.recv_multipart()
                 peer.count("requests")
-                senders[request[-1].split(b" ", 1)[0].decode(errors="replace")] += 1
+                tally_sender(senders, request)
                 peer.throttle()
                 rep.send_multipart(request)
                 peer.count("replies")
@@ -311,12 +351,33 @@ def server(peer, endpoint: str, cert: Any = None, allow: str | None = None, pass
         stop_authenticator(auth)
 
 
+def tally_sender(senders: Counter, request: list[bytes]) -> None:
+    """Count a request by the first word of its body; at most MAX_SENDERS words, then "(other)"
+    (a client sending a new word each time cannot grow the tally without bound)."""
+    word = request[-1][:64].split(b" ", 1)[0].decode(errors="replace")
+    senders[word if word in senders or len(senders) < MAX_SENDERS else "(other)"] += 1
+
+
+def echoed(peer, req: zmq.Socket, request: bytes) -> bool:
+    """Read the reply waiting on ``req``: True when it echoes ``request``; anything else is counted
+    and logged as malformed (the client then retries as after a timeout)."""
+    frames = req.recv_multipart()
+    if frames == [request]:
+        return True
+    peer.count("malformed")
+    peer.log("malformed", frames=frames, why=f"the reply echoes {request!r}")
+    return False
+
+
 def client(peer, endpoint: str, server_key: Any = None, cert: Any = None, requests: int = 10,
            timeout: float = 1.0, retries: int = 0, body: str = "request",
-           username: str | None = None, password: str | None = None):
+           username: str | None = None, password: str | None = None, password_file: str | None = None,
+           password_env: str | None = None):
     """REQ client. With ``server_key`` (the server's public certificate ``server.key`` or its
     Z85 key) and ``cert`` (this client's ``.key_secret``, or a (public, secret) pair) it talks
-    CURVE; with ``username`` and ``password``, PLAIN; with none of them, plaintext. Each request
+    CURVE; with ``username`` and a password, PLAIN; with none of them, plaintext. The password comes
+    from ``password_file`` (its first line) or the environment variable ``password_env``; a
+    notebook may pass ``password`` itself. A reply that is not the echo counts as "malformed". Each request
     waits ``timeout`` s for its reply; then, like Lazy Pirate, the client closes its socket, opens a
     new one and resends, ``retries`` times, before it gives up (``peer.data["gave_up"]``)."""
     answered = peer.data.setdefault("answered", [])
@@ -327,8 +388,9 @@ def client(peer, endpoint: str, server_key: Any = None, cert: Any = None, reques
             raise ValueError("a CURVE client needs its own certificate too: cert=NAME.key_secret")
         public, secret = load_keys(cert)
         curve = (server_public, public, secret)
+    password = read_password(password, password_file, password_env)
     if (username is None) != (password is None):
-        raise ValueError("PLAIN needs both username= and password=")
+        raise ValueError("PLAIN needs both username= and a password (password_file= or password_env=)")
     if username is not None and curve is not None:
         raise ValueError("a client speaks one mechanism: CURVE (server_key=, cert=) or PLAIN (username=, password=)")
 
@@ -362,11 +424,11 @@ def client(peer, endpoint: str, server_key: Any = None, cert: Any = None, reques
         for tries in range(retries + 1):
             req.send(request)
             peer.count("requests")
-            if reply_within(timeout):
+            if reply_within(timeout) and echoed(peer, req, request):
                 break
             if not peer.running:
                 return
-            peer.count("timeouts")
+            peer.count("timeouts")           # no reply (or not the echo) in time
             peer.log("timeout", request=n, after=timeout)
             peer.close_socket(req)          # a REQ that got no reply cannot send again: start over
             peer.close_socket(mon)
@@ -374,9 +436,6 @@ def client(peer, endpoint: str, server_key: Any = None, cert: Any = None, reques
                 peer.data["gave_up"] = n
                 return
             req, mon = open_req()
-        reply = req.recv()
-        if reply != request:
-            raise RuntimeError(f"reply {reply!r} does not match request {request!r}")
         answered.append(n)
         peer.count("replies")
         peer.throttle()

@@ -37,9 +37,22 @@ import os
 
 import zmq
 
-from .lazypirate import client
+from .lazypirate import client, malformed
 
 READY = b"\x01"          # a worker's first message: "send me work"
+
+
+def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]] | None:
+    """``[address..., b"", body...]`` -> ``(addresses, body)``: at least one address (routing ids
+    are never empty, so the first empty frame is the delimiter) and a body of one frame or more.
+    None when the message has no such envelope: it cannot be routed back, so it is malformed."""
+    try:
+        i = frames.index(b"")
+    except ValueError:
+        return None
+    if i == 0 or i == len(frames) - 1:
+        return None
+    return frames[:i], frames[i + 1:]
 
 
 def worker_identity(peer, attempt: int = 0) -> bytes:
@@ -55,7 +68,8 @@ def worker_name(identity: bytes | str) -> str:
 
 
 def queue(peer, frontend: str, backend: str):
-    """Two ROUTERs and a list of ready workers. Reads the frontend only while a worker is ready."""
+    """Two ROUTERs and a list of ready workers. Reads the frontend only while a worker is ready.
+    Every message is checked first (:func:`split_envelope`); a malformed one is counted and dropped."""
     front = peer.socket(zmq.ROUTER)
     front.bind(frontend)
     back = peer.socket(zmq.ROUTER)
@@ -74,18 +88,24 @@ def queue(peer, frontend: str, backend: str):
     while peer.running:
         events = peer.poll(both if workers else workers_only)   # {} once the lab kills the queue
         if back in events:
-            address, _empty, *message = back.recv_multipart()
+            address, *message = back.recv_multipart()
             peer.throttle()
+            if message[:1] != [b""] or not (message[1:] == [READY] or split_envelope(message[1:])):
+                malformed(peer, message, "not ['', READY] nor ['', client, '', reply]")
+                continue                      # a peer that breaks the protocol gets no work
             if address not in workers:
                 workers.append(address)       # any message from a worker means it is free again
-            if message == [READY]:
+            if message[1:] == [READY]:
                 peer.count("ready")
                 peer.log("ready", worker=address.decode(errors="replace"))
             else:
-                front.send_multipart(message)  # [client id, b"", reply]
+                front.send_multipart(message[1:])   # [client id, b"", reply]
                 peer.count("replies")
         if front in events and workers:
             request = front.recv_multipart()  # [client id, b"", request]
+            if not split_envelope(request):
+                malformed(peer, request, "not [client, '', request]")
+                continue
             address = workers.pop(0)
             back.send_multipart([address, b""] + request)
             peer.count("requests")

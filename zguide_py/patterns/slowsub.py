@@ -123,6 +123,10 @@ def subscriber(peer, endpoint: str, rcvhwm: int = 1000, rcvbuf: int | None = Non
     oldest = 0.0
     while peer.poll(sub):
         frame = sub.recv()
+        if not well_formed(frame):                    # not ours: counted and logged, never fatal
+            peer.count("malformed")
+            peer.log("malformed", frames=[frame], why="not a data message nor an end marker")
+            continue
         if frame[:1] == b"E":                         # the publisher is done: count the tail
             _, epoch, total = END.unpack_from(frame)
             tally.end(epoch, total)
@@ -141,6 +145,13 @@ def subscriber(peer, endpoint: str, rcvhwm: int = 1000, rcvbuf: int | None = Non
         oldest = max(oldest, age)
         peer.data["max_age_seen"] = oldest
         peer.throttle()
+
+
+def well_formed(frame: bytes) -> bool:
+    """A data message (``b"D"`` and at least :data:`DATA`'s size) or an end marker (``b"E"``,
+    exactly :data:`END`'s size)."""
+    kind = frame[:1]
+    return (kind == b"D" and len(frame) >= DATA.size) or (kind == b"E" and len(frame) == END.size)
 
 
 class Tally:
