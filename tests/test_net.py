@@ -174,3 +174,25 @@ def test_faults_are_lab_events_and_scenario_steps(lab):
     ids = net.namespaces()
     lab.close()                                          # the lab's close closes its Net
     assert not [ns for ns in ids if ns in znet.namespaces()]
+
+
+UNPRIVILEGED = ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin"]   # root, minus NET_ADMIN
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/setpriv"), reason="setpriv (util-linux) is missing")
+def test_without_net_admin_one_clear_line_and_the_network_notebook_skips_its_sections():
+    env = {k: v for k, v in os.environ.items() if k != "ZGUIDE_REQUIRE_NET"}
+    said = subprocess.run(UNPRIVILEGED + [sys.executable, "-c", "from zguide_py import net; print(net.missing())"],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    assert said.stdout.strip().startswith("network namespaces need root or CAP_NET_ADMIN")
+    assert len(said.stdout.strip().splitlines()) == 1 and not said.stderr
+    run = subprocess.run(UNPRIVILEGED + [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
+                                         "--nbval-current-env", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg",
+                                         "notebooks/19_unreliable_network.ipynb"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert " skipped" in run.stdout and " failed" not in run.stdout
+    required = subprocess.run(UNPRIVILEGED + [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                              "--nbval", "--nbval-current-env", "notebooks/19_unreliable_network.ipynb"],
+                              capture_output=True, text=True, timeout=120, cwd=ROOT, env={**env, "ZGUIDE_REQUIRE_NET": "1"})
+    assert required.returncode != 0 and "must run here" in required.stdout + required.stderr

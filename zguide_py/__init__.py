@@ -15,7 +15,7 @@ from .peer import Peer
 from .scenario import Report, Scenario
 
 __all__ = ["Lab", "LabError", "PeerFailed", "UnknownPeer", "Peer", "Scenario", "Report", "Event",
-           "SeqChecker", "summarize", "close_all", "live_labs", "show_source"]
+           "SeqChecker", "summarize", "close_all", "live_labs", "show_source", "show_example"]
 __version__ = "0.1.0"
 
 
@@ -25,3 +25,18 @@ def show_source(*objects):
     from IPython.display import Code, display
     for obj in objects:
         display(Code(inspect.getsource(obj), language="python"))
+
+
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"
+
+
+def show_example(*names: str):
+    """Display scripts of ``examples/`` (the pattern in plain pyzmq, without the lab), each under
+    the command that runs it. ``names`` are file names without ``.py``: ``show_example("mdworker")``."""
+    from IPython.display import Code, Markdown, display
+    for name in names:
+        path = EXAMPLES / f"{name}.py"
+        if not path.is_file():
+            raise LabError(f"no example {name!r}: the scripts are in {EXAMPLES} (a clone of the repository)")
+        display(Markdown(f"`examples/{name}.py`, run it with `python examples/{name}.py --help`:"))
+        display(Code(path.read_text(), language="python"))

@@ -25,7 +25,7 @@ import time
 
 import zmq
 
-from zguide_py import Lab, Scenario, show_source
+from zguide_py import Lab, Scenario, show_source, show_example
 from zguide_py.patterns import basics
 from zguide_py.plots import report_figure
 from zguide_py.widgets import Panel
@@ -308,6 +308,23 @@ check.close()
 # dropped, and the puller that bound at 3 s found nobody sending. Change `3.0` to `1.0` in the
 # scenario and run it again: now the puller binds within the linger and receives all 50.
 # </details>
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/pusher.py` and `examples/puller.py` are this section's PUSH and PULL as plain pyzmq
+# scripts. Run them in two terminals, or put one of them against the workbook's role:
+#
+# ```sh
+# python examples/puller.py --count 10
+# python -m zguide_py run basics.pusher --connect tcp://127.0.0.1:5560 count=10
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('puller', 'pusher')
 
 # %% [markdown]
 # ## Teardown

@@ -22,7 +22,7 @@ import time
 
 import zmq
 
-from zguide_py import Lab, Scenario, show_source, summarize
+from zguide_py import Lab, Scenario, show_source, summarize, show_example
 from zguide_py.patterns import reqrep
 from zguide_py.plots import report_figure
 from zguide_py.widgets import Panel
@@ -281,6 +281,23 @@ with Lab("reqrep-exercise") as ex:
 # second in all, and the two clients share that: each gets at most about 50 replies per second,
 # less the time each round trip spends outside the server. A slow server slows every client.
 # </details>
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/hwserver.py` (REP) and `examples/hwclient.py` (REQ), in plain pyzmq. Either side can be the
+# workbook's role:
+#
+# ```sh
+# python -m zguide_py run reqrep.echo_server --bind tcp://127.0.0.1:5555
+# python examples/hwclient.py --count 5
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('hwserver', 'hwclient')
 
 # %% [markdown]
 # ## Teardown

@@ -29,7 +29,7 @@ import time
 
 import zmq
 
-from zguide_py import Lab, show_source
+from zguide_py import Lab, show_source, show_example
 from zguide_py.patterns import pubsub
 from zguide_py.views import pubsub as pubsub_views
 from zguide_py.widgets import Panel, adder
@@ -378,6 +378,23 @@ with Lab("pubsub-exercise") as ex:
         print("set my_guess above, then re-run this cell")
     else:
         print("your guess:", my_guess, "| right:", my_guess == answer)
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/wuserver.py` publishes weather updates and `examples/wuclient.py` follows one zip
+# code by prefix matching. The subscriber is shown here:
+#
+# ```sh
+# python examples/wuserver.py &
+# python examples/wuclient.py --zipcode 10001 --count 10
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('wuclient')
 
 # %% [markdown]
 # ## Teardown

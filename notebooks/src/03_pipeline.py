@@ -36,7 +36,7 @@ import time
 
 import zmq
 
-from zguide_py import Lab, Scenario, show_source
+from zguide_py import Lab, Scenario, show_source, show_example
 from zguide_py.patterns import pipeline
 from zguide_py.plots import bars_figure, report_figure
 from zguide_py.views import pipeline as pipeline_views
@@ -317,6 +317,24 @@ with Lab("pipeline-exercise") as ex:
     ex.wait_for(lambda: ex_sink.data["batches"].get(0, {}).get("seconds") is not None, timeout=10)
     print(f"the batch took ~{ex_sink.data['batches'][0]['seconds']:.2f} s | your guess: {my_guess}")
     print("all 30 results arrived:", len(ex_sink.data["batches"][0]["results"]) == 30)
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/taskvent.py`, `examples/taskwork.py` and `examples/tasksink.py` are the ventilator, a
+# worker and the sink. The worker is shown; start the sink first, then any number of workers, then
+# the ventilator:
+#
+# ```sh
+# python examples/tasksink.py & python examples/taskwork.py & python examples/taskwork.py &
+# python examples/taskvent.py
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('taskwork')
 
 # %% [markdown]
 # ## Teardown

@@ -41,7 +41,7 @@
 # %%
 import zmq
 
-from zguide_py import Lab, Scenario, show_source, summarize
+from zguide_py import Lab, Scenario, show_source, summarize, show_example
 from zguide_py.flow import Flow
 from zguide_py.patterns import routerdealer as rd
 from zguide_py.views import routerdealer as rd_views
@@ -423,6 +423,23 @@ if not all(results):
 #
 # A ROUTER on the way back pops one identity per hop, so the reply retraces the request's path.
 # </details>
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/asyncsrv.py` is the asynchronous server (ROUTER frontend, DEALER backend, worker
+# threads, `zmq.proxy` between) and `examples/asynccli.py` a DEALER client with requests in flight:
+#
+# ```sh
+# python examples/asyncsrv.py --workers 4 &
+# python examples/asynccli.py
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('asyncsrv')
 
 # %% [markdown]
 # ## Teardown

@@ -50,7 +50,7 @@
 # %%
 import zmq
 
-from zguide_py import Lab, show_source, summarize
+from zguide_py import Lab, show_source, summarize, show_example
 from zguide_py.flow import Flow
 from zguide_py.patterns import loadbalance as lb
 from zguide_py.views import loadbalance as lb_views
@@ -69,7 +69,9 @@ flow = Flow(lab)
 #   can **check its broker**: a task that arrives while it is busy, or before it said `READY`, is
 #   counted as `arrived_while_busy`.
 # * `simple_broker` - ROUTER frontend, DEALER backend, frames passed on unchanged.
-# * `lru_broker` - ROUTER frontend, ROUTER backend, and a `deque` of ready workers.
+# * `lru_broker` - ROUTER frontend, ROUTER backend, and a `deque` of ready workers. It checks every
+#   message first (`has_envelope`, `worker_says`): a malformed one is counted and dropped, and a peer
+#   that sends one is never made ready.
 #
 # `peer.poll(poller)` waits for the ready sockets (`{}` once the lab kills the broker), and
 # `peer.send(sock, frames)` sends, but waits, killably, while nobody is connected. The worker's check
@@ -280,6 +282,24 @@ with Lab("load-balancing-exercise") as ex:
     share = check.share("worker4")
     print(f"the slow worker took ~{share:.2f} of the tasks | your guess: {my_guess}")
     print("the simple balancer gave it a quarter (within 0.02):", abs(share - 0.25) <= 0.02)
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/lbbroker.py` is the least-recently-used broker, `examples/lbworker.py` a REQ worker
+# that says READY, `examples/lbclient.py` a client. The workbook's workers can serve the script's
+# broker (`python -m zguide_py list` shows each role's endpoints):
+#
+# ```sh
+# python examples/lbbroker.py &
+# python examples/lbworker.py & python examples/lbclient.py
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('lbbroker')
 
 # %% [markdown]
 # ## Teardown

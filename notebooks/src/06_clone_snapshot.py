@@ -43,7 +43,7 @@ import uuid
 import ipywidgets as widgets
 import zmq
 
-from zguide_py import Lab, Scenario, show_source
+from zguide_py import Lab, Scenario, show_source, show_example
 from zguide_py.patterns import clone
 from zguide_py.patterns.clone import KVMsg, clonecli2, clonesrv2
 from zguide_py.views import clone as clone_view
@@ -85,9 +85,11 @@ print("decodes back to the same update:", KVMsg.decode(update.encode()) == updat
 # The client subscribes, asks for a snapshot, then follows the stream. It goes one step further
 # than the guide: if an update's number is not the next one, an update went missing (dropped at the
 # high-water mark, or sent before the subscription reached the server), so it asks for a new snapshot.
+# That step is `follow`. Every message is checked before it is used (`recv_kvmsg`, `snapshot_request`):
+# one that is not a well-formed kvmsg is counted and logged as `malformed`, and dropped.
 
 # %%
-show_source(clonesrv2, clone.send_snapshot, clonecli2, clone.request_snapshot)
+show_source(clonesrv2, clone.send_snapshot, clonecli2, clone.follow, clone.request_snapshot)
 
 # %% [markdown]
 # ## 3. A snapshot by hand
@@ -299,6 +301,23 @@ checks = {
 for what, ok in checks.items():
     print(f"{what}: {ok}")
 assert all(checks.values())
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/clonesrv.py` (model 3 server: numbers, stores, republishes, snapshots) and
+# `examples/clonecli.py` (snapshot, then ordered updates; `--count 0` makes it a model 2 reader):
+#
+# ```sh
+# python examples/clonesrv.py &
+# python examples/clonecli.py --count 0
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('clonecli')
 
 # %% [markdown]
 # ## Teardown

@@ -43,7 +43,7 @@ import re
 import ipywidgets as widgets
 import zmq
 
-from zguide_py import Lab, Scenario, show_source
+from zguide_py import Lab, Scenario, show_source, show_example
 from zguide_py.patterns import clone
 from zguide_py.patterns.clone import KVMsg, clonecli3, clonesrv3
 from zguide_py.views import clone as clone_view
@@ -60,9 +60,12 @@ lab = Lab("clone-updates", sample_interval=0.02)   # sample often: the plot foll
 # each with a fresh uuid and a property `from=<its name>`, and it does **not** apply them when it
 # sends them: they count only when they come back from the server, numbered. It never waits to
 # push: `peer.send(push, ..., timeout=0)` is a send that gives up at once when no server takes it.
+# The server checks each update before it numbers it (`recv_update`): not a kvmsg, a protocol key
+# such as `KTHXBAI`, a body over 32 kB, or a new key once the map holds 10 000, and the update is
+# dropped, counted and logged as `malformed`. One bad client cannot stop the server.
 
 # %%
-show_source(clonesrv3, clonecli3)
+show_source(clonesrv3, clonecli3, clone.recv_update)
 
 # %% [markdown]
 # ## 2. One update by hand
@@ -294,6 +297,23 @@ for name, uuids in lost.items():
 print("pushed = numbered + lost, update by update:",
       sent_total - sum(map(len, lost.values())) == numbered_total)
 assert sent_total - sum(map(len, lost.values())) == numbered_total
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/clonesrv.py` is model 3's server as a script, and `examples/clonecli.py` its client
+# (shown in notebook 06). The workbook's clients can write through the script's server:
+#
+# ```sh
+# python examples/clonesrv.py &
+# python -m zguide_py run clone.clonecli3 --connect snapshot=tcp://127.0.0.1:5556 --connect publisher=tcp://127.0.0.1:5557 --connect collector=tcp://127.0.0.1:5558
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('clonesrv')
 
 # %% [markdown]
 # ## Teardown

@@ -35,7 +35,7 @@ import re
 
 import ipywidgets as widgets
 
-from zguide_py import Lab, Scenario, show_source
+from zguide_py import Lab, Scenario, show_source, show_example
 from zguide_py.patterns import slowsub
 from zguide_py.views import slowsub as slowsub_views
 from zguide_py.widgets import Panel
@@ -57,7 +57,8 @@ SMALL = 8192     # TCP buffer size (bytes) for our sockets: keep the queue where
 # 3 lost messages, counted exactly. It also measures each message's age. With `max_gap` or
 # `max_age` set it is a suicidal snail. Its throttle (the panel's slider) makes it slow. The
 # bookkeeping (the `SeqChecker`, the list of gaps, the counters, a restarted publisher's new epoch, the
-# end marker) lives in its `Tally`, so the loop shows only the pattern. `peer.poll(sub)` waits for
+# end marker) lives in its `Tally`, so the loop shows only the pattern. A frame that is neither a data
+# message nor an end marker (`well_formed`) is counted as malformed and skipped. `peer.poll(sub)` waits for
 # a message, and returns False once the lab kills the subscriber.
 
 # %%
@@ -364,6 +365,23 @@ print(f"from the gap list: ~{total} lost, longest run ~{longest}")
 print("matches the SeqChecker's count:", total == slow.lost)
 print("the longest run is at least one message:", longest >= 1)
 assert total == slow.lost and longest >= 1
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/suisnailpub.py` publishes numbered, time-stamped messages and `examples/suisnail.py` is
+# the suicidal snail: it exits (status 3) at its first gap or stale message.
+#
+# ```sh
+# python examples/suisnailpub.py &
+# python examples/suisnail.py --delay 0.01    # too slow: it kills itself
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('suisnail')
 
 # %% [markdown]
 # ## Teardown

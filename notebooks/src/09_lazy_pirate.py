@@ -46,7 +46,7 @@ import time
 
 import zmq
 
-from zguide_py import Lab, Scenario, show_source
+from zguide_py import Lab, Scenario, show_source, show_example
 from zguide_py.patterns import lazypirate
 from zguide_py.views import pirates
 from zguide_py.widgets import Panel
@@ -98,9 +98,12 @@ req.close(linger=0)
 #
 # The server is a plain REP echo server. It waits with `peer.poll(rep)`, which is `rep.poll` that
 # the lab can interrupt (it returns False once the lab kills the server), and calls
-# `peer.throttle()` for each request, so the lab can stall it. The client is the Lazy Pirate loop:
+# `peer.throttle()` for each request, so the lab can stall it. A request is one frame: anything else is
+# counted as malformed and answered with an empty frame (a REP must answer before it reads again).
+# The client is the Lazy Pirate loop:
 # send, `peer.poll(req, timeout)` for the reply, and on a timeout `peer.close_socket(req)` and a new
-# socket, up to `retries` tries.
+# socket, up to `retries` tries. A reply that is not exactly its request is counted as mismatched and
+# never accepted.
 
 # %%
 show_source(lazypirate.server, lazypirate.client)
@@ -263,6 +266,23 @@ with Lab("lazypirate-exercise") as ex:
     else:
         print("your guess is within 10% of the measurement:", abs(my_guess - max(measured)) <= 0.1 * max(measured))
     assert len(measured) == 3 and all(0.39 <= t <= 0.6 for t in measured), measured   # 4 x 0.1 s, with slack
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/lpclient.py` is the Lazy Pirate client and `examples/lpserver.py` a REP server to kill
+# and restart. The script's client works against the workbook's server, and the other way round:
+#
+# ```sh
+# python -m zguide_py run lazypirate.server --bind tcp://127.0.0.1:5555
+# python examples/lpclient.py --count 20 --timeout 2.5 --retries 3
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('lpclient')
 
 # %% [markdown]
 # ## Teardown

@@ -47,7 +47,7 @@
 # %%
 import zmq
 
-from zguide_py import Lab, Scenario, show_source
+from zguide_py import Lab, Scenario, show_source, show_example
 from zguide_py.patterns import lazypirate, simplepirate
 from zguide_py.views import pirates
 from zguide_py.widgets import Panel, adder
@@ -60,7 +60,9 @@ lab = Lab("simplepirate")
 # The queue uses two pollers, as in the guide: with no ready worker it listens to the backend only, so
 # requests wait in the frontend socket instead of being read with nowhere to go. It waits with
 # `peer.poll(poller)`, the poller's `poll` that the lab can interrupt: it gives the ready sockets, or
-# nothing once the lab kills the queue. The worker is a REQ socket: READY once, then request in,
+# nothing once the lab kills the queue. It checks every message before it acts on it
+# (`split_envelope`): a request with no envelope to route the reply back, or a worker message that is
+# neither READY nor a reply, is counted as malformed and dropped. The worker is a REQ socket: READY once, then request in,
 # reply out. Each worker's REQ socket gets a readable routing id
 # (`worker1/…`) so that the plots can tell who did what.
 
@@ -243,6 +245,24 @@ with Lab("simplepirate-exercise") as ex:
     print("workers known to the new queue:", known, "| your guess:", my_guess)
     print("requests abandoned by a client sent after the restart:", len(ex.peer("client").data["abandoned"]), "of 2")
     assert known == 0 and ex.peer("client").data["abandoned"] == [0, 1]
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/spqueue.py` is the queue and `examples/spworker.py` its REQ worker (READY = 0x01); the
+# clients are `examples/lpclient.py`. Mix them with the workbook's roles:
+#
+# ```sh
+# python examples/spqueue.py &
+# python -m zguide_py run simplepirate.worker --connect tcp://127.0.0.1:5556
+# python examples/lpclient.py --count 10
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('spqueue')
 
 # %% [markdown]
 # ## Teardown

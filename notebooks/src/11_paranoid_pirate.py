@@ -44,7 +44,7 @@
 # %%
 import zmq
 
-from zguide_py import Lab, Scenario, show_source
+from zguide_py import Lab, Scenario, show_source, show_example
 from zguide_py.patterns import lazypirate, paranoidpirate
 from zguide_py.patterns.simplepirate import worker_name
 from zguide_py.views import pirates
@@ -89,8 +89,13 @@ me.close(linger=0)
 # The queue keeps `expiry` (every live worker and its deadline) and `ready` (idle workers, least
 # recently used first). A heartbeat from a worker it does not know means "a worker of an earlier queue
 # that never noticed the restart": it is alive, so it is made ready. It waits with
-# `peer.poll(poller, interval)`, the poller's `poll` that the lab can interrupt, and after each wait it
-# sends heartbeats when they are due and `purge`s the workers past their deadline. The worker polls
+# `peer.poll(poller, until_due(...))`, the poller's `poll` that the lab can interrupt, until its next
+# heartbeat or the first worker deadline, whichever comes first; after each wait it sends heartbeats
+# when they are due and `purge`s the workers past their deadline. Every message is checked first
+# (`what`, `split_envelope`): a request it could not route back is dropped before it costs a worker,
+# and a worker that sends something 6/PPP does not allow is forgotten until its next heartbeat. The
+# worker takes any request 6/PPP allows (an envelope of any depth, a body of several frames) and answers
+# anything else with READY, so no queue waits for a reply that never comes. The worker polls
 # for one interval at a time and counts the silent ones; on zero it backs off and reconnects with a
 # new socket (and a new routing id). Every role logs what it saw as an event with fields
 # (`peer.log("purge", worker=...)`), which the figures below read.
@@ -290,6 +295,25 @@ if my_guess is None:
 else:
     print(f"your guess {my_guess} s matches the rule (liveness x interval + one interval = "
           f"{bound:.1f} s): {abs(my_guess - bound) < 0.01}")
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/ppqueue.py` and `examples/ppworker.py` speak 6/PPP with the spec's heartbeat (1 s,
+# liveness 3), as the workbook's roles do from the command line. The worker is shown; run it next to
+# the workbook's queue:
+#
+# ```sh
+# python -m zguide_py run paranoidpirate.queue --bind frontend=tcp://127.0.0.1:5555 --bind backend=tcp://127.0.0.1:5556
+# python examples/ppworker.py --connect tcp://127.0.0.1:5556
+# python examples/lpclient.py --count 10
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('ppworker')
 
 # %% [markdown]
 # ## Teardown

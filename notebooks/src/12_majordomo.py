@@ -32,7 +32,7 @@ import time
 
 import zmq
 
-from zguide_py import Lab, Scenario, show_source, summarize
+from zguide_py import Lab, Scenario, show_source, summarize, show_example
 from zguide_py.flow import Flow
 from zguide_py.patterns import majordomo
 from zguide_py.patterns.majordomo import worker_name
@@ -128,8 +128,11 @@ lab.remove("tutor")
 # them. Its loop waits with `peer.poll(router, heartbeat)` (the socket's `poll`, which the lab can
 # interrupt). Every heartbeat it forgets workers it has not heard from for `liveness` heartbeats (and
 # puts the request such a worker was holding back at the *front* of its queue: MDP assumes requests
-# may safely run twice), then heartbeats the workers it still believes in. What it does is logged as
-# events with fields, `peer.log("worker removed", worker=..., why=...)`, which section 4 reads.
+# may safely run twice), then heartbeats the workers it still believes in, and forgets services that
+# have no worker and no request left (so a stranger asking for a million names cannot fill its
+# memory). Every message is checked first (`parse_at_broker`): a malformed one is counted and logged,
+# never acted on, and a worker that sends one is disconnected. What it does is logged as events with
+# fields, `peer.log("worker removed", worker=..., why=...)`, which section 4 reads.
 
 # %%
 show_source(majordomo.broker)
@@ -358,6 +361,24 @@ ok = lab.peer("ask").data["mmi"]["reverse"] == "200" and \
     lab.peer("c_rev").data["replies"] == [(f"reverse {n}", f"reverse {n}"[::-1]) for n in range(3)]
 print("self-check passed:", ok)
 assert ok
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/mdbroker.py`, `examples/mdworker.py` and `examples/mdclient.py` speak 7/MDP with its
+# heartbeat (2.5 s, liveness 3). The worker is shown; run it next to the workbook's broker:
+#
+# ```sh
+# python -m zguide_py run majordomo.broker --bind tcp://127.0.0.1:5555
+# python examples/mdworker.py --service echo
+# python examples/mdclient.py --service echo --count 10
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('mdworker')
 
 # %% [markdown]
 # ## Teardown

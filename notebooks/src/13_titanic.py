@@ -43,7 +43,7 @@ import uuid
 
 import zmq
 
-from zguide_py import Lab, Scenario, show_source
+from zguide_py import Lab, Scenario, show_source, show_example
 from zguide_py.patterns import majordomo, titanic
 from zguide_py.views import titanic as titanic_views
 from zguide_py.widgets import Panel
@@ -129,15 +129,24 @@ hand.close()
 # ## 2. The roles
 #
 # Each service is a Majordomo worker whose work is one file operation. Files are written to a
-# temporary name, `fsync`ed and renamed, so a crash never leaves half a request behind.
+# temporary name, `fsync`ed and renamed, and then the folder itself is `fsync`ed (without that the
+# rename may be lost in a power cut), so a crash never leaves half a request behind. Each file is a
+# *record* with a version, the length of each frame and a checksum, and is checked when it is read:
+# a damaged file is moved aside to `quarantine/`, logged, and its ticket answered with an error,
+# instead of killing the role that read it. A request for a `titanic.*` service is refused (400).
 
 # %%
 show_source(titanic.store_request, titanic.fetch_reply, titanic.close_ticket, titanic.titanic_service)
 
 # %% [markdown]
-# The dispatcher takes the oldest request without a reply, asks `mmi.service` whether its service
-# is offered, sends it, and writes the reply. When the broker does not answer, it tries again later.
-# Everything it needs is in the folder, so it can be killed and restarted at any moment.
+# The dispatcher looks at the folder once, when it starts; after that `titanic.request` hands it
+# each new ticket through its inbox. It takes the oldest request of a service, asks `mmi.service`
+# whether the service is offered, sends it, and writes the reply. When the broker does not answer,
+# it tries again later. A service nobody offers is asked about again every `retry` seconds (once
+# per service, not per ticket), and when it has been missing for `patience` seconds (60 by
+# default) its tickets are answered `400` with a reason. Everything it needs is in the folder, so
+# it can be killed and restarted at any moment. The client treats `300` (pending) and `500`
+# (Titanic could not answer now) as "ask again later", and `400` as final.
 
 # %%
 show_source(titanic.dispatcher, titanic.client)
@@ -292,6 +301,24 @@ expected = {ticket for ticket in titanic.pending(folder) + replied
 ok = mine == expected and not mine & set(client.data["tickets"])
 print("self-check passed:", ok)
 assert ok
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/titanic.py` runs Titanic's three services and its dispatcher on a folder (9/TSP), on any
+# Majordomo broker; `examples/ticlient.py` is the client (shown): request, poll by ticket, close.
+#
+# ```sh
+# python examples/mdbroker.py & python examples/mdworker.py --service echo &
+# python examples/titanic.py &
+# python examples/ticlient.py --count 5
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('ticlient')
 
 # %% [markdown]
 # ## Teardown (the folder is deleted with the lab)

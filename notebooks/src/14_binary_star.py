@@ -46,7 +46,7 @@
 # %%
 import zmq
 
-from zguide_py import Lab, Scenario, show_source
+from zguide_py import Lab, Scenario, show_source, show_example
 from zguide_py.patterns import binarystar as bstar
 from zguide_py.views import binarystar as bstar_view
 from zguide_py.widgets import Panel
@@ -278,6 +278,23 @@ with Lab("binarystar-exercise") as ex:
         print(f"the measured silence was at least your guess ({my_guess} s):", quiet >= my_guess,
               "| your guess is the rule's minimum, 2 heartbeats:", abs(my_guess - 2 * 0.05) < 0.005)
     assert quiet >= 2 * 0.05
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/bstarsrv.py` is the pair's state machine (`--primary` or `--backup`) and
+# `examples/bstarcli.py` the client that fails over between them.
+#
+# ```sh
+# python examples/bstarsrv.py --primary & python examples/bstarsrv.py --backup &
+# python examples/bstarcli.py
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('bstarsrv')
 
 # %% [markdown]
 # ## Teardown

@@ -39,7 +39,7 @@
 # cell prints is the same on every run.
 
 # %%
-from zguide_py import Lab, Scenario, show_source, summarize
+from zguide_py import Lab, Scenario, show_source, summarize, show_example
 from zguide_py.patterns import freelance
 from zguide_py.views import freelance as freelance_view
 from zguide_py.widgets import Panel
@@ -285,6 +285,24 @@ with Lab("freelance-exercise") as ex:
     else:
         print("your guess was within 25% of it:", abs(my_guess - slowest) <= 0.25 * slowest)
     assert answered and slowest >= 0.2
+
+# %% [markdown]
+# ## The pattern without the lab
+#
+# `examples/flserver1.py` is a REP echo server for models 1 and 2, `examples/flclient1.py` the
+# sequential client, `examples/flclient2.py` the shotgun (shown), and `examples/flserver.py` /
+# `examples/flclient.py` model 3 (10/FLP).
+#
+# ```sh
+# python examples/flserver1.py --bind tcp://127.0.0.1:5555 & python examples/flserver1.py --bind tcp://127.0.0.1:5556 &
+# python examples/flclient2.py --servers tcp://127.0.0.1:5555 tcp://127.0.0.1:5556
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('flclient2')
 
 # %% [markdown]
 # ## Teardown

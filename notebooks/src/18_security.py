@@ -45,7 +45,7 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import AuthenticationThread
 
-from zguide_py import Lab, Scenario, show_source
+from zguide_py import Lab, Scenario, show_source, show_example
 from zguide_py.patterns import security
 from zguide_py.plots import report_figure
 from zguide_py.views import security as security_view
@@ -510,7 +510,25 @@ assert not before_restart and after_restart
 # Restarting is one way; `auth.configure_curve(location=folder)` can also be called again on a running
 # authenticator, and `configure_curve_callback` asks your own function about every key instead of a
 # folder (a database, a revocation list...).
+
+# %% [markdown]
+# ## The pattern without the lab
 #
+# `examples/ironkeys.py` makes CURVE certificates, `examples/ironserver.py` (shown) is a REP server
+# that lets in only known clients, `examples/ironclient.py` its client.
+#
+# ```sh
+# python examples/ironkeys.py certs
+# python examples/ironserver.py --certs certs & python examples/ironclient.py --certs certs
+# ```
+#
+# Every script is plain pyzmq, with no import of `zguide_py`: copy it into your own code.
+# [`examples/README.md`](../examples/README.md) lists them all.
+
+# %%
+show_example('ironserver')
+
+# %% [markdown]
 # ## Teardown
 
 # %%

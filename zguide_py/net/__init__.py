@@ -51,7 +51,7 @@ class NetError(LabError):
 
 def missing() -> str | None:
     """What this machine lacks to build a Net, as one line with how to get it; None if nothing."""
-    if os.geteuid() != 0 and not _has_cap_net_admin():
+    if not _has_cap_net_admin():           # root without it (a container, setpriv) cannot either
         return ("network namespaces need root or CAP_NET_ADMIN: run with sudo, or in a container "
                 "started with --cap-add NET_ADMIN")
     for tool, package in (("ip", "iproute2"), ("tc", "iproute2"), ("iptables", "iptables")):

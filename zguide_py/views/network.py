@@ -50,24 +50,30 @@ def detection(report, peers, cut: float, heal: float) -> dict[str, dict[str, Any
     return out
 
 
-def detection_figure(report, peers, cut: float, heal: float):
-    """Ticks per second per listener, the cut and heal marked, and where each one noticed."""
+def detection_figure(report, peers, cut: float, heal: float, sender: str = "ticker"):
+    """Ticks received so far, per listener, beside the ticks sent: during the cut every line is
+    flat; after the heal a listener whose connection survived catches up with the backlog TCP kept,
+    one that reconnected carries on from where it is, and the gap is what it lost. An x marks where
+    a listener gave its connection up."""
     fig = new_figure(9, 3.8)
     ax = fig.add_subplot()
+    times, sent = _counts(report, sender, "sent")
+    if times:
+        ax.plot(times, sent, color="0.6", linewidth=5, alpha=0.5, label=f"{sender}: ticks sent")
     for i, name in enumerate(peers):
-        times, rates = report.series.get((name, "received"), ([], []))
-        ax.plot(times, rates, color=f"C{i}", linewidth=2.4 - 0.5 * i, linestyle=("-", "--", ":")[i % 3],
+        times, got = _counts(report, name, "received")
+        ax.plot(times, got, color=f"C{i}", linewidth=2.2 - 0.4 * i, linestyle=("-", "--", ":")[i % 3],
                 label=f"{name}: ticks received")
         lost = [e.t for e in report.events if e.peer == name and e.kind == "disconnected"]
-        if lost:
-            ax.scatter(lost, [0] * len(lost), marker="x", s=60, color=f"C{i}", zorder=5,
-                       label=f"{name}: connection given up")
+        if lost and times:
+            ys = [got[min(range(len(times)), key=lambda k: abs(times[k] - t))] for t in lost]
+            ax.scatter(lost, ys, marker="x", s=70, color=f"C{i}", zorder=5, label=f"{name}: gave the connection up")
     ax.set_xlim(0, report.duration)
+    ax.set_ylim(bottom=0)
     mark_events(ax, report.events, kinds=("cut", "heal"))
     ax.set_xlabel("time since start of run (s)")
-    ax.set_ylabel("ticks received per second")
-    ax.set_title("a cut link: who noticed, and when the ticks came back")
-    ax.set_ylim(bottom=0)
+    ax.set_ylabel("ticks so far (since the run began)")
+    ax.set_title("a cut link: flat during the cut; who caught up after the heal")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     return fig

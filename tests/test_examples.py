@@ -1,0 +1,640 @@
+"""The plain-pyzmq scripts in examples/: each runs over tcp on loopback against its partner script
+and against the workbook's roles (``python -m zguide_py run ...``), both ways where both exist.
+
+Every process is a child of the test and is killed in the fixture's teardown. Tests wait on output
+lines or status counters with a bound, never on fixed sleeps; every port comes from free_tcp_port.
+Heartbeats are short and given explicitly on both sides.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from zguide_py.lab import free_tcp_port
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SCRIPTS = sorted(EXAMPLES.glob("*.py"))
+TIMEOUT = 30.0                  # bound for any one wait (a loaded 2-core machine is slow to start Pythons)
+
+
+def ep() -> str:
+    return f"tcp://127.0.0.1:{free_tcp_port()}"
+
+
+def _default_sigint() -> None:
+    # a child of a shell's background job inherits SIGINT ignored; the scripts must see Ctrl-C
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class Proc:
+    """One child process, its output (stdout and stderr) in a file that is read while it runs."""
+
+    def __init__(self, folder: Path, name: str, argv: list[str]):
+        self.name, self.out = name, folder / f"{name}.out"
+        with open(self.out, "w") as fh:
+            self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, preexec_fn=_default_sigint,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def text(self) -> str:
+        return self.out.read_text()
+
+    def wait_for(self, needle: str, timeout: float = TIMEOUT) -> str:
+        """Wait until ``needle`` is in the output; fail at once if the process ended without it."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            text = self.text()
+            if needle in text:
+                return text
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited {self.proc.returncode} without {needle!r}:\n{self.text()}")
+            time.sleep(0.02)          # polling a file (a bounded wait), not synchronisation by sleep
+        raise AssertionError(f"{self.name}: no {needle!r} within {timeout} s:\n{text}")
+
+    def wait_exit(self, timeout: float = TIMEOUT) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{self.name} still running after {timeout} s:\n{self.text()}") from None
+
+    def interrupt(self) -> int:
+        """Ctrl-C: the script must exit 0, promptly."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        return self.wait_exit(10)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, the sockets vanish without a word."""
+        self.proc.kill()
+        self.proc.wait(10)
+
+    # ---- the workbook's roles print JSON status lines (--json-status) ----
+    def status(self) -> list[dict]:
+        return [json.loads(line) for line in self.text().splitlines() if line.startswith("{")]
+
+    def counts(self) -> dict:
+        lines = self.status()
+        return lines[-1]["counts"] if lines else {}
+
+    def wait_counts(self, what: str, predicate, timeout: float = TIMEOUT) -> dict:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            counts = self.counts()
+            if predicate(counts):
+                return counts
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited {self.proc.returncode} before {what}:\n{self.text()}")
+            time.sleep(0.05)
+        raise AssertionError(f"{self.name}: not {what} within {timeout} s: {self.counts()}")
+
+    def final(self, timeout: float = TIMEOUT) -> dict:
+        """A workbook role that ends by itself: its exit status and its final status line."""
+        assert self.wait_exit(timeout) == 0, self.text()
+        last = self.status()[-1]
+        assert last.get("final") and last["state"] == "done", last
+        return last
+
+
+class Procs:
+    def __init__(self, folder: Path):
+        self.folder, self.all = folder, []
+
+    def script(self, name: str, *args: str, tag: str = "") -> Proc:
+        return self._start(f"{name}{tag}", [sys.executable, str(EXAMPLES / f"{name}.py"), *args])
+
+    def role(self, target: str, *args: str, tag: str = "") -> Proc:
+        """A workbook role as a process: PATTERN.ROLE, --bind/--connect and name=value arguments."""
+        argv = [sys.executable, "-m", "zguide_py", "run", target, *args, "--json-status", "--every", "0.1"]
+        return self._start(f"{target}{tag}", argv)
+
+    def _start(self, name: str, argv: list[str]) -> Proc:
+        proc = Proc(self.folder, f"{len(self.all):02d}-{name}", argv)
+        self.all.append(proc)
+        return proc
+
+    def close(self) -> None:
+        for proc in self.all:
+            if proc.proc.poll() is None:
+                proc.proc.kill()
+                proc.proc.wait(10)
+
+
+@pytest.fixture
+def procs(tmp_path):
+    running = Procs(tmp_path)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def ok(proc: Proc, needle: str, timeout: float = TIMEOUT) -> str:
+    """A script that ends by itself: exit status 0 and ``needle`` in what it printed."""
+    assert proc.wait_exit(timeout) == 0, proc.text()
+    assert needle in proc.text(), proc.text()
+    return proc.text()
+
+
+def stop(*servers: Proc) -> None:
+    for server in servers:
+        assert server.interrupt() == 0, server.text()
+
+
+# ---- every script: plain pyzmq, documented, lint-clean ---------------------------------------------
+
+def test_scripts_use_plain_pyzmq_and_name_their_notebook():
+    assert len(SCRIPTS) >= 30
+    notebooks = {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
+    for path in SCRIPTS:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not any(name.split(".")[0] == "zguide_py" for name in imported), f"{path.name} imports zguide_py"
+        doc = ast.get_docstring(tree) or ""
+        named = re.findall(r"notebooks/(\d\d_\w+\.ipynb)", doc)
+        assert named and all(n in notebooks for n in named), f"{path.name}: docstring names no notebook ({named})"
+        source = path.read_text()
+        assert "zmq.Context.instance" not in source and "while True" not in source, path.name
+
+
+def test_every_notebook_with_scripts_names_them_all_and_shows_one():
+    """examples/README.md maps notebooks to scripts; each such notebook names every one of its
+    scripts in its section "The pattern without the lab", and shows at least one with show_example
+    (whose names must exist)."""
+    table = (EXAMPLES / "README.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| [")]
+    assert len(rows) >= 16, rows
+    for row in rows:
+        notebooks = re.findall(r"\(\.\./notebooks/(\d\d_\w+)\.ipynb\)", row)
+        scripts = set(re.findall(r"`(\w+)\.py", row))
+        assert notebooks and scripts, row
+        shown_any = False
+        for nb in notebooks:
+            src = (ROOT / "notebooks" / "src" / f"{nb}.py").read_text()
+            if "## The pattern without the lab" not in src:
+                continue
+            section = src.split("## The pattern without the lab", 1)[1].split("## Teardown", 1)[0]
+            missing = [name for name in scripts if f"examples/{name}.py" not in section]
+            assert not missing, f"{nb} does not name {missing}"
+            shown = re.findall(r"show_example\(([^)]*)\)", section)
+            for call in shown:
+                for name in ast.literal_eval(f"[{call}]"):
+                    assert (EXAMPLES / f"{name}.py").is_file(), (nb, name)
+            shown_any = shown_any or bool(shown)
+        assert shown_any, f"no notebook of {notebooks} shows its scripts"
+
+
+def test_scripts_pass_ruff():
+    ruff = Path(sys.executable).with_name("ruff")
+    result = subprocess.run([str(ruff), "check", str(EXAMPLES)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---- 00 basics, 01 request-reply, 02 pub-sub, 03 pipeline ------------------------------------------
+
+def test_push_pull(procs):
+    a, b, c = ep(), ep(), ep()
+    puller = procs.script("puller", "--bind", a, "--count", "200")
+    puller.wait_for("ready")
+    procs.script("pusher", "--connect", a, "--count", "200")
+    ours = procs.role("basics.puller", "--bind", b)                 # script pusher -> our puller
+    procs.script("pusher", "--connect", b, "--count", "200", tag="2")
+    theirs = procs.script("puller", "--bind", c, "--count", "200", tag="2")   # our pusher -> script puller
+    theirs.wait_for("ready")
+    procs.role("basics.pusher", "--connect", c, "count=200")
+    ok(puller, "received=200")
+    ok(theirs, "received=200")
+    ours.wait_counts("200 received", lambda c: c.get("received") == 200)
+    stop(ours)
+
+
+def test_request_reply(procs):
+    a, b = ep(), ep()
+    server = procs.script("hwserver", "--bind", a)
+    ours = procs.role("reqrep.echo_server", "--bind", b)
+    server.wait_for("ready")
+    client = procs.script("hwclient", "--connect", a, "--count", "20")
+    their_client = procs.role("reqrep.client", "--connect", a, "requests=20", "timeout=10")
+    our_server_client = procs.script("hwclient", "--connect", b, "--count", "20", tag="2")
+    ok(client, "replies=20 of 20")
+    ok(our_server_client, "replies=20 of 20")
+    assert their_client.final()["counts"]["replies"] == 20
+    stop(server, ours)
+
+
+def test_publish_subscribe(procs):
+    a, b = ep(), ep()
+    server = procs.script("wuserver", "--bind", a, "--rate", "2000", "--zipcodes", "5")
+    ours = procs.role("pubsub.publisher", "--bind", f"endpoint={b}", "topics=['10001 21 60']", "interval=0.001")
+    server.wait_for("ready")
+    client = procs.script("wuclient", "--connect", a, "--zipcode", "10001", "--count", "20")
+    their_sub = procs.role("pubsub.subscriber", "--connect", f"endpoint={a}", "topics=['10001 ']")
+    our_pub_client = procs.script("wuclient", "--connect", b, "--zipcode", "10001", "--count", "20", tag="2")
+    ok(client, "updates=20")
+    ok(our_pub_client, "updates=20 mean temperature for 10001: 21.0")
+    their_sub.wait_counts("20 updates", lambda c: c.get("received", 0) >= 20)
+    stop(server, ours, their_sub)
+
+
+def test_pipeline(procs):
+    a, b, c, d, e, f = (ep() for _ in range(6))
+    # the scripts together: sink, two workers, ventilator
+    sink = procs.script("tasksink", "--bind", b)
+    workers = [procs.script("taskwork", "--connect", a, "--sink", b, "--name", f"w{i}", tag=str(i)) for i in (1, 2)]
+    sink.wait_for("ready")
+    for w in workers:
+        w.wait_for("ready")
+    vent = procs.script("taskvent", "--bind", a, "--sink", b, "--tasks", "40", "--work", "0.002")
+    # a script worker between our ventilator and our sink
+    our_sink = procs.role("pipeline.sink", "--bind", d)
+    procs.script("taskwork", "--connect", c, "--sink", d, tag="3")
+    procs.role("pipeline.ventilator", "--bind", c, "--connect", f"sink={d}", "tasks=40", "work=0.002")
+    # our worker between the script ventilator and the script sink
+    sink2 = procs.script("tasksink", "--bind", f, tag="2")
+    procs.role("pipeline.worker", "--connect", f"endpoint={e}", "--connect", f"sink={f}")
+    sink2.wait_for("ready")
+    vent2 = procs.script("taskvent", "--bind", e, "--sink", f, "--tasks", "40", "--work", "0.002", tag="2")
+    ok(sink, "results=40 of 40")
+    ok(sink2, "results=40 of 40")
+    ok(vent, "sent=40")
+    ok(vent2, "sent=40")
+    our_sink.wait_counts("40 results", lambda c: c.get("results") == 40)
+    stop(*workers)
+
+
+# ---- 04 router-dealer, 05 load balancing, 08 slow subscriber -----------------------------------------
+
+def test_router_dealer(procs):
+    a, front, back = ep(), ep(), ep()
+    server = procs.script("asyncsrv", "--bind", a, "--workers", "3")
+    our_server = procs.role("routerdealer.server_task", "--bind", f"frontend={front}", "--bind", f"backend={back}")
+    procs.role("routerdealer.server_worker", "--connect", back)
+    server.wait_for("ready")
+    client = procs.script("asynccli", "--connect", a, "--count", "30", "--name", "c1")
+    their_client = procs.role("routerdealer.client_task", "--connect", a, "requests=30", "--name", "ours")
+    to_ours = procs.script("asynccli", "--connect", front, "--count", "30", "--name", "c2", tag="2")
+    ok(client, "replies=30 lost=0")
+    ok(to_ours, "replies=30 lost=0")
+    assert their_client.final()["counts"]["replies"] == 30
+    stop(server, our_server)
+    timed = procs.script("asyncsrv", "--bind", ep(), "--seconds", "0.5", tag="2")   # --seconds: TERMINATE
+    ok(timed, "asyncsrv: stopped")
+
+
+def test_load_balancing(procs):
+    f1, b1, f2, b2 = ep(), ep(), ep(), ep()
+    broker = procs.script("lbbroker", "--frontend", f1, "--backend", b1)
+    workers = [procs.script("lbworker", "--connect", b1, "--name", f"w{i}", "--work", "0.005", tag=str(i))
+               for i in (1, 2)]
+    their_worker = procs.role("loadbalance.worker", "--connect", b1, "work=0.005", "--name", "ours")
+    our_broker = procs.role("loadbalance.lru_broker", "--bind", f"frontend={f2}", "--bind", f"backend={b2}")
+    procs.script("lbworker", "--connect", b2, "--name", "w3", tag="3")
+    for proc in (broker, *workers):
+        proc.wait_for("ready")
+    their_worker.wait_for('"state": "running"')       # READY sent: the LRU queue holds all three
+    client = procs.script("lbclient", "--connect", f1, "--count", "30")
+    their_client = procs.role("loadbalance.client", "--connect", f1, "requests=30")
+    to_ours = procs.script("lbclient", "--connect", f2, "--count", "30", tag="2")
+    text = ok(client, "replies=30 of 30")
+    assert "'ours'" in text and "'w1'" in text and "'w2'" in text, text   # every worker took some
+    ok(to_ours, "replies=30 of 30")
+    assert their_client.final()["counts"]["replies"] == 30
+    stop(broker, our_broker, *workers)
+
+
+def test_slow_subscriber(procs):
+    a, b, c, d = ep(), ep(), ep(), ep()
+    # a subscriber that keeps up gets everything; a slow one dies at its first gap or stale message
+    fast = procs.script("suisnail", "--connect", a)
+    procs.script("suisnailpub", "--bind", a, "--rate", "2000", "--count", "1000")
+    slow = procs.script("suisnail", "--connect", b, "--delay", "0.01", "--max-age", "0.2", tag="2")
+    procs.script("suisnailpub", "--bind", b, "--rate", "5000", "--count", "20000", "--sndhwm", "100", tag="2")
+    # the workbook's publisher and subscriber with the scripts
+    from_ours = procs.script("suisnail", "--connect", c, tag="3")
+    procs.role("slowsub.publisher", "--bind", c, "rate=2000", "count=1000")
+    their_sub = procs.role("slowsub.subscriber", "--connect", d)
+    procs.script("suisnailpub", "--bind", d, "--rate", "2000", "--count", "1000", tag="3")
+    ok(fast, "received=1000, kept up")
+    ok(from_ours, "received=1000, kept up")
+    assert slow.wait_exit() == 3 and "dying" in slow.text(), slow.text()
+    their_sub.wait_counts("1000 received", lambda c: c.get("received") == 1000)
+    assert their_sub.counts().get("lost", 0) == 0
+    stop(their_sub)
+
+
+# ---- 09-11 the pirates -------------------------------------------------------------------------------
+
+LP = ["--timeout", "0.3", "--retries", "30"]        # a Lazy Pirate that outlives a restart
+
+
+def test_lazy_pirate_survives_a_server_crash(procs):
+    a, b = ep(), ep()
+    server = procs.script("lpserver", "--bind", a)
+    server.wait_for("ready")
+    client = procs.script("lpclient", "--connect", a, "--count", "40", "--interval", "0.02", *LP)
+    client.wait_for("reply 10 OK")
+    server.kill()                                    # a crash in the middle of the run
+    server2 = procs.script("lpserver", "--bind", a, tag="2")
+    ok(client, "replies=40 abandoned=0")
+    # the workbook's server with the script client, and the other way round
+    our_server = procs.role("lazypirate.server", "--bind", b)
+    to_ours = procs.script("lpclient", "--connect", b, "--count", "20", *LP, tag="2")
+    their_client = procs.role("lazypirate.client", "--connect", a, "requests=20", "timeout=0.5", "retries=20")
+    ok(to_ours, "replies=20 abandoned=0")
+    counts = their_client.final()["counts"]
+    assert counts["replies"] == 20 and counts.get("abandoned", 0) == 0
+    stop(server2, our_server)
+
+
+def test_simple_pirate_survives_a_worker_crash(procs):
+    f1, b1, f2, b2 = ep(), ep(), ep(), ep()
+    queue = procs.script("spqueue", "--frontend", f1, "--backend", b1)
+    workers = [procs.script("spworker", "--connect", b1, "--name", f"w{i}", tag=str(i)) for i in (1, 2)]
+    queue.wait_for("ready")
+    for w in workers:
+        w.wait_for("ready")
+    client = procs.script("lpclient", "--connect", f1, "--count", "40", "--interval", "0.02", *LP)
+    client.wait_for("reply 10 OK")
+    workers[0].kill()                                # its next request is lost: the client retries
+    ok(client, "replies=40 abandoned=0")
+    # the workbook's queue and worker with the scripts
+    our_queue = procs.role("simplepirate.queue", "--bind", f"frontend={f2}", "--bind", f"backend={b2}")
+    procs.script("spworker", "--connect", b2, tag="3")
+    procs.role("simplepirate.worker", "--connect", b1)
+    to_ours = procs.script("lpclient", "--connect", f2, "--count", "20", *LP, tag="2")
+    their_client = procs.role("lazypirate.client", "--connect", f1, "requests=20", "timeout=0.5", "retries=20")
+    ok(to_ours, "replies=20 abandoned=0")
+    assert their_client.final()["counts"]["replies"] == 20
+    stop(queue, our_queue, workers[1])
+
+
+PPP = ["--heartbeat", "0.1", "--liveness", "3"]
+PPW = [*PPP, "--reconnect", "0.1", "--reconnect-max", "0.4"]
+PPP_OURS = ["interval=0.1", "liveness=3"]
+
+
+def test_paranoid_pirate_survives_worker_and_queue_crashes(procs):
+    front, back = ep(), ep()
+    queue = procs.script("ppqueue", "--frontend", front, "--backend", back, *PPP)
+    w1 = procs.script("ppworker", "--connect", back, "--name", "w1", *PPW, tag="1")
+    w2 = procs.script("ppworker", "--connect", back, "--name", "w2", *PPW, tag="2")
+    queue.wait_for("ready")
+    client = procs.script("lpclient", "--connect", front, "--count", "60", "--interval", "0.02", *LP)
+    client.wait_for("reply 10 OK")
+    w1.kill()                                        # the queue purges it within 3 heartbeats
+    procs.script("ppworker", "--connect", back, "--name", "w3", *PPW, tag="3")
+    queue.wait_for("is silent, purged")
+    client.wait_for("reply 30 OK")
+    queue.kill()                                     # the workers reconnect to the new queue by themselves
+    queue2 = procs.script("ppqueue", "--frontend", front, "--backend", back, *PPP, tag="2")
+    ok(client, "replies=60 abandoned=0")              # (w2 reconnected, or heartbeated its way in)
+    stop(queue2, w2)
+
+
+def test_paranoid_pirate_against_the_workbook(procs):
+    f1, b1, f2, b2 = ep(), ep(), ep(), ep()
+    our_queue = procs.role("paranoidpirate.queue", "--bind", f"frontend={f1}", "--bind", f"backend={b1}", *PPP_OURS)
+    procs.script("ppworker", "--connect", b1, *PPW)
+    queue = procs.script("ppqueue", "--frontend", f2, "--backend", b2, *PPP)
+    procs.role("paranoidpirate.worker", "--connect", b2, *PPP_OURS, "interval_init=0.1", "interval_max=0.4")
+    to_ours = procs.script("lpclient", "--connect", f1, "--count", "20", *LP)
+    their_client = procs.role("lazypirate.client", "--connect", f2, "requests=20", "timeout=0.5", "retries=20")
+    ok(to_ours, "replies=20 abandoned=0")
+    assert their_client.final()["counts"]["replies"] == 20
+    # heartbeats flowed both ways: our queue heard the script worker, the script queue kept ours
+    our_queue.wait_counts("a heartbeat from the script worker", lambda c: c.get("heartbeats_in", 0) > 0)
+    assert "purged" not in queue.text(), queue.text()
+    stop(queue, our_queue)
+
+
+# ---- 12 Majordomo, 13 Titanic --------------------------------------------------------------------------
+
+MDP = ["--heartbeat", "0.1", "--liveness", "3"]
+MDW = [*MDP, "--reconnect", "0.1"]
+MDC = ["--timeout", "0.5", "--retries", "20"]
+
+
+def test_majordomo_survives_a_worker_crash(procs):
+    a = ep()
+    broker = procs.script("mdbroker", "--bind", a, *MDP)
+    w1 = procs.script("mdworker", "--connect", a, "--service", "echo", *MDW, tag="1")
+    procs.script("mdworker", "--connect", a, "--service", "echo", *MDW, tag="2")
+    broker.wait_for("ready")
+    client = procs.script("mdclient", "--connect", a, "--count", "40", "--interval", "0.02", *MDC)
+    client.wait_for("reply 10 OK")
+    w1.kill()                                        # the broker forgets it; the client retries
+    procs.script("mdworker", "--connect", a, "--service", "echo", *MDW, tag="3")
+    ok(client, "replies=40 failed=0")
+    broker.wait_for("is silent, forgotten")
+    # the management interface (8/MMI), asked by the workbook
+    mmi = procs.role("majordomo.mmi_lookup", "--connect", a, "services=['echo', 'nope']")
+    assert mmi.final()["data"]["mmi"] == {"echo": "200", "nope": "404"}
+    stop(broker)
+
+
+def test_majordomo_against_the_workbook(procs):
+    a, b = ep(), ep()
+    our_broker = procs.role("majordomo.broker", "--bind", a, "heartbeat=0.1", "liveness=3")
+    procs.script("mdworker", "--connect", a, "--service", "upper", "--upper", *MDW)
+    broker = procs.script("mdbroker", "--bind", b, *MDP)
+    procs.role("majordomo.worker", "--connect", b, "service=upper", "heartbeat=0.1", "liveness=3")
+    to_ours = procs.script("mdclient", "--connect", a, "--service", "upper", "--expect", "upper", "--count", "20", *MDC)
+    their_client = procs.role("majordomo.client", "--connect", b, "service=upper", "requests=20", "retries=20")
+    ok(to_ours, "replies=20 failed=0")
+    assert their_client.final()["counts"]["replies"] == 20
+    stop(broker, our_broker)
+
+
+def test_titanic(procs, tmp_path):
+    a, b = ep(), ep()
+    # all scripts: broker, worker, Titanic, client
+    broker = procs.script("mdbroker", "--bind", a, *MDP)
+    procs.script("mdworker", "--connect", a, "--service", "echo", *MDW)
+    titanic = procs.script("titanic", "--connect", a, "--folder", str(tmp_path / "t1"), *MDP, "--timeout", "0.5")
+    client = procs.script("ticlient", "--connect", a, "--count", "5", "--timeout", "0.5", "--poll", "0.05")
+    # the script Titanic on the workbook's broker and worker, with the script and workbook clients
+    our_broker = procs.role("majordomo.broker", "--bind", b, "heartbeat=0.1", "liveness=3")
+    procs.role("majordomo.worker", "--connect", b, "service=echo", "heartbeat=0.1", "liveness=3")
+    titanic2 = procs.script("titanic", "--connect", b, "--folder", str(tmp_path / "t2"), *MDP, "--timeout", "0.5",
+                            tag="2")
+    client2 = procs.script("ticlient", "--connect", b, "--count", "5", "--timeout", "0.5", "--poll", "0.05", tag="2")
+    their_client = procs.role("titanic.client", "--connect", b, "requests=5", "timeout=0.5")
+    ok(client, "replies=5 of 5")
+    ok(client2, "replies=5 of 5")
+    assert their_client.final()["counts"]["replies"] == 5
+    stop(titanic, titanic2, broker, our_broker)
+    assert not os.listdir(tmp_path / "t1"), "every ticket was closed"
+
+
+# ---- 14 Binary Star, 06/07 Clone, 15 Freelance, 18 security -----------------------------------------------
+
+def bstar_endpoints() -> dict[str, dict[str, str]]:
+    f1, f2, s1, s2 = ep(), ep(), ep(), ep()
+    return {"primary": {"frontend": f1, "statepub": s1, "peer": s2},
+            "backup": {"frontend": f2, "statepub": s2, "peer": s1}}
+
+
+def bstar_script(procs: Procs, side: str, e: dict) -> Proc:
+    return procs.script("bstarsrv", f"--{side}", "--frontend", e["frontend"], "--statepub", e["statepub"],
+                        "--peer", e["peer"], "--heartbeat", "0.1", tag=side)
+
+
+def bstar_role(procs: Procs, side: str, e: dict) -> Proc:
+    return procs.role("binarystar.server", f"side={side}", "heartbeat=0.1", "--bind", f"frontend={e['frontend']}",
+                      "--bind", f"statepub={e['statepub']}", "--connect", f"peer_statepub={e['peer']}", tag=side)
+
+
+def test_binary_star_fails_over(procs):
+    e = bstar_endpoints()
+    primary, backup = bstar_script(procs, "primary", e["primary"]), bstar_script(procs, "backup", e["backup"])
+    servers = [e["primary"]["frontend"], e["backup"]["frontend"]]
+    client = procs.script("bstarcli", "--servers", *servers, "--count", "40", "--interval", "0.02", "--timeout", "0.3")
+    client.wait_for("reply 10 OK")
+    primary.kill()
+    ok(client, "replies=40 of 40")
+    backup.wait_for("failover, passive -> active")
+    stop(backup)
+
+
+def test_binary_star_mixed_pair(procs):
+    # a script primary with the workbook's backup; the script client and the workbook's client
+    e = bstar_endpoints()
+    primary, backup = bstar_script(procs, "primary", e["primary"]), bstar_role(procs, "backup", e["backup"])
+    servers = [e["primary"]["frontend"], e["backup"]["frontend"]]
+    client = procs.script("bstarcli", "--servers", *servers, "--count", "40", "--interval", "0.02", "--timeout", "0.3")
+    their_client = procs.role("binarystar.client", "--connect", f"servers={servers[0]}",
+                              "--connect", f"servers={servers[1]}", "requests=40", "timeout=0.3", "interval=0.02")
+    client.wait_for("reply 10 OK")
+    their_client.wait_counts("10 replies", lambda c: c.get("replies", 0) >= 10)
+    primary.kill()
+    ok(client, "replies=40 of 40")
+    assert their_client.final()["counts"]["replies"] == 40
+    stop(backup)
+    # and the other way round: the workbook's primary with a script backup
+    e = bstar_endpoints()
+    bstar_role(procs, "primary", e["primary"])
+    backup = bstar_script(procs, "backup", e["backup"])
+    client = procs.script("bstarcli", "--servers", e["primary"]["frontend"], e["backup"]["frontend"],
+                          "--count", "20", "--timeout", "0.3", tag="2")
+    ok(client, "replies=20 of 20")
+    stop(backup)
+
+
+CLONE_FLAGS = ["--rate", "50", "--timeout", "1.0"]
+
+
+def clone_endpoints() -> list[str]:
+    return [ep(), ep(), ep()]
+
+
+def clone_args(e: list[str]) -> list[str]:
+    return ["--snapshot", e[0], "--publisher", e[1], "--collector", e[2]]
+
+
+def digest_of(text: str) -> str:
+    return re.findall(r"digest=(\w+)", text)[-1]
+
+
+def test_clone(procs):
+    e, o = clone_endpoints(), clone_endpoints()
+    server = procs.script("clonesrv", *clone_args(e), "--heartbeat", "0.1")
+    server.wait_for("ready")
+    writers = [procs.script("clonecli", *clone_args(e), "--count", "15", *CLONE_FLAGS, tag=str(i)) for i in (1, 2)]
+    for w in writers:
+        ok(w, "missing=0")
+    reader = procs.script("clonecli", *clone_args(e), "--count", "0", tag="3")   # a late joiner
+    ok(reader, "written=0")
+    stop(server)
+    assert "sequence=30 " in server.text(), server.text()
+    assert digest_of(reader.text()) == digest_of(server.text())
+    # the script client with the workbook's model 3 server
+    our_server = procs.role("clone.clonesrv3", *(f"--bind={n}={x}" for n, x in
+                                                 zip(("snapshot", "publisher", "collector"), o)), "heartbeat=0.1")
+    writer = procs.script("clonecli", *clone_args(o), "--count", "15", *CLONE_FLAGS, tag="4")
+    ok(writer, "missing=0")
+    reader = procs.script("clonecli", *clone_args(o), "--count", "0", tag="5")
+    text = ok(reader, "sequence=15 ")
+    assert digest_of(text) == digest_of(writer.text())
+    stop(our_server)
+
+
+def test_freelance_model_3(procs):
+    a, b = ep(), ep()
+    s1 = procs.script("flserver", "--bind", a)
+    procs.role("freelance.server_router", "--bind", b)
+    fl = ["--ping-interval", "0.1", "--server-ttl", "0.3", "--retry", "0.2", "--timeout", "3"]
+    s1.wait_for("ready")
+    client = procs.script("flclient", "--servers", a, b, "--count", "40", "--interval", "0.02", *fl)
+    their_client = procs.role("freelance.client_router", "--connect", f"servers={a}", "--connect", f"servers={b}",
+                              "requests=40", "interval=0.02")
+    client.wait_for("request 10 OK")
+    their_client.wait_counts("10 replies", lambda c: c.get("replies", 0) >= 10)
+    s1.kill()                                        # the other server takes every request from here
+    ok(client, "replies=40 failed=0")
+    counts = their_client.final()["counts"]
+    assert counts["replies"] == 40 and counts.get("failed", 0) == 0
+
+
+def test_freelance_models_1_and_2(procs):
+    a, b = ep(), ep()
+    s1 = procs.script("flserver1", "--bind", a)
+    s2 = procs.role("freelance.server_rep", "--bind", b)
+    s1.wait_for("ready")
+    seq = procs.script("flclient1", "--servers", a, b, "--count", "20", "--timeout", "0.5")
+    shot = procs.script("flclient2", "--servers", a, b, "--count", "20", "--timeout", "0.5")
+    their_seq = procs.role("freelance.client_sequential", "--connect", f"servers={b}", "--connect", f"servers={a}",
+                           "requests=20", "timeout=0.5")
+    their_shot = procs.role("freelance.client_shotgun", "--connect", f"servers={a}", "--connect", f"servers={b}",
+                            "requests=20")
+    ok(seq, "replies=20 failed=0")
+    ok(shot, "replies=20 failed=0")
+    assert their_seq.final()["counts"]["replies"] == 20
+    assert their_shot.final()["counts"]["replies"] == 20
+    s1.kill()                                        # model 1 fails over to the other server
+    seq = procs.script("flclient1", "--servers", a, b, "--count", "10", "--timeout", "0.3", tag="2")
+    ok(seq, "replies=10 failed=0")
+    assert "trying" in seq.text()
+    stop(s2)
+
+
+def test_ironhouse(procs, tmp_path):
+    certs = str(tmp_path / "certs")
+    subprocess.run([sys.executable, str(EXAMPLES / "ironkeys.py"), certs, "--clients", "alice",
+                    "--stranger", "mallory"], check=True, capture_output=True, timeout=30)
+    a, b = ep(), ep()
+    server = procs.script("ironserver", "--bind", a, "--certs", certs)
+    our_server = procs.role("security.server", "--bind", b, f"cert={certs}/server.key_secret", f"allow={certs}/allowed")
+    server.wait_for("ready")
+    alice = procs.script("ironclient", "--connect", a, "--certs", certs, "--name", "alice")
+    mallory = procs.script("ironclient", "--connect", a, "--certs", certs, "--name", "mallory", "--timeout", "1",
+                           tag="2")
+    their_client = procs.role("security.client", "--connect", a, f"server_key={certs}/server.key",
+                              f"cert={certs}/alice.key_secret", "requests=5", "timeout=5")
+    to_ours = procs.script("ironclient", "--connect", b, "--certs", certs, "--name", "alice", tag="3")
+    ok(alice, "replies=5 of 5")
+    ok(to_ours, "replies=5 of 5")
+    assert their_client.final()["counts"]["replies"] == 5
+    assert mallory.wait_exit() == 1 and "replies=0 of 5" in mallory.text()   # a stranger never gets in
+    stop(server, our_server)
+
+
+def test_workbook_clone_client_with_the_script_server(procs):
+    # 12/CHP lets the uuid frame be empty, and clonesrv.py sends empty ones in KTHXBAI and HUGZ
+    e = clone_endpoints()
+    server = procs.script("clonesrv", *clone_args(e), "--heartbeat", "0.1")
+    server.wait_for("ready")
+    their_writer = procs.role("clone.clonecli3", *(f"--connect={n}={x}" for n, x in
+                                                   zip(("snapshot", "publisher", "collector"), e)),
+                              "count=15", "rate=50")
+    their_writer.wait_counts("its 15 updates back", lambda c: c.get("mine back") == 15, timeout=10)
+    stop(server, their_writer)
