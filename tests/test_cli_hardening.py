@@ -356,3 +356,13 @@ def test_the_first_status_line_shows_the_effective_defaults(capsys):
     assert main(["run", "paranoidpirate.worker", "--connect", str(free_tcp_port()), "--seconds", "0.3"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert "interval=1.0 liveness=3 interval_init=1.0 interval_max=32.0" in first, first
+
+
+def test_a_lab_that_refuses_parameters_never_shows_a_secret(lab):
+    """Lab.start's one-line refusal echoes the parameters it was given, with secrets as ***."""
+    from zguide_py import LabError
+    from zguide_py.patterns import security
+    with pytest.raises(LabError) as refused:
+        lab.start("client", security.client, endpoint="tcp://127.0.0.1:1", password="hunter2", colour="red")
+    assert "hunter2" not in str(refused.value) and "'password': '***'" in str(refused.value)
+    assert "colour" in str(refused.value)

@@ -6,7 +6,9 @@ detail is then a :class:`Fields` dict, and views read ``event.fields["seq"]``, n
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import inspect
+import re
+from typing import Any, Callable, NamedTuple
 
 
 class Fields(dict):
@@ -73,3 +75,23 @@ class Event(NamedTuple):
     def shifted(self, dt: float) -> "Event":
         """The same event on a clock that starts ``dt`` seconds later."""
         return self._replace(t=self.t - dt)
+
+
+#: What a masked secret looks like wherever a command line or parameters are echoed.
+MASK = "***"
+_SECRET_NAME = re.compile(r"(?:^|_)(?:password|passwords|passwd|passphrase|secret|secrets|token|api_key)$",
+                          re.IGNORECASE)
+
+
+def is_secret(name: str, fn: Callable | None = None) -> bool:
+    """Whether parameter ``name`` holds a secret: its name ends in password(s), passwd, passphrase,
+    secret(s), token or api_key, or the role's module lists it in ``SECRET_PARAMS``. Where a secret
+    comes from (``password_file``, ``password_env``) is not itself secret."""
+    if fn is not None and name in getattr(inspect.getmodule(fn), "SECRET_PARAMS", ()):
+        return True
+    return bool(_SECRET_NAME.search(name))
+
+
+def masked(params: dict[str, Any], fn: Callable | None = None) -> dict[str, Any]:
+    """``params`` with every secret value replaced by ``***`` (a copy)."""
+    return {k: (MASK if is_secret(k, fn) and v is not None else v) for k, v in params.items()}

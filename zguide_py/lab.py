@@ -29,7 +29,7 @@ from typing import Any, Callable
 import zmq
 
 from .errors import LabError, PeerFailed, UnknownPeer
-from .events import Event, make_detail
+from .events import Event, make_detail, masked
 from .metrics import Sampler
 from .peer import KILL_TIMEOUT, MAX_THROTTLE, Peer
 from .scenario import Scenario, run as run_scenario
@@ -196,7 +196,7 @@ class Lab:
         try:
             signature.bind(None, **params)
         except TypeError as exc:
-            raise LabError(f"cannot {action} {name!r} with {shown if shown is not None else params}: "
+            raise LabError(f"cannot {action} {name!r} with {masked(shown if shown is not None else params, role)}: "
                            f"{exc}") from None
 
     @staticmethod

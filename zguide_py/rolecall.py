@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import patterns
+from .events import MASK, is_secret, masked  # noqa: F401 - the one rule, in the core
 
 #: Parameters with these names hold endpoints by the workbook's convention (the role's source is read
 #: first; a name here only says "an endpoint, direction unknown" when the source does not tell).
@@ -78,24 +79,7 @@ def format_value(name: str, value: Any) -> str:
     return text
 
 
-#: What a masked secret looks like wherever a command line or parameters are echoed.
-MASK = "***"
-_SECRET_NAME = re.compile(r"(?:^|_)(?:password|passwords|passwd|passphrase|secret|secrets|token|api_key)$",
-                          re.IGNORECASE)
 
-
-def is_secret(name: str, fn: Callable | None = None) -> bool:
-    """Whether parameter ``name`` holds a secret: its name ends in password(s), passwd, passphrase,
-    secret(s), token or api_key, or the role's module lists it in ``SECRET_PARAMS``. Where a secret
-    comes from (``password_file``, ``password_env``) is not itself secret."""
-    if fn is not None and name in getattr(inspect.getmodule(fn), "SECRET_PARAMS", ()):
-        return True
-    return bool(_SECRET_NAME.search(name))
-
-
-def masked(params: dict[str, Any], fn: Callable | None = None) -> dict[str, Any]:
-    """``params`` with every secret value replaced by ``***`` (a copy)."""
-    return {k: (MASK if is_secret(k, fn) and v is not None else v) for k, v in params.items()}
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
