@@ -10,7 +10,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 fuzz: $(STAMP)
 	ZGUIDE_FUZZ=fuzz $(PY) -m pytest -q tests -m fuzz -p no:randomly
 
-.PHONY: fuzz lab test unit notebooks-test browser-test bench notebooks diagrams slides html lint clean
+.PHONY: fuzz lab test unit peers notebooks-test browser-test bench notebooks diagrams slides html lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,14 +25,14 @@ install: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --config=tools/jupyter_lab_config.py --ServerApp.root_dir=notebooks
 
-test: $(STAMP)
+test: $(STAMP) peers
 	$(PY) -m pytest -q tests
 	$(PY) -m pytest -q $(NBVAL) notebooks
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests -m "not browser"
 
-notebooks-test: $(STAMP)
+notebooks-test: $(STAMP) peers
 	$(PY) -m pytest -q $(NBVAL) notebooks
 
 browser-test: $(STAMP)
@@ -59,8 +59,25 @@ html: $(STAMP)
 	@$(PY) tools/diagrams.py --check || echo "(those diagrams will need Mermaid from a CDN: make diagrams)"
 	$(PY) tools/publish.py html --out build/html
 
+# The peers in other languages (notebook 21): the C worker, built with cc on libzmq, and the JavaScript
+# client's zeromq package, installed into peers/js/node_modules as peers/js/package-lock.json pins it.
+# Without a C compiler and libzmq's headers, or without Node, that part says so and is left out.
+peers:
+	@if printf '#include <zmq.h>\n' | $(CC) -E - >/dev/null 2>&1; then $(MAKE) --no-print-directory build/mdworker; \
+	else echo "peers: no C compiler with libzmq's headers (apt-get install gcc libzmq3-dev): no C peers"; fi
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+	$(MAKE) --no-print-directory peers/js/node_modules/.package-lock.json; \
+	else echo "peers: no node and npm (apt-get install nodejs npm): no JavaScript peers"; fi
+
+build/mdworker: peers/c/mdworker.c
+	@mkdir -p build
+	$(CC) -O2 -Wall -Wextra -o $@ $< -lzmq
+
+peers/js/node_modules/.package-lock.json: peers/js/package.json peers/js/package-lock.json
+	cd peers/js && npm ci --no-audit --no-fund --loglevel=error
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check zguide_py tests tools
+	$(VENV)/bin/ruff check zguide_py tests tools examples conftest.py
 
 clean:
 	rm -rf $(VENV) artifacts build *.egg-info

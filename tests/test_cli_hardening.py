@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -223,7 +224,7 @@ def test_a_password_from_a_file_or_the_environment_is_not_warned_about(tmp_path,
 # ---- errors: one line, exit 2 ---------------------------------------------------------------------
 
 def _bad_runs():
-    p = free_tcp_port()
+    p = "PORT"             # a free port, chosen when the test runs (ids stay the same in every process)
     return [
         (["run", "reqrep.echo_server", "--bind", str(p), "--seconds", "nan"], "--seconds must be a positive"),
         (["run", "reqrep.echo_server", "--bind", str(p), "--seconds", "inf"], "--seconds must be a positive"),
@@ -234,7 +235,7 @@ def _bad_runs():
         (["run", "majordomo.worker", "--connect", str(p), "heartbeat=-2.5"], "heartbeat must not be negative"),
         (["run", "majordomo.broker", "--bind", str(p), "heartbeat=1e999"], "heartbeat must be a finite number"),
         (["run", "majordomo.broker", "--bind", str(p), "liveness=0"], "liveness must be more than 0"),
-        (["run", "paranoidpirate.queue", "--bind", f"frontend={p}", "--bind", f"backend={p + 1}", "interval=0"],
+        (["run", "paranoidpirate.queue", "--bind", f"frontend={p}", "--bind", "backend=PORT2", "interval=0"],
          "interval must be more than 0"),
         (["run", "paranoidpirate.worker", "--connect", str(p), "interval=-0.1"], "interval must not be negative"),
         (["run", "majordomo.client", "--connect", str(p), "timeout=0"], "timeout must be more than 0"),
@@ -257,6 +258,8 @@ BAD_RUNS = _bad_runs()
 
 @pytest.mark.parametrize("args, message", BAD_RUNS, ids=[" ".join(a) for a, _ in BAD_RUNS])
 def test_a_bad_value_is_one_line_and_exit_2(args, message, capsys):
+    ports = {"PORT": str(free_tcp_port()), "PORT2": str(free_tcp_port())}
+    args = [re.sub(r"PORT2?", lambda m: ports[m.group(0)], a) for a in args]
     try:
         code = main(args)
     except SystemExit as exc:               # argparse's own checks exit

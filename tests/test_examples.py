@@ -11,72 +11,27 @@ import ast
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import prockit
 import pytest
 
+from prockit import TIMEOUT
 from zguide_py.lab import free_tcp_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("*.py"))
-TIMEOUT = 30.0                  # bound for any one wait (a loaded 2-core machine is slow to start Pythons)
 
 
 def ep() -> str:
     return f"tcp://127.0.0.1:{free_tcp_port()}"
 
 
-def _default_sigint() -> None:
-    # a child of a shell's background job inherits SIGINT ignored; the scripts must see Ctrl-C
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-class Proc:
-    """One child process, its output (stdout and stderr) in a file that is read while it runs."""
-
-    def __init__(self, folder: Path, name: str, argv: list[str]):
-        self.name, self.out = name, folder / f"{name}.out"
-        with open(self.out, "w") as fh:
-            self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, preexec_fn=_default_sigint,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-    def text(self) -> str:
-        return self.out.read_text()
-
-    def wait_for(self, needle: str, timeout: float = TIMEOUT) -> str:
-        """Wait until ``needle`` is in the output; fail at once if the process ended without it."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            text = self.text()
-            if needle in text:
-                return text
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{self.name} exited {self.proc.returncode} without {needle!r}:\n{self.text()}")
-            time.sleep(0.02)          # polling a file (a bounded wait), not synchronisation by sleep
-        raise AssertionError(f"{self.name}: no {needle!r} within {timeout} s:\n{text}")
-
-    def wait_exit(self, timeout: float = TIMEOUT) -> int:
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"{self.name} still running after {timeout} s:\n{self.text()}") from None
-
-    def interrupt(self) -> int:
-        """Ctrl-C: the script must exit 0, promptly."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        return self.wait_exit(10)
-
-    def kill(self) -> None:
-        """SIGKILL: a crash, the sockets vanish without a word."""
-        self.proc.kill()
-        self.proc.wait(10)
+class Proc(prockit.Proc):
+    """A script or a workbook role; the roles print JSON status lines (--json-status)."""
 
     # ---- the workbook's roles print JSON status lines (--json-status) ----
     def status(self) -> list[dict]:
@@ -87,15 +42,7 @@ class Proc:
         return lines[-1]["counts"] if lines else {}
 
     def wait_counts(self, what: str, predicate, timeout: float = TIMEOUT) -> dict:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            counts = self.counts()
-            if predicate(counts):
-                return counts
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{self.name} exited {self.proc.returncode} before {what}:\n{self.text()}")
-            time.sleep(0.05)
-        raise AssertionError(f"{self.name}: not {what} within {timeout} s: {self.counts()}")
+        return self.wait_until(what, lambda: predicate(counts := self.counts()) and [counts], timeout)[0]
 
     def final(self, timeout: float = TIMEOUT) -> dict:
         """A workbook role that ends by itself: its exit status and its final status line."""
@@ -105,37 +52,22 @@ class Proc:
         return last
 
 
-class Procs:
-    def __init__(self, folder: Path):
-        self.folder, self.all = folder, []
+class Procs(prockit.Procs):
+    proc_class = Proc
 
     def script(self, name: str, *args: str, tag: str = "") -> Proc:
-        return self._start(f"{name}{tag}", [sys.executable, str(EXAMPLES / f"{name}.py"), *args])
+        return self.start(f"{name}{tag}", [sys.executable, str(EXAMPLES / f"{name}.py"), *args])
 
     def role(self, target: str, *args: str, tag: str = "") -> Proc:
         """A workbook role as a process: PATTERN.ROLE, --bind/--connect and name=value arguments."""
         argv = [sys.executable, "-m", "zguide_py", "run", target, *args, "--json-status", "--every", "0.1"]
-        return self._start(f"{target}{tag}", argv)
-
-    def _start(self, name: str, argv: list[str]) -> Proc:
-        proc = Proc(self.folder, f"{len(self.all):02d}-{name}", argv)
-        self.all.append(proc)
-        return proc
-
-    def close(self) -> None:
-        for proc in self.all:
-            if proc.proc.poll() is None:
-                proc.proc.kill()
-                proc.proc.wait(10)
+        return self.start(f"{target}{tag}", argv)
 
 
 @pytest.fixture
 def procs(tmp_path):
-    running = Procs(tmp_path)
-    try:
+    with Procs(tmp_path) as running:
         yield running
-    finally:
-        running.close()
 
 
 def ok(proc: Proc, needle: str, timeout: float = TIMEOUT) -> str:
