@@ -1,6 +1,8 @@
 """The panel: every control does exactly what the matching lab method does, headless."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from zguide_py import Lab
@@ -167,3 +169,45 @@ def test_extra_widgets_sit_under_the_panel(labs):
     verdict = W.HTML("verdict")
     panel = Panel(by_click, hz=5, plot=False, extra=[verdict])
     assert verdict in panel.children
+
+
+def test_a_waiting_req_client_shows_how_long_it_has_waited():
+    """The row of a REQ client whose server died says how long it has waited, and the wait grows;
+    once the client has ended, its row says nothing of waiting."""
+    with Lab("waiting-row") as lab:
+        ep = lab.endpoint("echo", "tcp")
+        lab.start("server", reqrep.echo_server, endpoint=ep)
+        lab.start("client", reqrep.client, endpoint=ep, requests=10**6, timeout=60)
+        lab.wait_for(lambda: lab.peer("client").get("replies") > 3, 5)
+        panel = Panel(lab, hz=5, plot=False)
+
+        def waited() -> float:
+            panel.refresh(plot=False)
+            found = re.search(r"waiting for a reply for ([\d.]+) s", panel.rows["client"].label.value)
+            return float(found.group(1)) if found else 0.0
+
+        lab.kill("server")
+        lab.wait_for(lambda: waited() >= 0.2, 5, what="the client's row to show its wait")
+        lab.wait_for(lambda: waited() >= 0.6, 5, what="the wait to grow")
+        lab.kill("client")
+        panel.refresh(plot=False)
+        assert "waiting for a reply" not in panel.rows["client"].label.value
+
+
+def test_binary_star_rows_show_the_pair_state_and_the_referee_has_none():
+    from zguide_py.patterns import binarystar as bstar
+    with Lab("bstar-rows") as lab:
+        e = bstar.pair_endpoints(lab)
+        for name in ("primary", "backup"):
+            lab.start(name, bstar.server, side=name, heartbeat=0.05, **e[name])
+        lab.start("referee", bstar.watch, lab=lab)
+        lab.wait_for(lambda: lab.peer("primary").data.get("state") == "active"
+                     and lab.peer("backup").data.get("state") == "passive", 5, what="the pair")
+        panel = Panel(lab, hz=5, plot=False)
+        panel.refresh(plot=False)
+        assert "referee" not in panel.rows and {"primary", "backup"} <= set(panel.rows)
+        assert "<b>active</b>" in panel.rows["primary"].label.value
+        assert "<b>passive</b>" in panel.rows["backup"].label.value
+        lab.kill("primary")
+        panel.refresh(plot=False)
+        assert "<b>active</b>" not in panel.rows["primary"].label.value      # a killed peer shows no pattern state

@@ -64,11 +64,13 @@ def slide_type(kind: str, text: str, previous: str | None) -> str:
 
 
 def nbval_tags(text: str) -> tuple[str, list[str]]:
-    """Markers for nbval written as leading comments in a source (``# NBVAL_IGNORE_OUTPUT``) become
-    cell tags (``nbval-ignore-output``), so the learner's view of the cell shows no test tooling."""
+    """Markers written as leading comments in a source become cell metadata, so the learner's view
+    of the cell shows no tooling: ``# NBVAL_IGNORE_OUTPUT`` becomes the tag ``nbval-ignore-output``,
+    and ``# FOLDED`` the tag ``folded`` (the cell's code is folded away: an exercise's experiment,
+    to open after guessing)."""
     lines = text.splitlines()
     tags = []
-    while lines and lines[0].strip().startswith("# NBVAL_"):
+    while lines and lines[0].strip().startswith(("# NBVAL_", "# FOLDED")):
         tags.append(lines.pop(0).strip()[2:].lower().replace("_", "-"))
     return "\n".join(lines), tags
 
@@ -85,6 +87,8 @@ def notebook_from(source: Path) -> nbformat.NotebookNode:
         cell = nbformat.v4.new_markdown_cell(text) if kind == "markdown" else nbformat.v4.new_code_cell(text)
         if tags:
             cell.metadata["tags"] = tags
+        if "folded" in tags:
+            cell.metadata["jupyter"] = {"source_hidden": True}
         cell.metadata["slideshow"] = {"slide_type": slide_type(kind, text, previous)}
         nb.cells.append(cell)
         previous = kind

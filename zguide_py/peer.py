@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -76,6 +77,10 @@ class Peer:
         self._sockets: list[zmq.Socket] = []
         self._thread: threading.Thread | None = None
         self._killed = False
+        #: when this peer's REQ socket started waiting for the reply it has not got yet (time.monotonic),
+        #: None when it waits for none: the panel shows "waiting for a reply for N s"
+        self.waiting_since: float | None = None
+        self._requesters: weakref.WeakSet = weakref.WeakSet()
 
     # ---- what a role uses ------------------------------------------------------------------
     # ``peer.running`` is a plain attribute (cheap to read per message): True until the lab kills
@@ -86,7 +91,10 @@ class Peer:
 
         The socket is closed with linger 0 when the role returns, raises or is killed.
         """
-        return new_socket(self.lab.ctx, socket_type, options, self._sockets)
+        sock = new_socket(self.lab.ctx, socket_type, options, self._sockets)
+        if socket_type == zmq.REQ:
+            self._requesters.add(sock)
+        return sock
 
     def poll(self, sock: zmq.Socket | zmq.Poller, timeout: float | None = None,
              flags: int = zmq.POLLIN) -> Any:
@@ -99,6 +107,9 @@ class Peer:
         is_poller = isinstance(sock, zmq.Poller)
         if timeout is not None:
             deadline = time.monotonic() + timeout
+        asking = not is_poller and flags == zmq.POLLIN and sock in self._requesters
+        if asking and self.waiting_since is None:
+            self.waiting_since = time.monotonic()       # a REQ waits for its reply (shown by the panel)
         while self.running:
             wait = _SLICE_MS
             if timeout is not None:
@@ -112,6 +123,8 @@ class Peer:
                 if ready:
                     return ready
             elif sock.poll(wait, flags):
+                if asking:
+                    self.waiting_since = None
                 return True
             if timeout is not None and (wait == 0 or time.monotonic() >= deadline):
                 break
@@ -212,6 +225,7 @@ class Peer:
         # "running" is set here, before the thread exists, so that start() and restart() return a
         # peer whose state says what it is; the thread only ever moves it on (done/killed/failed)
         self.state = "running"
+        self.waiting_since = None
         self.starts += 1
         self._thread = threading.Thread(target=self._main, name=self.thread_name, daemon=True)
         self._thread.start()

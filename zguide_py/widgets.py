@@ -15,6 +15,7 @@ Headless, a notebook drives it like a person would::
 from __future__ import annotations
 
 import html
+import time
 import threading
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -67,7 +68,7 @@ class PeerRow(W.HBox):
             return
         colour = STATE_COLOURS.get(peer.state, "black")
         self.label.value = (f"<b>{html.escape(self.name)}</b> "
-                            f"<span style='color:{colour}'>{peer.state}</span>")
+                            f"<span style='color:{colour}'>{peer.state}</span>{pattern_state(peer)}")
         counts = peer.snapshot()
         self.counters.value = ("<span style='font-size:12px;line-height:1.3'>"
                                + " ".join(f"{html.escape(k)}=<b>{v}</b>" for k, v in sorted(counts.items()))
@@ -78,6 +79,24 @@ class PeerRow(W.HBox):
                 self.throttle.value = peer.delay
             finally:
                 self._syncing = False
+
+
+def pattern_state(peer) -> str:
+    """What the pattern says of a running peer, beside its lifecycle state (HTML, may be empty):
+    the ``status`` its role publishes in ``peer.data`` (Binary Star: "primary, active"), and for a
+    REQ socket that waits for its reply, how long it has waited."""
+    if peer.state != "running":
+        return ""
+    parts = []
+    status = peer.data.get("status")
+    if status:
+        parts.append(f"<b>{html.escape(str(status)[:60])}</b>")
+    since = peer.waiting_since
+    if since is not None:
+        waited = time.monotonic() - since
+        colour = "#9a6700" if waited >= 1.0 else "#57606a"
+        parts.append(f"<span style='color:{colour}'>waiting for a reply for {waited:.1f} s</span>")
+    return "".join(f"<br><span style='font-size:12px'>{p}</span>" for p in parts)
 
 
 class Panel(W.VBox):
@@ -171,7 +190,7 @@ class Panel(W.VBox):
     def refresh(self, plot: bool = True) -> None:
         """Bring rows, counters, errors and (optionally) the plot up to date, now."""
         with self._lock:
-            names = list(self.lab.peers)
+            names = [n for n, p in self.lab.peers.items() if not p.data.get("helper")]   # a referee: no row
             if names != list(self.rows):
                 self.rows = {n: self.rows.get(n) or PeerRow(self, n, self.max_throttle) for n in names}
                 self._rows_box.children = list(self.rows.values())

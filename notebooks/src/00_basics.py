@@ -2,6 +2,13 @@
 # %% [markdown]
 # # 00 · Basics: context, socket, message, fire-and-forget, transports
 #
+# *Where this sits: the start of the workbook; next, [01 · Request-reply](01_request_reply.ipynb); in the
+# guide, chapter 1, [Basics](https://zguide.zeromq.org/docs/chapter1/); chapter 2, [Sockets and
+# Patterns](https://zguide.zeromq.org/docs/chapter2/). Words used here: [context](glossary.ipynb#Context),
+# [socket types](glossary.ipynb#Socket-types), [frame](glossary.ipynb#Frame), [bind and
+# connect](glossary.ipynb#Bind-and-connect), [transports](glossary.ipynb#Transports),
+# [linger](glossary.ipynb#Linger) (all in the [glossary](glossary.ipynb)).*
+#
 # ZeroMQ looks like a networking library and acts like a concurrency framework. It gives you
 # **sockets that carry whole messages** between threads, processes and machines, and it connects
 # them in **patterns**: request-reply, publish-subscribe, pipeline. There is no broker in the
@@ -17,8 +24,9 @@
 # ```
 #
 # *Conventions of this workbook:* arrows go from the socket that **connects** to the socket that
-# **binds**. Numbers that vary from run to run are printed after a `~`; everything else a cell prints
-# is checked by the test suite on every commit.
+# **binds** (a diagram that draws the flow of messages instead says so, as 03's does). Numbers that
+# vary from run to run are printed after a `~`; everything else a cell prints is checked by the test
+# suite on every commit.
 
 # %%
 import time
@@ -26,6 +34,7 @@ import time
 import zmq
 
 from zguide_py import Lab, Scenario, show_source, show_example
+from zguide_py.exercise import grade
 from zguide_py.patterns import basics
 from zguide_py.plots import report_figure
 from zguide_py.widgets import Panel
@@ -155,10 +164,11 @@ inbox = lab.endpoint("inbox", "tcp")
 # throttle= sets the pace before the thread starts (a throttle() call just after start() could
 # come too late: an unthrottled pusher queues thousands of messages in a few milliseconds)
 lab.start("puller", basics.puller, endpoint=inbox, throttle=0.005)
-lab.start("pusher", basics.pusher, endpoint=inbox, count=2000, throttle=0.001)
 
-crash = Scenario("slow puller crashes", seed=0).at(0.5, "kill", "puller") \
-    .at(0.5, "throttle", "puller", 0.0).at(1.0, "restart", "puller")
+# the pusher starts with the run, so the report counts every message it sends
+crash = Scenario("slow puller crashes", seed=0) \
+    .at(0.0, "start", "pusher", basics.pusher, endpoint=inbox, count=2000, throttle=0.001) \
+    .at(0.5, "kill", "puller").at(0.5, "throttle", "puller", 0.0).at(1.0, "restart", "puller")
 print(crash.describe())
 report = lab.run(crash, seconds=10, until=lambda: lab.peer("pusher").state == "done")
 report
@@ -179,16 +189,16 @@ received = lab.wait_quiet(lambda: lab.peer("puller").get("received"), quiet=0.3,
                           what="the end of the stream")
 sent = lab.peer("pusher").get("sent")
 print(f"pusher sent {sent}, puller received ~{received}, lost ~{sent - received}")
-print("the pusher sent all 2000:", sent == 2000)
-print("messages were lost with the killed puller's queue:", received < sent)
-print("the pusher was never told:", lab.peer("pusher").state == "done" and not lab.errors())
-assert sent == 2000 and received < sent and not lab.errors()
+assert sent == report.count("pusher", "sent") == 2000 and received < sent and not lab.errors()
+print(f"The pusher sent all {sent} messages (the report above counts the same {report.count('pusher', 'sent')}).")
+print("Some were lost with the killed puller's queue, and the pusher finished without being told.")
 
 # which ones? the puller keeps the text of the first 1000 it received, in arrival order
 numbers = [int(text.split()[1]) for text in lab.peer("puller").data["received"]]     # "msg 17" -> 17
 gaps = [(a, b) for a, b in zip(numbers, numbers[1:]) if b != a + 1]
 print(f"received msg 0 to msg ~{gaps[0][0]}, then msg ~{gaps[0][1]} onwards")
-print("every lost message is in that one gap:", len(gaps) == 1 and gaps[0][1] - gaps[0][0] - 1 == sent - received)
+assert len(gaps) == 1 and gaps[0][1] - gaps[0][0] - 1 == sent - received
+print("Every lost message is in that one gap.")
 
 # %% [markdown]
 # What happened: while the puller was slow, the messages waited in queues: the pusher's outgoing
@@ -282,31 +292,36 @@ print("still running:", sorted(n for n, p in lab.peers.items() if p.state == "ru
 #
 # **Exercise.** In section 3 three messages sent before the bind all arrived. Now make it harder.
 # A pusher with `count=50` connects, sends all 50 and closes its socket (with its 2 s linger) while no
-# puller exists. A puller binds **3 s** later. How many of the 50 does the puller receive? Write your
-# guess, then run the check; it replays exactly this on a timeline.
+# puller exists. A puller binds **3 s** later. How many of the 50 does the puller receive? Put your
+# number in `my_guess` and run the three cells: the folded one replays exactly this on a timeline,
+# and the last one compares.
 
 # %%
-my_guess = None      # put your number here, then run this cell and the next one
+my_guess = None      # how many of the 50 messages the late puller receives
 
 # %%
+# FOLDED
 check = Lab("basics-exercise")
 ep = check.endpoint("exercise", "tcp")
 late = Scenario("puller binds 3 s late", seed=0) \
     .at(0.0, "start", "pusher", basics.pusher, endpoint=ep, count=50) \
     .at(3.0, "start", "puller", basics.puller, endpoint=ep)
 check.run(late, seconds=3.5)                       # the puller gets 0.5 s to receive
-got = check.peer("puller").get("received")
-print("the late puller received:", got, "of 50 | your guess:", my_guess)
-print("no guess yet" if my_guess is None else f"your guess is right: {my_guess == got}")
+answer = check.peer("puller").get("received")
+assert check.peer("pusher").get("sent") == 50 and answer == 0 and not check.errors()
 check.close()
 
+# %%
+print(grade(my_guess, answer))
+
 # %% [markdown]
-# <details><summary>Why (open after you have guessed)</summary>
+# <details><summary>Answer (open it after you have guessed)</summary>
 #
-# `close()` returned at once, and the context's I/O thread kept the 50 queued messages for the 2 s
-# linger, trying to deliver them. Nobody was listening before the linger ran out, so they were
-# dropped, and the puller that bound at 3 s found nobody sending. Change `3.0` to `1.0` in the
-# scenario and run it again: now the puller binds within the linger and receives all 50.
+# **None of them: 0.** `close()` returned at once, and the context's I/O thread kept the 50 queued
+# messages for the 2 s linger, trying to deliver them. Nobody was listening before the linger ran
+# out, so they were dropped, and the puller that bound at 3 s found nobody sending. Change `3.0` to
+# `1.0` in the folded cell's scenario and run it again: now the puller binds within the linger and
+# receives all 50.
 # </details>
 
 # %% [markdown]
@@ -336,3 +351,6 @@ show_example('puller', 'pusher')
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0 and lab.ctx.closed
+
+# %% [markdown]
+# Next: [01 · Request-reply](01_request_reply.ipynb).

@@ -2,6 +2,13 @@
 # %% [markdown]
 # # 01 · Request-reply: REQ and REP in lockstep
 #
+# *Where this sits: before this, [00 · Basics](00_basics.ipynb); next, [02 ·
+# Publish-subscribe](02_publish_subscribe.ipynb); in the guide, chapter 1, [Ask and Ye Shall
+# Receive](https://zguide.zeromq.org/docs/chapter1/); chapter 3, [The Request-Reply
+# Mechanisms](https://zguide.zeromq.org/docs/chapter3/). Words used here: [socket
+# types](glossary.ipynb#Socket-types), [EFSM](glossary.ipynb#EFSM) (all in the
+# [glossary](glossary.ipynb)).*
+#
 # **The problem:** a client needs an answer to each question it asks: a lookup, a calculation, a
 # remote procedure call. Request-reply is ZeroMQ's pattern for it. A **REQ** socket (the client)
 # sends a request and then must receive the reply; a **REP** socket (the server) receives a request
@@ -23,6 +30,7 @@ import time
 import zmq
 
 from zguide_py import Lab, Scenario, show_source, summarize, show_example
+from zguide_py.exercise import grade
 from zguide_py.patterns import reqrep
 from zguide_py.plots import report_figure
 from zguide_py.widgets import Panel
@@ -246,40 +254,41 @@ lab.remove("typo")
 #   the server does not help: the request is gone and REQ will not resend it.
 #
 # **Questions**
-# 1. Two clients share one server throttled to 10 ms per request. What reply rate does each client see?
+# 1. Two clients share one server throttled to 20 ms per request. What reply rate does each client see?
 # 2. Lazy Pirate resends a request when no reply comes in time. What goes wrong if the server *did*
 #    process the first request and only its reply was lost? Which requests are safe to resend?
 # 3. If the *client* dies after sending, what happens to the server? (Try it with the panel.)
 #
-# **Exercise.** Check your answer to question 1: write down the reply rate you expect for *each* of
-# the two clients, then run the check. It runs two clients of 30 requests each against one server that
-# takes 10 ms per request, and measures.
+# **Exercise.** Check your answer to question 1: put the reply rate you expect for *each* of the two
+# clients (replies per second) in `my_guess`, then run the three cells. The folded one runs two
+# clients of 20 requests each against one server that takes 20 ms per request, and measures; the
+# last one compares (within 30%).
 
 # %%
 my_guess = None      # replies per second that ONE of the two clients gets
 
 # %%
+# FOLDED
 with Lab("reqrep-exercise") as ex:
     ep = ex.endpoint("echo")
-    ex.start("server", reqrep.echo_server, endpoint=ep, throttle=0.01)
+    ex.start("server", reqrep.echo_server, endpoint=ep, throttle=0.02)
     started = time.perf_counter()
-    ex.start("c1", reqrep.client, endpoint=ep, requests=30)
-    ex.start("c2", reqrep.client, endpoint=ep, requests=30)
+    ex.start("c1", reqrep.client, endpoint=ep, requests=20)
+    ex.start("c2", reqrep.client, endpoint=ep, requests=20)
     ex.wait_done("c1", timeout=10); ex.wait_done("c2", timeout=10)
-    per_client = 30 / (time.perf_counter() - started)
-    print(f"each client: ~{per_client:.0f} replies/s | your guess: {my_guess}")
-    print("60 requests answered:", ex.peer("c1").get("replies") + ex.peer("c2").get("replies") == 60)
-    if my_guess is None:
-        print("no guess yet")
-    else:
-        print(f"your guess is in the right range (0.6 to 1.6 x the measurement): {0.6 <= my_guess / per_client <= 1.6}")
+    answer = 20 / (time.perf_counter() - started)        # replies per second, per client
+    assert ex.peer("c1").get("replies") + ex.peer("c2").get("replies") == 40 and not ex.errors()
+
+# %%
+print(grade(my_guess, answer, relative=0.3, unit="replies/s"))
 
 # %% [markdown]
-# <details><summary>Answer (open after you have guessed)</summary>
+# <details><summary>Answer (open it after you have guessed)</summary>
 #
-# REP handles one request at a time, so the server answers at most 1 / 0.010 s = 100 requests per
-# second in all, and the two clients share that: each gets at most about 50 replies per second,
-# less the time each round trip spends outside the server. A slow server slows every client.
+# **About 25 per client, a little less in practice.** REP handles one request at a time, so the
+# server answers at most 1 / 0.020 s = 50 requests per second in all, and the two clients share
+# that: each gets at most about 25 replies per second, less the time each round trip spends outside
+# the server. A slow server slows every client.
 # </details>
 
 # %% [markdown]
@@ -306,3 +315,6 @@ show_example('hwserver', 'hwclient')
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0
+
+# %% [markdown]
+# Next: [02 · Publish-subscribe](02_publish_subscribe.ipynb).

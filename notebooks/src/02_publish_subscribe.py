@@ -2,6 +2,12 @@
 # %% [markdown]
 # # 02 · Publish-subscribe: one sender, any number of listeners
 #
+# *Where this sits: before this, [00 · Basics](00_basics.ipynb); next, [03 · Pipeline](03_pipeline.ipynb);
+# in the guide, chapter 1, [Getting the Message Out](https://zguide.zeromq.org/docs/chapter1/); chapter 2,
+# [Pub-Sub Message Envelopes](https://zguide.zeromq.org/docs/chapter2/). Words used here: [slow
+# joiner](glossary.ipynb#Slow-joiner), [fair-queueing](glossary.ipynb#Fair-queueing),
+# [HWM](glossary.ipynb#HWM) (all in the [glossary](glossary.ipynb)).*
+#
 # **The problem:** one program produces a stream of updates (prices, weather readings, log lines) and
 # any number of others want some of them. The producer should not know who listens, nor wait for
 # anybody. A **PUB** socket sends every message to all the **SUB** sockets connected to it whose
@@ -30,6 +36,7 @@ import time
 import zmq
 
 from zguide_py import Lab, show_source, show_example
+from zguide_py.exercise import grade
 from zguide_py.patterns import pubsub
 from zguide_py.views import pubsub as pubsub_views
 from zguide_py.widgets import Panel, adder
@@ -360,24 +367,34 @@ assert not extras(lab) and got <= elapsed / 0.01 + 2 and not lab.errors()
 # 3. In section 4, what would the arrival order look like if the subscriber were fast?
 #
 # **Exercise.** A subscriber subscribes to *two* prefixes, `sports.` and `news.w`. The publisher sends
-# 30 messages on each of the five topics of section 3. How many does the subscriber get? Write your
-# guess, then run the check.
+# 30 messages on each of the five topics of section 3. How many does the subscriber get? Put your
+# number in `my_guess`, then run the three cells: the folded one runs exactly this, the last one
+# compares.
 
 # %%
 my_guess = None      # messages received by the subscriber to "sports." and "news.w"
 
 # %%
+# FOLDED
 with Lab("pubsub-exercise") as ex:
     ep, sy = ex.endpoint("pub", "tcp"), ex.endpoint("sync", "tcp")
     ex.start("publisher", pubsub.publisher, endpoint=ep, sync=sy, topics=TOPICS, count=30 * len(TOPICS))
     two = ex.start("two", pubsub.subscriber, endpoint=ep, topics=["sports.", "news.w"], sync=sy)
-    ex.wait_for(lambda: ex.peer("publisher").data.get("done") and two.get("received") >= 60, timeout=10)
-    answer = two.get("received")
-    print("the subscriber got:", answer)
-    if my_guess is None:
-        print("set my_guess above, then re-run this cell")
-    else:
-        print("your guess:", my_guess, "| right:", my_guess == answer)
+    ex.wait_for(lambda: ex.peer("publisher").data.get("done"), timeout=10, what="the publisher")
+    answer = ex.wait_quiet(lambda: two.get("received"), quiet=0.3, timeout=5, what="the last message")
+    assert answer == 60 and not ex.errors()
+
+# %%
+print(grade(my_guess, answer))
+
+# %% [markdown]
+# <details><summary>Answer (open it after you have guessed)</summary>
+#
+# **60.** A subscription is a prefix of the message's first frame, and a subscriber gets every
+# message that matches *any* of its prefixes. `sports.` matches `sports.football` (30 messages) and
+# `news.w` matches `news.world` (30 more). It does not match `newsletter`: the prefix compares byte
+# by byte, and the fifth byte is `.` in one and `l` in the other. The weather topics match neither.
+# </details>
 
 # %% [markdown]
 # ## The pattern without the lab
@@ -403,3 +420,6 @@ show_example('wuclient')
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0
+
+# %% [markdown]
+# Next: [03 · Pipeline](03_pipeline.ipynb).

@@ -2,6 +2,12 @@
 # %% [markdown]
 # # 03 · Pipeline: ventilator, workers, sink
 #
+# *Where this sits: before this, [00 · Basics](00_basics.ipynb); next, [04 ·
+# Router-dealer](04_router_dealer.ipynb); in the guide, chapter 1, [Divide and
+# Conquer](https://zguide.zeromq.org/docs/chapter1/). Words used here:
+# [round-robin](glossary.ipynb#Round-robin), [fair-queueing](glossary.ipynb#Fair-queueing) (all in the
+# [glossary](glossary.ipynb)).*
+#
 # **The problem:** a big job splits into many independent tasks (resize 10 000 images, score a
 # million rows). One process hands the tasks out, several workers do them in parallel, and one
 # process collects the results. The guide calls the three roles **ventilator**, **worker** and
@@ -10,23 +16,30 @@
 #
 # ```mermaid
 # flowchart TB
-#     W1["worker 1<br/>PULL + PUSH<br/>(both connect)"] --> V["ventilator<br/>PUSH (bind)"]
-#     W2["worker 2<br/>PULL + PUSH<br/>(both connect)"] -- "tasks" --> V
-#     W3["worker 3<br/>PULL + PUSH<br/>(both connect)"] --> V
-#     W1 --> S["sink<br/>PULL (bind)"]
+#     V["ventilator<br/>PUSH (bind): tasks<br/>PUSH (connect): batch start"]
+#     W1["worker 1<br/>PULL (connect)<br/>PUSH (connect)"]
+#     W2["worker 2<br/>PULL (connect)<br/>PUSH (connect)"]
+#     W3["worker 3<br/>PULL (connect)<br/>PUSH (connect)"]
+#     S["sink<br/>PULL (bind)"]
+#     V --> W1
+#     V -- "tasks" --> W2
+#     V --> W3
+#     W1 --> S
 #     W2 -- "results" --> S
 #     W3 --> S
-#     V -- "batch start" --> S
+#     V -. "batch start" .-> S
 #     linkStyle 0,1,2 stroke:#1f77b4,stroke-width:2px
 #     linkStyle 3,4,5 stroke:#2ca02c,stroke-width:2px
 # ```
 #
-# Arrows go from the socket that connects to the one that binds: each worker connects its PULL socket
-# to the ventilator (blue, tasks) and its PUSH socket to the sink (green, results); the ventilator
-# connects a second PUSH socket to the sink to say that a batch starts. Messages flow from ventilator
-# to workers to sink. The ventilator and the sink are the stable points and bind; workers come and go
-# and connect. This notebook spreads a batch over workers, measures the speed-up from adding workers,
-# then kills a worker in the middle of a batch to count exactly what is lost.
+# **In this diagram the arrows show which way the messages flow** (the workbook's other diagrams draw
+# them from the connecting socket to the binding one, which here would point the tasks backwards):
+# tasks go from the ventilator to the workers (blue), results from the workers to the sink (green),
+# and the ventilator tells the sink that a batch starts (dotted, through a second PUSH socket that
+# connects to the sink). Which side binds is written in each box: the ventilator and the sink are the
+# stable points and bind; workers come and go, and connect both their sockets. This notebook spreads a
+# batch over workers, measures the speed-up from adding workers, then kills a worker in the middle of
+# a batch to count exactly what is lost.
 #
 # A `~` in front of a printed number marks a measurement, which changes from run to run; everything
 # else a cell prints is the same on every run.
@@ -37,6 +50,7 @@ import time
 import zmq
 
 from zguide_py import Lab, Scenario, show_source, show_example
+from zguide_py.exercise import grade
 from zguide_py.patterns import pipeline
 from zguide_py.plots import bars_figure, report_figure
 from zguide_py.views import pipeline as pipeline_views
@@ -300,13 +314,15 @@ assert lab.peer("worker2").state == "running" and not lab.errors()
 # 2. Why do the ventilator and the sink bind, and the workers connect?
 # 3. How could the sink *notice* that tasks are missing, and which ones?
 #
-# **Exercise.** Three workers share 30 tasks of 30 ms each. How long does the batch take? Write your
-# guess in seconds, then run the check.
+# **Exercise.** Three workers share 30 tasks of 30 ms each. How long does the batch take, from the
+# sink's start message to its last result? Put your answer in seconds in `my_guess`, then run the
+# three cells: the folded one runs the batch, the last one compares (within 25%).
 
 # %%
-my_guess = None      # seconds for 30 tasks of 30 ms over 3 workers
+my_guess = None      # seconds for the whole batch
 
 # %%
+# FOLDED
 with Lab("pipeline-exercise") as ex:
     s_ep, t_ep = ex.endpoint("sink"), ex.endpoint("tasks")
     ex_sink = ex.start("sink", pipeline.sink, endpoint=s_ep)
@@ -315,8 +331,19 @@ with Lab("pipeline-exercise") as ex:
     ex.wait_for(lambda: all(ex.peer(f"w{i}").data.get("connected") for i in range(1, 4)), timeout=5)
     ex.start("ventilator", pipeline.ventilator, endpoint=t_ep, sink=s_ep, tasks=30, work=0.03)
     ex.wait_for(lambda: ex_sink.data["batches"].get(0, {}).get("seconds") is not None, timeout=10)
-    print(f"the batch took ~{ex_sink.data['batches'][0]['seconds']:.2f} s | your guess: {my_guess}")
-    print("all 30 results arrived:", len(ex_sink.data["batches"][0]["results"]) == 30)
+    answer = ex_sink.data["batches"][0]["seconds"]
+    assert len(ex_sink.data["batches"][0]["results"]) == 30 and not ex.errors()
+
+# %%
+print(grade(my_guess, answer, relative=0.25, unit="s"))
+
+# %% [markdown]
+# <details><summary>Answer (open it after you have guessed)</summary>
+#
+# **About 0.3 s, a little more in practice.** The 30 tasks take 30 x 30 ms = 0.9 s of work. PUSH deals
+# them round-robin, 10 to each worker, and the three workers run in parallel, so the batch takes
+# about 10 x 30 ms = 0.3 s, plus a few milliseconds of messaging. With one worker it would take 0.9 s.
+# </details>
 
 # %% [markdown]
 # ## The pattern without the lab
@@ -343,3 +370,6 @@ show_example('taskwork')
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0
+
+# %% [markdown]
+# Next: [04 · Router-dealer](04_router_dealer.ipynb).

@@ -2,6 +2,12 @@
 # %% [markdown]
 # # 05 · Load balancing: round-robin against least recently used
 #
+# *Where this sits: before this, [04 · Router-dealer](04_router_dealer.ipynb); next, [06 · Pub-sub with a
+# snapshot (the Clone pattern, model 2)](06_clone_snapshot.ipynb); in the guide, chapter 3, [A Load
+# Balancing Message Broker](https://zguide.zeromq.org/docs/chapter3/). Words used here:
+# [LRU](glossary.ipynb#LRU), [round-robin](glossary.ipynb#Round-robin), [broker](glossary.ipynb#Broker)
+# (all in the [glossary](glossary.ipynb)).*
+#
 # **The problem:** requests come from many clients and should be spread over a pool of workers.
 # Workers are rarely equal: one runs on a slower machine, one is stuck in a long task, one is just
 # starting. A balancer that deals requests out blindly lets requests queue behind a slow worker while
@@ -51,6 +57,7 @@
 import zmq
 
 from zguide_py import Lab, show_source, summarize, show_example
+from zguide_py.exercise import grade
 from zguide_py.flow import Flow
 from zguide_py.patterns import loadbalance as lb
 from zguide_py.views import loadbalance as lb_views
@@ -271,17 +278,31 @@ assert violations == 0 and not lab.errors()
 # 4. The simple balancer is a few lines of code and needs no protocol. When is it good enough?
 #
 # **Exercise.** Predict the slow worker's share of the tasks with the simple balancer and **four**
-# workers, one of them slow. Write it as a fraction, then run the check.
+# workers, one of them slow. Put it in `my_guess` as a fraction of all tasks (0 to 1), then run the
+# three cells: the folded one runs the balancer, the last one compares (within 0.03).
 
 # %%
-my_guess = None      # the slow worker's share of all tasks, e.g. 0.5
+my_guess = None      # the slow worker's share of all tasks, as a fraction
 
 # %%
+# FOLDED
 with Lab("load-balancing-exercise") as ex:
     check = lb_views.run_balancer(ex, "simple", workers=4, clients=4, requests=20, slow="worker4")
-    share = check.share("worker4")
-    print(f"the slow worker took ~{share:.2f} of the tasks | your guess: {my_guess}")
-    print("the simple balancer gave it a quarter (within 0.02):", abs(share - 0.25) <= 0.02)
+    answer = check.share("worker4")
+    assert abs(answer - 0.25) <= 0.02 and not ex.errors()
+
+# %%
+print(grade(my_guess, answer, within=0.03))
+
+# %% [markdown]
+# <details><summary>Answer (open it after you have guessed)</summary>
+#
+# **A quarter: 0.25.** The simple balancer's DEALER deals requests round-robin over its four
+# connected workers without asking who is free, so every worker gets one request in four, the slow
+# one included. Its requests wait in its queue while the fast workers sit idle. The LRU broker
+# gives a request only to a worker that has said it is ready, so there the slow worker's share
+# falls to what it can actually do.
+# </details>
 
 # %% [markdown]
 # ## The pattern without the lab
@@ -308,3 +329,6 @@ show_example('lbbroker')
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0
+
+# %% [markdown]
+# Next: [06 · Pub-sub with a snapshot (the Clone pattern, model 2)](06_clone_snapshot.ipynb).

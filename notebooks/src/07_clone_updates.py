@@ -2,6 +2,12 @@
 # %% [markdown]
 # # 07 · Snapshot plus updates: every client writes (the Clone pattern, model 3)
 #
+# *Where this sits: before this, [06 · Pub-sub with a snapshot (the Clone pattern, model
+# 2)](06_clone_snapshot.ipynb); next, [08 · The slow subscriber](08_slow_subscriber.ipynb); in the guide,
+# chapter 5, [Republishing Updates from Clients](https://zguide.zeromq.org/docs/chapter5/). Words used
+# here: [snapshot](glossary.ipynb#Snapshot), [sequence number](glossary.ipynb#Sequence-number) (all in the
+# [glossary](glossary.ipynb)).*
+#
 # **The problem:** in notebook 06 only the server changed the state. Now every client wants to
 # change it too: several copies of one key-value table, each edited in its own place, that must
 # stay identical. If clients sent their changes to each other directly, two clients changing the
@@ -44,6 +50,7 @@ import ipywidgets as widgets
 import zmq
 
 from zguide_py import Lab, Scenario, show_source, show_example
+from zguide_py.exercise import passed
 from zguide_py.patterns import clone
 from zguide_py.patterns.clone import KVMsg, clonecli3, clonesrv3
 from zguide_py.views import clone as clone_view
@@ -155,15 +162,7 @@ print("every numbered update was pushed by a client, each numbered once:",
 assert all(verdicts.values()) and sequenced <= pushed and len(sequenced) == server_seq
 
 # %% [markdown]
-# Who wrote what? The uuids match each client's pushed updates to the numbered ones, and the `from`
-# property of each stored update says who wrote its latest value.
-#
-# Can a pushed update get lost? Yes: an update still waiting in a client's PUSH socket when the client
-# is killed dies with the socket (linger 0), so it was pushed but is never numbered. The window is
-# short, though: ZeroMQ's I/O thread usually passes each update on to TCP well within a millisecond,
-# so a kill only loses updates if it lands in that moment. The bars below count both, per client: where the two
-# bars of a client are equal, none of its updates was lost in this run; a difference is exactly the
-# number lost.
+# Who wrote what? The `from` property of each stored update says who wrote its latest value.
 
 # %%
 authors = {name: sum(1 for m in lab.peer("server").data["kvmap"].values()
@@ -171,14 +170,63 @@ authors = {name: sum(1 for m in lab.peer("server").data["kvmap"].values()
 print("keys whose latest value came from each client:")
 for name, n in authors.items():
     print(f"  {name}: ~{n}")
-pushed_by, numbered_by = clone_view.writes(lab, CLIENTS)
-print("pushed but never numbered (lost at a kill):")
-for name in CLIENTS:
-    print(f"  {name}: ~{pushed_by[name] - numbered_by[name]} of ~{pushed_by[name]}")
-clone_view.writers_figure(lab, CLIENTS)
 
 # %% [markdown]
-# ## 5. Play with it
+# ## 5. Lost updates, seen: a writer killed with a full queue
+#
+# Can a pushed update get lost? Yes: an update still waiting in a client's PUSH queue when the
+# client is killed dies with the socket (linger 0). It was pushed, it is never numbered, and nobody
+# is told. In the run above the kills were unlikely to catch one: the server kept up, and ZeroMQ's
+# I/O thread passes each update on to TCP within a millisecond, so the queues were nearly always
+# empty.
+#
+# So this run fills them. It uses a lab of its own whose sockets all get small queues (a high-water
+# mark of 50 messages, and 1 kB TCP buffers), set once on its context: `ctx.setsockopt` gives a
+# default to every socket made on that context afterwards. From 0.1 s the server is slowed to 5
+# updates a second while two writers push 200 a second each, so the backlog fills every queue on
+# the way to the server, the writers' own PUSH queues last. At 1.8 s the scenario **kills**
+# `writer1`, its queue full, and lets the server run at full speed again. (While a queue is full, a
+# writer's next push fails at once; it counts those as `not sent`, and knows about them. The lost
+# updates are the ones its socket had accepted.)
+
+# %%
+lossy = Lab("clone-lost", sample_interval=0.02)
+for option, value in [(zmq.SNDHWM, 50), (zmq.RCVHWM, 50), (zmq.SNDBUF, 1024), (zmq.RCVBUF, 1024)]:
+    lossy.ctx.setsockopt(option, value)       # the default for every socket made on this context
+lossy_eps = {"snapshot": lossy.endpoint("snapshot", "tcp"), "publisher": lossy.endpoint("updates", "tcp"),
+             "collector": lossy.endpoint("collector", "tcp")}
+lossy.start("server", clonesrv3, **lossy_eps)
+WRITERS = ["writer1", "writer2"]
+full_queue = Scenario("a writer killed with a full queue", seed=3)
+for name in WRITERS:
+    full_queue.at(0, "start", name, clonecli3, count=400, rate=200, keys=15, seed=3, **lossy_eps)
+full_queue.at(0.1, "throttle", "server", 0.2) \
+    .at(1.8, "kill", "writer1").at(1.8, "throttle", "server", 0)
+print(full_queue.describe())
+lossy.run(full_queue, seconds=15, until=lambda: all(s.fired_at is not None for s in full_queue.steps)
+          and clone.writes_settled(lossy, "server", ["writer2"]))
+pushed_by, numbered_by = clone_view.writes(lossy, WRITERS)
+for name in WRITERS:
+    print(f"{name} ({lossy.peer(name).state}): pushed ~{pushed_by[name]}, numbered ~{numbered_by[name]}, "
+          f"lost ~{pushed_by[name] - numbered_by[name]}; refused while its queue was full: "
+          f"~{lossy.peer(name).get('not sent')}")
+assert pushed_by["writer1"] > numbered_by["writer1"] and pushed_by["writer2"] == numbered_by["writer2"]
+assert not lossy.errors()
+print("writer1 lost updates that it had pushed: they died in its queue, and it was never told.")
+print("writer2, alive, lost none: its backlog reached the server once the server sped up again.")
+lossy.close()
+
+# %%
+clone_view.writers_figure(lossy, WRITERS)
+
+# %% [markdown]
+# Gray bars count what each writer pushed (its socket accepted), blue bars what the server numbered,
+# matched by uuid. `writer2`'s bars are equal. `writer1`'s differ by exactly the updates that were
+# in its queue when it died: the server never saw them, and no client will ever apply them. Neither
+# our client nor the guide's model 3 does anything about it; question 2 below asks what would.
+
+# %% [markdown]
+# ## 6. Play with it
 #
 # A server and three clients that write 5 updates a second each, for ever. Kill and restart
 # clients; *add client* starts one more; *pause writers* stops every client's writing (they keep
@@ -256,47 +304,66 @@ print("no peer failed:", not lab.errors())
 assert all(same.values()) and len(same) == 4 and not lab.errors()
 
 # %% [markdown]
-# ## 6. What you saw, and questions
+# ## 7. What you saw, and questions
 #
 # * One server numbers every change, so every copy applies the same changes in the same order: the
 #   copies converge, whoever writes, whoever crashes.
 # * A client's own change only counts when it comes back numbered; its uuid lets the client (and
 #   you) recognise it.
-# * The whole wire format is the guide's `kvmsg`: key, sequence, uuid, properties, body.
+# * An update still queued in a writer that dies is lost, silently: pushed, never numbered.
+# * Our wire format is the guide's full `kvmsg` (key, sequence, uuid, properties, body), which the
+#   guide introduces with model 5; its model 3 still sends `kvsimple`'s three frames (key,
+#   sequence, body). The uuid is what let us match pushed updates to numbered ones.
 #
 # **Questions**
 # 1. Two clients write the same key at the same moment. Which value wins, and does every client
 #    agree on it? Why?
-# 2. A client is killed with updates still in its PUSH queue. What happens to them? Does the
-#    client know? (The guide's later models keep a list of "pending" updates and send them again.)
-# 3. What if the *server* is killed and restarted? (Models 4-6 of the guide add a second server.)
+# 2. Section 5's `writer1` died with updates in its queue. How could a client make sure none of its
+#    updates is lost? What would it have to keep, and for how long?
+# 3. What if the *server* is killed and restarted? (The guide's model 6 adds a second server, with
+#    the Binary Star pattern of notebook 14. There the *passive* server keeps a "pending list" of
+#    updates it has from clients but not yet from the active server, and the other way round, so
+#    that a failover loses none.)
 #
-# **Exercise.** Find the updates that were lost: pushed by a client, never numbered by the server.
-# A killed client loses whatever was still queued in its PUSH socket, which may well be nothing (in
-# section 5 `client2` was killed once, and it writes only 5 updates a second). Use the uuids: each
-# client's `data["sent_uuids"]` lists everything it pushed, the server's `data["sequenced"]` what it
-# numbered. The check below holds whether or not anything was lost: every pushed update is either
-# numbered or in your lost set. One answer is filled in: change it and re-run the check.
+# **Exercise.** Find section 5's lost updates: pushed by a writer, never numbered by the server. Write
+# `lost_updates(lab, clients)`, which returns, for each client, the set of uuids it pushed that the
+# server never numbered. Use the uuids: each client's `data["sent_uuids"]` lists everything it
+# pushed, the server's `data["sequenced"]` holds what it numbered. Then run the check, which tries
+# your function on section 5's lab.
 
 # %%
 def lost_updates(lab, clients, server="server"):
     """{client: set of uuids it pushed that the server never numbered}."""
-    numbered = lab.peer(server).data["sequenced"]
-    return {c: set(lab.peer(c).data["sent_uuids"]) - numbered for c in clients}
+    # your turn: return a dict {client name: set of uuids}, then run the check below
+    return None
 
 
 # %%
-panel.action_buttons["pause writers"].click()      # stop writing, and let every live write land
-lab.wait_for(lambda: clone.writes_settled(lab, "server", live()), timeout=5, what="all live writes numbered")
-lost = lost_updates(lab, live())
-sent_total = sum(len(lab.peer(c).data["sent_uuids"]) for c in live())
-numbered_total = len(lab.peer("server").data["sequenced"])
-print(f"pushed ~{sent_total}, numbered ~{numbered_total}, lost in killed clients ~{sum(map(len, lost.values()))}")
-for name, uuids in lost.items():
-    print(f"  {name} (started {lab.peer(name).starts}x): lost ~{len(uuids)}")
-print("pushed = numbered + lost, update by update:",
-      sent_total - sum(map(len, lost.values())) == numbered_total)
-assert sent_total - sum(map(len, lost.values())) == numbered_total
+# FOLDED
+numbered = lossy.peer("server").data["sequenced"]
+expected = {w: {u for u in lossy.peer(w).data["sent_uuids"] if u not in numbered} for w in WRITERS}
+sent1 = lossy.peer("writer1").data["sent_uuids"]
+assert expected["writer1"] and not expected["writer2"]
+assert expected["writer1"] == set(sent1[len(sent1) - len(expected["writer1"]):])   # its last pushes
+
+# %%
+print(passed([
+    lost_updates(lossy, WRITERS) == expected,
+    lost_updates(lossy, ["writer2"]) == {"writer2": set()},
+]))
+
+# %% [markdown]
+# <details><summary>One answer (open it after you have tried)</summary>
+#
+# ```python
+# def lost_updates(lab, clients, server="server"):
+#     numbered = lab.peer(server).data["sequenced"]
+#     return {c: set(lab.peer(c).data["sent_uuids"]) - numbered for c in clients}
+# ```
+#
+# `writer1`'s lost updates are exactly the last ones it pushed, one unbroken block: everything
+# before them had left its socket and reached the server; those were still queued when it died.
+# </details>
 
 # %% [markdown]
 # ## The pattern without the lab
@@ -322,3 +389,6 @@ show_example('clonesrv')
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0
+
+# %% [markdown]
+# Next: [08 · The slow subscriber](08_slow_subscriber.ipynb).

@@ -2,6 +2,12 @@
 # %% [markdown]
 # # 10 · Simple Pirate: Lazy Pirate clients, a queue, and workers that die
 #
+# *Where this sits: before this, [05 · Load balancing](05_load_balancing.ipynb) and [09 · Lazy
+# Pirate](09_lazy_pirate.ipynb); next, [11 · Paranoid Pirate](11_paranoid_pirate.ipynb); in the guide,
+# chapter 4, [Basic Reliable Queuing (Simple Pirate Pattern)](https://zguide.zeromq.org/docs/chapter4/).
+# Words used here: [LRU](glossary.ipynb#LRU), [broker](glossary.ipynb#Broker) (all in the
+# [glossary](glossary.ipynb)).*
+#
 # **The problem:** with Lazy Pirate (notebook 09) a client survives a server crash, but while its only
 # server is down, nothing gets answered. The obvious fix is more servers, and a **queue** in the
 # middle so that clients need not know which servers exist.
@@ -48,6 +54,7 @@
 import zmq
 
 from zguide_py import Lab, Scenario, show_source, show_example
+from zguide_py.exercise import grade
 from zguide_py.patterns import lazypirate, simplepirate
 from zguide_py.views import pirates
 from zguide_py.widgets import Panel, adder
@@ -225,12 +232,14 @@ assert client.get("mismatched") == 0 and not lab.errors()
 #    routing id `worker1/<pid>.<start>.<n>` prevent?
 #
 # **Exercise.** No client is sending. The queue is killed and restarted while its three workers are idle.
-# How many workers does the new queue know after half a second? Predict, then check.
+# How many workers does the new queue know after half a second? Put your prediction (a number) in
+# `my_guess`, run that cell, then the check; the folded cell between them runs the experiment.
 
 # %%
-my_guess = None      # workers in the new queue's ready list
+my_guess = None      # workers in the new queue's ready list, e.g. 2
 
 # %%
+# FOLDED
 with Lab("simplepirate-exercise") as ex:
     fe, be = ex.endpoint("frontend", "tcp"), ex.endpoint("backend", "tcp")
     ex.start("queue", simplepirate.queue, frontend=fe, backend=be)
@@ -239,12 +248,26 @@ with Lab("simplepirate-exercise") as ex:
     ex.wait_for(lambda: len(ex.peer("queue").data["ready"]) == 3, timeout=5, what="3 ready")
     ex.restart("queue")
     ex.run(Scenario("just wait"), seconds=0.5)            # give the workers every chance to reconnect
-    known = len(ex.peer("queue").data["ready"])
+    answer = len(ex.peer("queue").data["ready"])
     ex.start("client", lazypirate.client, endpoint=fe, requests=2, timeout=0.2, retries=2)
     ex.wait_done("client", timeout=5)
-    print("workers known to the new queue:", known, "| your guess:", my_guess)
-    print("requests abandoned by a client sent after the restart:", len(ex.peer("client").data["abandoned"]), "of 2")
-    assert known == 0 and ex.peer("client").data["abandoned"] == [0, 1]
+    abandoned = ex.peer("client").data["abandoned"]
+    assert answer == 0 and abandoned == [0, 1], (answer, abandoned)
+
+# %%
+print(grade(my_guess, answer))
+
+# %% [markdown]
+# <details><summary>Answer (open it after you have guessed)</summary>
+#
+# **None: 0.** The workers' REQ sockets reconnect to the new queue at once (libzmq reconnects tcp by
+# itself), but a connection is not a message. Each worker said `READY` once, to the old queue, and now
+# waits in `recv` for a request that the new queue will never send, because the new queue only hands
+# work to workers that said `READY` to *it*. The folded cell also sent two requests after the restart:
+# the client abandoned both. Only restarting the workers (or a heartbeat, notebook 11) brings them
+# back.
+#
+# </details>
 
 # %% [markdown]
 # ## The pattern without the lab
@@ -271,3 +294,6 @@ show_example('spqueue')
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0
+
+# %% [markdown]
+# Next: [11 · Paranoid Pirate](11_paranoid_pirate.ipynb).

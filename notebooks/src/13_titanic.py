@@ -2,6 +2,11 @@
 # %% [markdown]
 # # 13 · Titanic: requests that survive a crash, on disk (9/TSP)
 #
+# *Where this sits: before this, [12 · Majordomo](12_majordomo.ipynb); next, [14 · Binary
+# Star](14_binary_star.ipynb); in the guide, chapter 4, [Disconnected Reliability (Titanic
+# Pattern)](https://zguide.zeromq.org/docs/chapter4/). Words used here: [ticket](glossary.ipynb#Ticket),
+# [MMI](glossary.ipynb#MMI), [RFCs](glossary.ipynb#RFCs) (all in the [glossary](glossary.ipynb)).*
+#
 # **The problem:** Majordomo keeps requests in memory. If the broker dies, every request it was
 # holding dies with it, and the client has to keep retrying until the whole system is back. Some
 # work must not be lost that way, and some clients cannot wait around for it ("send this invoice,
@@ -44,6 +49,7 @@ import uuid
 import zmq
 
 from zguide_py import Lab, Scenario, show_source, show_example
+from zguide_py.exercise import passed
 from zguide_py.patterns import majordomo, titanic
 from zguide_py.views import titanic as titanic_views
 from zguide_py.widgets import Panel
@@ -283,24 +289,55 @@ print("every ticket held before the crash got its reply:",
 #    nobody offers the service?
 # 3. How would you expire orphans safely? What must a client promise for that to be safe?
 #
-# **Exercise.** Write `find_orphans(folder, tickets)` returning the tickets on disk that the client
-# does not hold. The cell has one solution; the check runs it on the folder as it is now.
+# **Exercise.** Write `find_orphans(folder, tickets)`: it returns, as a set, the tickets whose request
+# is stored in `folder` (a `<ticket>.req` file) but that are not among `tickets`, the ones the client
+# holds. A ticket is the file name without its suffix. Mind the files Titanic writes on the way: a
+# request being written is a `<ticket>.req.<pid>.tmp` until it is renamed, and it is not stored yet.
+# Then run the check, which tries your function on a few small folders.
 
 # %%
 def find_orphans(folder, tickets):
-    on_disk = {name[:32] for name in os.listdir(folder) if name.endswith(".req")}
-    return on_disk - set(tickets)
+    # your turn: return the set of tickets stored in folder that the client does not hold
+    return None
 
 
 # %%
-crash_all(lab)              # freeze the picture: nothing moves while we check
-mine = find_orphans(folder, client.data["tickets"])
-replied = [n[:32] for n in os.listdir(folder) if n.endswith(".rep")]
-expected = {ticket for ticket in titanic.pending(folder) + replied
-            if ticket not in client.data["tickets"]}
-ok = mine == expected and not mine & set(client.data["tickets"])
-print("self-check passed:", ok)
-assert ok
+a, b, c = (uuid.uuid4().hex for _ in range(3))          # three tickets, as Titanic makes them
+
+
+def folder_with(*names):
+    """A fresh folder holding empty files of these names."""
+    where = tempfile.mkdtemp(prefix="orphans-")
+    lab.on_close(lambda: shutil.rmtree(where, ignore_errors=True))
+    for name in names:
+        open(os.path.join(where, name), "wb").close()
+    return where
+
+
+checks = [
+    (folder_with(f"{a}.req", f"{a}.rep", f"{b}.req"), [a], {b}),                # b: stored, not held
+    (folder_with(f"{a}.req", f"{b}.req", f"{c}.req.4242.tmp"), [a], {b}),       # c is not stored yet
+    (folder_with(f"{a}.req", f"{a}.rep", f"{b}.req", f"{b}.rep"), [b], {a}),    # a reply does not adopt it
+    (folder_with(f"{a}.req", f"{b}.req"), [a, b], set()),                       # no orphan at all
+]
+print(passed([find_orphans(where, held) == want for where, held, want in checks]))
+
+# %% [markdown]
+# <details><summary>One answer (open it after you have tried)</summary>
+#
+# ```python
+# def find_orphans(folder, tickets):
+#     stored = {name[:-len(".req")] for name in os.listdir(folder) if name.endswith(".req")}
+#     return stored - set(tickets)
+# ```
+#
+# A ticket counts once however many files it has (`.req`, `.rep`), a `.tmp` file is a write that has
+# not finished (Titanic never acknowledged it), and a reply on disk does not make a ticket less of an
+# orphan: nobody holds the ticket to fetch it. Called on Titanic's own `folder` with the client's
+# tickets, it finds the orphans of section 3 (and any that the play section added since). Deleting
+# them safely needs a promise from the clients: question 3.
+#
+# </details>
 
 # %% [markdown]
 # ## The pattern without the lab
@@ -328,3 +365,6 @@ lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets(),
       "| folder deleted:", not os.path.exists(folder))
 assert not lab.threads() and lab.open_sockets() == 0 and not os.path.exists(folder)
+
+# %% [markdown]
+# Next: [14 · Binary Star](14_binary_star.ipynb).

@@ -2,6 +2,12 @@
 # %% [markdown]
 # # 14 · Binary Star: a primary and a backup, never two masters
 #
+# *Where this sits: before this, [09 · Lazy Pirate](09_lazy_pirate.ipynb); next, [15 ·
+# Freelance](15_freelance.ipynb); in the guide, chapter 4, [High-Availability Pair (Binary Star
+# Pattern)](https://zguide.zeromq.org/docs/chapter4/). Words used here: [split
+# brain](glossary.ipynb#Split-brain), [partition](glossary.ipynb#Partition),
+# [heartbeat](glossary.ipynb#Heartbeat) (all in the [glossary](glossary.ipynb)).*
+#
 # **The problem:** a broker (or any server) is a single point of failure. The classic answer is a
 # *pair*: a primary that serves and a backup that takes over when the primary dies. The hard part
 # is not the takeover, it is **not taking over when you should not**. If the backup merely loses
@@ -37,6 +43,7 @@
 #     [*] --> backup: started as backup
 #     primary --> active: hears peer backup
 #     primary --> passive: hears peer active
+#     primary --> active: a client asks after alone_after s without a word from the peer (off by default)
 #     backup --> passive: hears peer active
 #     passive --> active: a client asks after 2 silent heartbeats (failover), or the peer restarted
 #     active --> [*]: killed
@@ -47,6 +54,7 @@
 import zmq
 
 from zguide_py import Lab, Scenario, show_source, show_example
+from zguide_py.exercise import grade
 from zguide_py.patterns import binarystar as bstar
 from zguide_py.views import binarystar as bstar_view
 from zguide_py.widgets import Panel
@@ -253,31 +261,46 @@ print("still never two active:", lab.peer("referee").data["max_active"] == 1)
 # 3. Halve the heartbeat. What happens to the failover time, and to the risk of a false failover on
 #    a busy machine?
 #
-# **Exercise.** Predict the shortest silence after which a backup with `heartbeat=0.05` takes over,
-# then check it: the cell below runs a small pair with that heartbeat and kills the primary.
+# **Exercise.** A pair runs with `heartbeat=0.05` (50 ms) and the primary is killed while clients keep
+# asking. What is the shortest silence, in seconds, after which the backup can take over? Put your
+# prediction in `my_guess`, run that cell, then the check. The folded cell between them runs such a
+# pair, kills the primary and checks that the silence before the takeover was never shorter than the
+# rule allows.
 
 # %%
-my_guess = None      # seconds of silence before a takeover with heartbeat=0.05
+my_guess = None      # seconds of silence from the primary before the backup takes over, e.g. 0.5
 
 # %%
+# FOLDED
 with Lab("binarystar-exercise") as ex:
+    hb = 0.05
     e = bstar.pair_endpoints(ex)
     for name in ("primary", "backup"):
-        ex.start(name, bstar.server, side=name, heartbeat=0.05, **e[name])
+        ex.start(name, bstar.server, side=name, heartbeat=hb, **e[name])
     ex.wait_for(lambda: ex.peer("primary").data.get("state") == "active"
                 and ex.peer("backup").data.get("state") == "passive", timeout=5, what="the pair")
     ex.start("c", bstar.client, servers=[e["primary"]["frontend"], e["backup"]["frontend"]], timeout=0.03)
     ex.kill("primary")
     ex.wait_for(lambda: ex.peer("backup").data.get("failovers"), timeout=3, what="the failover")
     quiet = ex.peer("backup").data["failovers"][0][1]
-    print(f"the backup took over after ~{quiet:.3f} s of silence")
-    print("it waited for at least 2 silent heartbeats (0.1 s):", quiet >= 2 * 0.05)
-    if my_guess is None:
-        print("set my_guess above to check your prediction")
-    else:
-        print(f"the measured silence was at least your guess ({my_guess} s):", quiet >= my_guess,
-              "| your guess is the rule's minimum, 2 heartbeats:", abs(my_guess - 2 * 0.05) < 0.005)
-    assert quiet >= 2 * 0.05
+answer = 2 * hb                     # the backup's rule: the peer silent for two heartbeats
+assert quiet >= answer, quiet
+
+# %%
+print(grade(my_guess, answer, within=0.005, unit="s"))
+
+# %% [markdown]
+# <details><summary>Answer (open it after you have guessed)</summary>
+#
+# **0.1 s**: two heartbeats of 50 ms. Each time the backup hears the primary it sets the primary's
+# expiry to *now + 2 × heartbeat*; a client request that arrives before that is dropped, one that
+# arrives after it makes the backup active. The silence the folded cell measured (`quiet`) is
+# longer than that: the primary's last heartbeat came up to one heartbeat before the kill, and the
+# takeover waits for a client to time out on the primary (30 ms here) and ask the backup after the
+# expiry. Halving the heartbeat halves the minimum, and makes a false failover on a busy machine more
+# likely (question 3).
+#
+# </details>
 
 # %% [markdown]
 # ## The pattern without the lab
@@ -303,3 +326,6 @@ show_example('bstarsrv')
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0
+
+# %% [markdown]
+# Next: [15 · Freelance](15_freelance.ipynb).

@@ -2,6 +2,13 @@
 # %% [markdown]
 # # 17 · Peers as processes: real crashes, real signals
 #
+# *Where this sits: before this, [11 · Paranoid Pirate](11_paranoid_pirate.ipynb); next, [18 ·
+# Security](18_security.ipynb); in the guide, chapter 2, [Handling Interrupt
+# Signals](https://zguide.zeromq.org/docs/chapter2/); chapter 4, [Robust Reliable Queuing (Paranoid Pirate
+# Pattern)](https://zguide.zeromq.org/docs/chapter4/). Words used here:
+# [heartbeat](glossary.ipynb#Heartbeat), [liveness](glossary.ipynb#Liveness) (all in the
+# [glossary](glossary.ipynb)).*
+#
 # **The problem:** so far every peer was a thread of this notebook's kernel, and "kill" meant the lab
 # asking a thread to stop at its next poll. Real systems are made of **processes**, often on other
 # machines, and they die without asking: the out-of-memory killer, a `kill -9`, a power cut. ZeroMQ's
@@ -49,6 +56,7 @@ import subprocess
 import sys
 
 from zguide_py import Lab, Scenario, show_source
+from zguide_py.exercise import grade
 from zguide_py import procs
 from zguide_py.patterns import lazypirate, paranoidpirate
 from zguide_py.patterns.simplepirate import worker_name
@@ -114,14 +122,22 @@ assert refused.returncode == 2 and "refusing to bind" in refused.stderr
 # %% [markdown]
 # ## 2. A worker process, started from the notebook
 #
-# `procs.process` is a role like any other: its peer thread starts the command line above as a **child
-# process**, reads the child's status lines (one JSON object every 100 ms) into the peer's counters, and
-# passes the throttle slider to the child's stdin. When the lab kills the peer, the child gets `SIGKILL`.
-# `procs.as_process("paranoidpirate.worker")` wraps it so that starting a worker process reads exactly
-# like starting a worker thread:
+# The code each worker process runs is the Paranoid Pirate worker of notebook 11, unchanged: a DEALER
+# that says `READY`, answers requests, heartbeats the queue and counts the queue's silent intervals:
 
 # %%
-show_source(procs.process)
+show_source(paranoidpirate.worker)
+
+# %% [markdown]
+# Around it, a small harness. `procs.process` is a role like any other: its peer thread starts the
+# command line above as a **child process**, reads the child's status lines (one JSON object every
+# 100 ms) into the peer's counters, and passes the throttle slider to the child's stdin. When the lab
+# kills the peer, the child gets `SIGKILL`. (Its 70 lines are plumbing, pipes and signals, in
+# `zguide_py/procs.py`.) `procs.as_process("paranoidpirate.worker")` wraps it so that starting a
+# worker process reads exactly like starting a worker thread:
+
+# %%
+show_source(procs.as_process)
 
 # %%
 frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
@@ -131,9 +147,11 @@ lab.start("worker1", WORKER, endpoint=backend)   # as a thread: lab.start("worke
 w1 = lab.peer("worker1")
 lab.wait_for(lambda: len(queue.data["ready"]) == 1 and w1.data["up"], timeout=30, what="worker1's READY")
 print(w1.data["command"])
-print("worker1 is another process:", w1.data["pid"] != os.getpid(), "| alive:", procs.pid_alive(w1.data["pid"]))
-print("the routing id the queue sees carries its pid:",
-      queue.data["ready"][0].decode().split("/")[1].startswith(f"{w1.data['pid']}."))
+other = w1.data["pid"] != os.getpid() and procs.pid_alive(w1.data["pid"])
+print(("" if other else "NOT: ") + "worker1 is another process, alive, with a pid of its own.")
+carries = queue.data["ready"][0].decode().split("/")[1].startswith(f"{w1.data['pid']}.")
+print(("" if carries else "NOT: ") + "The routing id the queue sees carries that pid.")
+assert other and carries
 print("a status line holds:", ", ".join(w1.data["status"]))
 print("its counters, now the peer's:", ", ".join(sorted(w1.snapshot())))
 
@@ -200,13 +218,13 @@ tally = lazypirate.tally(lab, CLIENTS)
 print(tally.lines(retries=5))
 kills = [e for e in report.events if e[1] == "kill" and e[2] in WORKERS]
 delays = pirates.purge_delays(report.events)
-print(f"\nworker kills: {len(kills)}, each purged by the queue: "
-      f"{sorted(delays) == WORKERS and all(len(d) == 1 for d in delays.values())}")
+each_purged = sorted(delays) == WORKERS and all(len(d) == 1 for d in delays.values())
+print(f"\n{len(kills)} worker kills" + (", each purged once by the queue:" if each_purged else "; NOT each purged once:"))
 for name, how in (("worker1", "process, lab.kill = SIGKILL"), ("worker2", "process, SIGKILL from outside"),
                   ("worker3", "thread, lab.kill")):
     print(f"  {name} ({how}): purged ~{delays[name][0]:.3f} s after its death")
 failed = report.events_of("failed", "worker2")
-print("worker2's peer went 'failed' (killed, but not by the lab):", len(failed) == 1)
+print(("" if len(failed) == 1 else "NOT: ") + "worker2's peer went 'failed': it was killed, but not by the lab.")
 history = {name: [h["exit"] for h in lab.peer(name).data["history"]] for name in ("worker1", "worker2")}
 print("each process's end (None = still running):", history)
 old_pids = [h["pid"] for name in ("worker1", "worker2") for h in lab.peer(name).data["history"][:-1]]
@@ -234,8 +252,8 @@ assert not any(procs.pid_alive(pid) for pid in old_pids) and not report.errors
 served_by = {n: len([e for e in report.events if e[1] == "served" and e[2] == n]) for n in WORKERS}
 print("requests served, as each worker logged them:",
       ", ".join(f"{n} ~{c}" for n, c in served_by.items()))
-print("the processes' own events reached the lab:",
-      all(served_by[n] > 0 and lab.events_of("heartbeat", n) for n in ("worker1", "worker2")))
+reached = all(served_by[n] > 0 and lab.events_of("heartbeat", n) for n in ("worker1", "worker2"))
+print(("" if reached else "NOT: ") + "The processes' own events reached the lab.")
 
 # %%
 pirates.requests_figure(report, CLIENTS, fault_peers=WORKERS,
@@ -321,7 +339,8 @@ lab.wait_for(lambda: client.get("replies") >= 5, timeout=10, what="5 replies")
 old = w1.data["pid"]
 t_kill = lab.now()
 panel.rows["worker1"].kill.click()
-print("kill button -> worker1's process is gone:", not procs.pid_alive(old), "| exit:", w1.data["exit"])
+print(f"The kill button ended worker1's process (exit: {w1.data['exit']})." if not procs.pid_alive(old)
+      else "NOT: worker1's process outlived the kill button.")
 purged = lab.wait_for(lambda: [e.t for e in lab.events_of("purge", "queue", since=t_kill)
                                if worker_name(e.get("worker")) == "worker1"], timeout=5, what="worker1 purged")
 print(f"the queue purged it ~{purged[0] - t_kill:.3f} s after the click")
@@ -329,12 +348,12 @@ panel.rows["worker1"].restart.click()
 lab.wait_for(lambda: w1.data["pid"] != old and w1.data["up"], timeout=30, what="a new worker1 process")
 lab.wait_for(lambda: "worker1" in {worker_name(i) for i in queue.data["workers"]}, timeout=10,
              what="the new worker1 at the queue")
-print("restart button -> a new process with a new pid, known to the queue:", w1.data["pid"] != old)
+print("The restart button started a new process, with a new pid, and the queue knows it.")
 
 # %%
 panel.rows["worker2"].throttle.value = 0.05
 lab.wait_for(lambda: w2.data["status"].get("throttle") == 0.05, timeout=5, what="the child to take the throttle")
-print("slider -> worker2's process sleeps 0.05 s per request:", w2.data["status"]["throttle"] == 0.05)
+print("The slider reached worker2's process: it now sleeps 0.05 s per request.")
 panel.rows["worker2"].throttle.value = 0
 panel.action_buttons["add worker process"].click()
 print(panel.last_message)
@@ -343,7 +362,7 @@ lab.wait_for(lambda: "worker4" in {worker_name(i) for i in queue.data["workers"]
 served = lab.peer("worker4").get("served")
 lab.wait_for(lambda: lab.peer("worker4").get("served") > served, timeout=10, what="worker4 to serve")
 panel.refresh()
-print("worker4 is a process, serving requests:", lab.peer("worker4").data["pid"] != os.getpid())
+print(("" if lab.peer("worker4").data["pid"] != os.getpid() else "NOT: ") + "worker4 is a process of its own, serving requests.")
 print("mismatched replies so far:", client.get("mismatched"))
 assert client.get("mismatched") == 0 and not lab.errors()
 
@@ -368,30 +387,51 @@ assert client.get("mismatched") == 0 and not lab.errors()
 #    queue whose workers all restart at once?
 # 3. Would you put the queue in a process of its own too? What would the notebook lose, and gain?
 #
-# **Exercise.** `SIGSTOP` freezes a process: it is alive, holds its sockets, but runs no code, until
-# `SIGCONT`. Predict: does the queue purge a frozen worker? And once it is continued, does the worker
-# come back, and how?
+# **Exercise.** `SIGSTOP` freezes a process: it is alive, holds its sockets and its tcp connection,
+# but runs no code, until `SIGCONT`. Worker4 (a process) is frozen for a while, then continued. What
+# happens?
+#
+# * **a** the queue never purges it: its process is alive and its connection open;
+# * **b** the queue purges it, and once continued it comes back to the queue by itself;
+# * **c** the queue purges it, and it stays out until the lab restarts its process.
+#
+# Put a letter in `my_guess` (a string: `"a"`, `"b"` or `"c"`), run that cell, then the check; the
+# folded cell between them freezes worker4, waits, and continues it.
 
 # %%
-my_guess = None      # e.g. "purged, then back by itself after SIGCONT"
+my_guess = None      # "a", "b" or "c"
 
 # %%
+# FOLDED
 w4 = lab.peer("worker4")
 frozen = w4.data["pid"]
 t_stop = lab.now()
 os.kill(frozen, signal.SIGSTOP)                      # alive, but silent
 purged = lab.wait_for(lambda: [e.t for e in lab.events_of("purge", "queue", since=t_stop)
                                if worker_name(e.get("worker")) == "worker4"], timeout=5, what="worker4 purged")
-print(f"frozen worker4 purged ~{purged[0] - t_stop:.3f} s after SIGSTOP; its process is alive:",
-      procs.pid_alive(frozen))
-t_cont = lab.now()
+alive_while_frozen = procs.pid_alive(frozen)
 os.kill(frozen, signal.SIGCONT)
 back = lab.wait_for(lambda: "worker4" in {worker_name(i) for i in queue.data["workers"]}, timeout=10,
                     what="worker4 back at the queue")
-print(f"after SIGCONT worker4 is back at the queue: {back} (~{lab.now() - t_cont:.2f} s) | your guess: {my_guess}")
-print("how: its first heartbeat reaches a queue that no longer knows it; a heartbeat from an unknown worker "
-      "means 'alive', so the queue takes it back (or, if the queue stayed silent too long, it reconnects)")
-assert back and w4.data["pid"] == frozen
+answer = "a" if not purged else "b" if back and w4.data["pid"] == frozen else "c"
+assert purged and alive_while_frozen and back and w4.data["pid"] == frozen
+
+# %%
+print(grade(my_guess, answer))
+
+# %% [markdown]
+# <details><summary>Answer (open it after you have guessed)</summary>
+#
+# **b.** Frozen, the worker sends no heartbeats, so the queue purges it after liveness × interval of
+# silence, exactly as it purged the killed ones: the operating system keeps its tcp connection open,
+# but heartbeats measure silence, not connections (this is question 1's answer too). Once continued,
+# the worker runs again with the same pid and the same socket, and its next heartbeat reaches a queue
+# that no longer knows it. A heartbeat from an unknown worker means "alive", so the queue takes it back
+# into its ready list. (Had the queue stayed silent long enough for the worker's own liveness to run
+# out, the worker would have reconnected with a new socket and said `READY`: back by itself either way.)
+# No restart was needed: the folded cell checked that the pid did not change.
+#
+# </details>
 
 # %% [markdown]
 # ## Teardown
@@ -403,3 +443,6 @@ pids = [h["pid"] for p in lab.peers.values() for h in p.data.get("history", [])]
 lab.close()
 print("threads left:", len(lab.threads()), "| child processes left:", sum(procs.pid_alive(p) for p in pids))
 assert not lab.threads() and not any(procs.pid_alive(p) for p in pids) and not procs.live_pids()
+
+# %% [markdown]
+# Next: [18 · Security](18_security.ipynb).

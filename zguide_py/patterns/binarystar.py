@@ -141,14 +141,14 @@ def server(peer, side: str, frontend: str, statepub: str, peer_statepub: str,
     # until we hear the peer, assume it may be alive (and active): a lone primary waits alone_after
     peer_expiry = started + alone_after if alone_after is not None else float("inf")
     last_heard = started
-    peer.data["state"] = STATE_NAMES[state]
+    peer.data["state"] = peer.data["status"] = STATE_NAMES[state]      # the panel shows "status"
     peer.log("state", state=STATE_NAMES[state], why="started")
 
     def change(new: int, why: str, **fields):
         nonlocal state
         if new != state:
             state = new
-            peer.data["state"] = STATE_NAMES[new]
+            peer.data["state"] = peer.data["status"] = STATE_NAMES[new]
             peer.log("state", state=STATE_NAMES[new], why=why, **fields)
 
     send_at = time.monotonic()                     # tell the peer our state at once, then every heartbeat
@@ -181,7 +181,7 @@ def server(peer, side: str, frontend: str, statepub: str, peer_statepub: str,
                 pub.send(str(state).encode())
                 send_at = time.monotonic() + heartbeat
     finally:
-        peer.data["state"] = "down"
+        peer.data["state"] = peer.data["status"] = "down"
         peer.log("state", state="down", why="stopped")
 
 
@@ -232,7 +232,7 @@ def good_reply(peer, req: zmq.Socket, body: bytes, timeout: float) -> bool:
 def watch(peer, lab, names=("primary", "backup"), every: float = 0.002):
     """A referee, not part of the pattern: samples the servers' states every ``every`` seconds.
     ``peer.data``: "samples", "max_active" (most servers seen active at once), "two_active_at"."""
-    peer.data.update(samples=0, max_active=0, two_active_at=[])
+    peer.data.update(helper=True, samples=0, max_active=0, two_active_at=[])    # helper: no panel row
     while peer.running:
         active = [lab.peers[n].data.get("state") for n in names if n in lab.peers].count("active")
         peer.data["samples"] += 1

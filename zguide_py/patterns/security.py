@@ -34,7 +34,7 @@ Roles (``python -m zguide_py run security ROLE ...``):
 * ``wiretap`` - a tcp relay with plain Python sockets that keeps the bytes it passes on, to see
   what an eavesdropper sees.
 
-Keys travel as files, as in the guide's "Ironhouse" example: a process is given the *path* of its
+Keys travel as files, as in pyzmq's "Ironhouse" example (examples/security in pyzmq): a process is given the *path* of its
 secret certificate and of the server's public one, never a secret key on its command line. A
 password too: ``password_file=`` or ``password_env=``, since a command line is visible to every
 local user (``/proc/PID/cmdline``). Secret key files are created readable by their owner only

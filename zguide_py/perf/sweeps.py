@@ -204,3 +204,28 @@ def sweep(transports=TRANSPORTS, sizes=SIZES, modes=MODES, seconds: float = 0.25
 def quick_sweep(progress: bool | None = None, c_baseline: bool = True) -> dict:
     """The notebook's sweep (:data:`QUICK`), in about 10 s."""
     return sweep(progress=progress, c_baseline=c_baseline, **QUICK)
+
+
+#: The sizes of the notebook's Python-beside-C comparison: one per order of the per-message and per-byte costs.
+COMPARE_SIZES = (1, 64, 4 << 10, 128 << 10, 2 << 20)
+
+
+def compare_with_c(transport: str = "tcp", sizes=COMPARE_SIZES, zero_copy: bool = False, repeats: int = 3,
+                   seconds: float = 0.05, c_exe=None) -> list[dict]:
+    """Python's throughput beside C's at a few sizes: for each size, ``repeats`` runs of each,
+    interleaved (a noisy neighbour hits both alike), and the best of each (a busy machine can only slow
+    a run down). Rows: ``{"size", "py", "c", "py_runs", "c_runs", "ratio"}`` with ``ratio`` = Python's
+    msg/s as a share of C's (1.0: as fast as C). Raises CBaselineUnavailable without a C compiler."""
+    rows = []
+    with Bench(transport) as py, CBench(transport, c_exe) as c:
+        for bench in (py, c):                           # warm up: the first connection, caches, the allocator
+            bench.throughput(sizes[0], zero_copy, count=2000)
+        for size in sizes:
+            runs: dict[str, list[float]] = {"py": [], "c": []}
+            for _ in range(repeats):
+                for name, bench in (("py", py), ("c", c)):
+                    guess = max(runs[name]) if runs[name] else None
+                    runs[name].append(bench.throughput(size, zero_copy, seconds=seconds, guess=guess)["msgs_per_s"])
+            rows.append({"size": size, "py": max(runs["py"]), "c": max(runs["c"]), "py_runs": runs["py"],
+                         "c_runs": runs["c"], "ratio": max(runs["py"]) / max(runs["c"])})
+    return rows

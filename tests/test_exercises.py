@@ -1,0 +1,104 @@
+"""Exercises keep their answers until the learner guesses: grade() and passed() say nothing but
+"no guess yet" / "not yet" until then, and every committed notebook's exercise shows only that."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from zguide_py.exercise import NO_GUESS, grade, passed
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SILENT = ("no guess yet", "not yet:")       # what an exercise may print before the learner answers
+
+
+# ---- the graders ---------------------------------------------------------------------------------
+
+def test_no_guess_says_only_that():
+    assert grade(None, 0.41, relative=0.1, unit="s") == NO_GUESS
+    assert "0.41" not in NO_GUESS
+
+
+def test_exact_answers():
+    assert grade(0, 0).startswith("right")
+    assert grade(1, 0).startswith("not quite")
+    assert grade(False, True).startswith("not quite") and grade(True, True).startswith("right")
+    assert grade("b", "a").startswith("not quite") and grade("a", "a").startswith("right")
+
+
+def test_tolerances():
+    assert grade(0.40, 0.41, relative=0.1).startswith("right")
+    assert grade(0.30, 0.41, relative=0.1).startswith("not quite")
+    assert grade(0.5, 0.52, within=0.05).startswith("right")
+    assert grade(0.6, 0.52, within=0.05).startswith("not quite")
+
+
+def test_a_guess_that_is_not_a_number_is_one_clear_line():
+    line = grade("soon", 0.41, relative=0.1, unit="s")
+    assert line.startswith("not a number") and "\n" not in line
+    assert grade(float("nan"), 0.41, relative=0.1).startswith("not quite")
+
+
+@given(st.floats(min_value=1e-6, max_value=1e6), st.floats(min_value=0.01, max_value=0.5),
+       st.floats(min_value=1.05, max_value=100.0))
+def test_a_guess_outside_the_tolerance_is_never_right(answer, relative, factor):
+    assert grade(answer * (1 + relative * factor), answer, relative=relative).startswith("not quite")
+    assert grade(answer * (1 + relative / factor), answer, relative=relative).startswith("right")
+
+
+@given(st.lists(st.booleans(), max_size=12))
+def test_passed_says_not_yet_unless_every_check_passes(results):
+    line = passed(results)
+    assert line.startswith("all") == (bool(results) and all(results))
+    assert line.startswith("not yet") != line.startswith("all")
+
+
+def test_an_infinite_guess_is_never_right():
+    assert grade(float("inf"), 1.0, relative=0.5).startswith("not quite")
+
+
+# ---- every committed notebook ---------------------------------------------------------------------
+
+def exercises(nb: dict) -> list[tuple[int, list[dict], str]]:
+    """(index, code cells, the markdown after them) for each markdown cell that sets an exercise."""
+    cells, found = nb["cells"], []
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] == "markdown" and "**Exercise" in "".join(cell["source"]):
+            j = i + 1
+            while j < len(cells) and cells[j]["cell_type"] == "code":
+                j += 1
+            after = "".join(cells[j]["source"]) if j < len(cells) else ""
+            found.append((i, cells[i + 1:j], "".join(cell["source"]) + after))
+    return found
+
+
+def printed(cell: dict) -> list[str]:
+    lines = []
+    for out in cell.get("outputs", []):
+        if out["output_type"] == "stream":
+            lines += "".join(out["text"]).splitlines()
+        else:
+            lines.append(f"<{out['output_type']}>")
+    return [line for line in lines if line.strip()]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_each_notebook_asks_and_keeps_its_answers_hidden(path):
+    nb = json.loads(path.read_text())
+    found = exercises(nb)
+    assert found, f"{path.name} has no exercise"
+    checked = False
+    for index, code, text in found:
+        for cell in code:
+            shown = [line for line in printed(cell) if not line.startswith(SILENT)]
+            assert not shown, f"{path.name}, exercise at cell {index}: before any guess it shows {shown}"
+            if "folded" in cell.get("metadata", {}).get("tags", []):
+                assert cell["metadata"].get("jupyter", {}).get("source_hidden"), f"{path.name}: a folded cell is open"
+            source = "".join(cell["source"])
+            checked = checked or "grade(" in source or "passed(" in source
+        assert "<details>" in text, f"{path.name}, exercise at cell {index}: no hidden answer"
+    assert checked, f"{path.name}: no exercise is checked with grade() or passed()"
