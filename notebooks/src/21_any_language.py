@@ -4,7 +4,9 @@
 #
 # *Before this: [12 · Majordomo](12_majordomo.ipynb) and [17 · processes](17_processes.ipynb). The guide:
 # chapter 1, [Why We Needed ZeroMQ](https://zguide.zeromq.org/docs/chapter1/) ("any code to any code"), and
-# chapter 4, [Service-Oriented Reliable Queuing](https://zguide.zeromq.org/docs/chapter4/) (7/MDP).*
+# chapter 4, [Service-Oriented Reliable Queuing](https://zguide.zeromq.org/docs/chapter4/) (7/MDP). Words used
+# here: [language binding](glossary.ipynb#Language-binding), [ZMTP](glossary.ipynb#ZMTP),
+# [MMI](glossary.ipynb#MMI), [heartbeat](glossary.ipynb#Heartbeat) (all in the [glossary](glossary.ipynb)).*
 #
 # **The problem:** every peer so far was Python. ZeroMQ's claim is bigger: *connect any code to any code,
 # anywhere*. A broker written in Python should serve a worker written in C and a client written in
@@ -55,6 +57,7 @@ from IPython.display import Markdown
 
 import zguide_py
 from zguide_py import Lab, Scenario, procs
+from zguide_py.exercise import grade
 from zguide_py.patterns import majordomo
 from zguide_py.patterns.majordomo import worker_name
 from zguide_py.peer import Killed
@@ -507,17 +510,47 @@ assert forever.get("mismatched") == 0 and not lab.errors()
 # not match its request (ours count it as `mismatched`). The encoding of the body belongs to the
 # protocol on top, and must be written down there.
 # </details>
+
+# %% [markdown]
+# **Exercise.** Every worker here heartbeats every 0.1 s, as the broker expects. Predict what happens to
+# a C worker started with `heartbeat=2.5` (the spec's default), offering a service that nobody calls,
+# against this broker, which purges a worker it has not heard for 3 × 0.1 s:
 #
-# **Exercise.** The C worker heartbeats every 0.1 s here. Predict what happens if you start one with
-# `heartbeat=2.5` (the spec's default) against this broker, which expects a heartbeat every 0.1 s. Try it
-# in a terminal: `build/mdworker tcp://127.0.0.1:PORT echo heartbeat=2.5` with the broker's port.
+# * **a** — nothing special: it is served like the others, just with fewer heartbeats;
+# * **b** — it is purged, comes back, is purged again: it flaps in and out;
+# * **c** — the broker refuses its `READY`, and it never joins.
 #
-# <details><summary>Answer</summary>
+# Put the letter in `my_guess`, run that cell, then the check. The folded cell between them starts such
+# a worker for about three seconds and watches the broker and the worker's own lines. (You can also try
+# it in a terminal: `build/mdworker tcp://127.0.0.1:PORT reverse heartbeat=2.5`, with the broker's port.)
+
+# %%
+# NBVAL_PEERS
+my_guess = None      # "a", "b" or "c"
+
+# %%
+# NBVAL_PEERS
+# FOLDED
+before = sum(1 for e in broker.data["removed"] if worker_name(e[0]) == "cslow")
+lab.start("cslow", program, argv=c_worker(endpoint, "reverse", heartbeat=2.5, name="cslow"))
+lab.wait_for(lambda: lab.peer("cslow").get("ready") >= 2, timeout=15, what="the slow worker's second READY")
+purges = sum(1 for e in broker.data["removed"] if worker_name(e[0]) == "cslow") - before
+lab.kill("cslow")
+answer = "b" if purges >= 1 and lab.peer("cslow").get("ready") >= 2 else "a" if purges == 0 else "c"
+assert answer == "b", (purges, list(lab.peer("cslow").data["lines"]))
+
+# %%
+# NBVAL_PEERS
+print(grade(my_guess, answer))
+
+# %% [markdown]
+# <details><summary>Answer (open it after you have guessed)</summary>
 #
-# When it is idle, the broker hears nothing from it for 0.3 s and purges it as silent; its next heartbeat
-# reaches a broker that no longer knows it, which answers `DISCONNECT`, and the worker reconnects and says
-# `READY` again: it flaps in and out. Heartbeat settings are part of the agreement between the two sides,
-# like the protocol itself.
+# **b**, it flaps. Idle, the worker says nothing for 2.5 s; after 0.3 s of silence the broker purges it.
+# Its next heartbeat reaches a broker that no longer knows it, which answers `DISCONNECT`; the worker
+# reconnects and says `READY` again, and the cycle starts over, about once every 2.5 s. Were it busy, its
+# replies would count as signs of life and hide the problem until the first quiet moment. Heartbeat
+# settings are part of the agreement between the two sides, like the protocol itself.
 # </details>
 
 # %% [markdown]
