@@ -148,4 +148,5 @@ def test_every_cell_has_a_slide_type():
         types = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
         assert None not in types, f"{path.name}: a cell has no slide metadata (rebuild it with tools/nbbuild.py)"
         assert types[0] == "slide"
-        assert types.count("slide") >= 4, f"{path.name}: too few slides"
+        if path.stem[:2].isdigit():                           # a lesson (the glossary is one page)
+            assert types.count("slide") >= 4, f"{path.name}: too few slides"

@@ -195,8 +195,8 @@ def test_the_answer_shown_in_notebook_04_passes_its_exercise_checks():
     answer = "\n".join(line[2:] for line in answer.splitlines())
     checks = re.search(r"^(checks = \[.*?^\])", source, re.S | re.M).group(1)
     stub = re.search(r"^(def split_envelope\(frames\):.*?return None)", source, re.S | re.M).group(1)
-    for code, passes in ((answer, 3), (stub, 0)):
+    for code, passes_all in ((answer, True), (stub, False)):
         space: dict = {}
         exec(code + "\n" + checks, space)
         results = [space["split_envelope"](frames) == expected for frames, expected in space["checks"]]
-        assert sum(results) == passes
+        assert len(results) >= 4 and sum(results) == (len(results) if passes_all else 0), results

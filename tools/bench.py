@@ -7,8 +7,12 @@
 2. Throughput and latency from 1 B to 8 MB, Python beside the native C baseline, on every transport
    (best of three from 512 kB up), the batching demo, and notebook 16's quick sweep; the targets of
    issue 7 are judged on the ratios measured in this same run.
-3. The benches of other parts of the project, each in a file of its own beside this one
-   (``tools/bench_majordomo.py``, ``tools/bench_security.py``), when they are there.
+3. The talk's remote table: tcp between two hosts (network namespaces) over a link limited to
+   100 Mbit/s; from 4 kB up the data must fill at least 90% of the link (skipped, with the reason, where
+   the machine cannot make namespaces).
+4. The benches of other parts of the project, each in a file of its own beside this one
+   (``tools/bench_majordomo.py``, ``tools/bench_brokers.py``: the brokers against their floor,
+   ``tools/bench_security.py``), when they are there.
 
 Exit status 1 when a target that could be measured was missed.
 """
@@ -30,13 +34,15 @@ TARGET_RATIO = 90.0             # % of C, tcp, zero-copy, sizes >= 512 kB
 TARGET_BATCH = 2_000_000        # logical 64 B records/s over inproc
 TARGET_SWEEP_S = 60.0           # one transport's full sweep
 TARGET_QUICK_S = 15.0           # the notebook's quick sweep
+TARGET_LINK = 90.0              # % of the link's rate, between two hosts, from 4 kB up
+REMOTE_RATE = "100mbit"         # the talk's LAN
 BATCH_PER_FRAME = 100           # 64 B records per 6.4 kB frame in the batching demo
 #: Benches that live beside this file: each has ``main(argv) -> int`` (it prints) or ``report() -> str``.
-OTHER_BENCHES = ("bench_majordomo", "bench_security")
+OTHER_BENCHES = ("bench_majordomo", "bench_brokers", "bench_security")
 
 
 def targets(result: dict | None = None, batch: dict | None = None, quick_s: float | None = None,
-            overhead: dict | None = None) -> list[dict]:
+            overhead: dict | None = None, remote: dict | None = None) -> list[dict]:
     """Each target: ``{"target", "measured", "met"}`` (``met`` is None when it could not be measured)."""
     out = []
     if overhead is not None:
@@ -68,6 +74,15 @@ def targets(result: dict | None = None, batch: dict | None = None, quick_s: floa
     if quick_s is not None:
         out.append({"target": f"the notebook's quick sweep < {TARGET_QUICK_S:.0f} s",
                     "measured": f"{quick_s:.1f} s", "met": quick_s < TARGET_QUICK_S})
+    if remote is not None:
+        text = (f"between two hosts over a {remote.get('rate', REMOTE_RATE)} link, from "
+                f"{perf.human_size(perf.remote.LINK_FULL_FROM)} up: Mbit/s >= {TARGET_LINK:.0f}% of the link's rate")
+        if "skipped" in remote:
+            out.append({"target": text, "measured": f"skipped: {remote['skipped']}", "met": None})
+        else:
+            shares = perf.link_shares(remote["result"])
+            out.append({"target": text, "met": bool(shares) and all(p >= TARGET_LINK for p in shares.values()),
+                        "measured": ", ".join(f"{perf.human_size(s)} {p:.0f}%" for s, p in shares.items())})
     return out
 
 
@@ -111,6 +126,22 @@ def bench_sweep(transports=perf.TRANSPORTS, seconds: float = 0.25, repeats: int 
     return result, batch, quick_s
 
 
+def bench_remote(rate: str = REMOTE_RATE, seconds: float = 1.0, repeats: int = 3) -> dict:
+    """The talk's remote table, printed: ``{"rate", "result"}``, or ``{"rate", "skipped"}`` with the
+    reason where this machine cannot make hosts."""
+    from zguide_py import net
+    print(f"\nThe talk's remote table: tcp between two hosts (network namespaces) over a {rate} tbf link "
+          f"(best of {repeats} from {perf.human_size(perf.REPEAT_FROM)} up)", flush=True)
+    problem = net.missing()
+    if problem:
+        print(f"skipped: {problem}", flush=True)
+        return {"rate": rate, "skipped": problem}
+    with perf.two_hosts(rate) as (near, far):
+        result = perf.remote_sweep(near, far, rate=rate, seconds=seconds, repeats=repeats)
+    print(perf.remote_table(result), flush=True)
+    return {"rate": rate, "result": result}
+
+
 def other_benches(names=OTHER_BENCHES) -> int:
     """Run each bench module beside this file that exists; its exit status (0 for a report)."""
     status = 0
@@ -135,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=0.25, help="about how long each measurement runs")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many from 512 kB up")
     parser.add_argument("--json", metavar="FILE", help="also write the sweep as JSON to FILE")
+    parser.add_argument("--remote-rate", default=REMOTE_RATE,
+                        help="the remote sweep's link rate, as tc writes it ('' to skip the remote sweep)")
     parser.add_argument("--no-others", dest="others", action="store_false",
                         help="skip the other benches (" + ", ".join(f"tools/{n}.py" for n in OTHER_BENCHES) + ")")
     args = parser.parse_args(argv)
@@ -144,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     if transports:
         print(flush=True)
         result, batch, quick_s = bench_sweep(transports, args.seconds, args.repeats, args.json)
+    remote = bench_remote(args.remote_rate) if args.remote_rate else None
     status = other_benches() if args.others else 0
-    items = targets(result, batch, quick_s, overhead)
+    items = targets(result, batch, quick_s, overhead, remote)
     print("\nTargets")
     print(targets_table(items))
     return 1 if status or any(t["met"] is False for t in items) else 0

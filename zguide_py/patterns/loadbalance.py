@@ -33,6 +33,8 @@ from collections import deque
 
 import zmq
 
+from ..sockets import drain
+
 READY = b"READY"
 
 
@@ -155,23 +157,23 @@ def lru_broker(peer, frontend: str, backend: str):
         # read requests only when a worker can take one; until then they queue in the frontend
         events = peer.poll(both if ready and not waiting else workers_only)
         if back in events:
-            worker_id, *message = back.recv_multipart()
-            kind = worker_says(message)               # "ready", "reply", or None: not our protocol
-            if kind and worker_id not in ready:       # (a restarted worker may say READY twice)
-                ready.append(worker_id)
-            if kind == "ready":
-                peer.count("ready")
-            elif kind == "reply":
-                front.send_multipart(message[1:])     # [client, '', reply]
-                peer.count("replies")
-            else:                                     # a peer that breaks the protocol gets no work
-                malformed(peer, message, "not ['', READY] nor ['', client, '', reply]")
-        if front in events:
-            request = front.recv_multipart()          # [client, '', request]
-            if has_envelope(request):
-                waiting.append(request)
-            else:
-                malformed(peer, request, "not [client, '', request]")
+            for worker_id, *message in drain(back):   # every message that waits, then poll again
+                kind = worker_says(message)           # "ready", "reply", or None: not our protocol
+                if kind and worker_id not in ready:   # (a restarted worker may say READY twice)
+                    ready.append(worker_id)
+                if kind == "ready":
+                    peer.count("ready")
+                elif kind == "reply":
+                    front.send_multipart(message[1:])     # [client, '', reply]
+                    peer.count("replies")
+                else:                                 # a peer that breaks the protocol gets no work
+                    malformed(peer, message, "not ['', READY] nor ['', client, '', reply]")
+        if front in events and ready and not waiting:
+            for request in drain(front, len(ready)):  # no more requests than ready workers
+                if has_envelope(request):             # [client, '', request]
+                    waiting.append(request)
+                else:
+                    malformed(peer, request, "not [client, '', request]")
         while waiting and ready:
             worker_id = ready.popleft()
             try:

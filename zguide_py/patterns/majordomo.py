@@ -34,11 +34,12 @@ removed`` (``worker``, ``why``), with the worker's routing id (:func:`worker_nam
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import defaultdict, deque
 
 import zmq
 
 from ..events import clip
+from ..sockets import drain
 
 MDPC = b"MDPC01"          # MDP/Client v0.1
 MDPW = b"MDPW01"          # MDP/Worker v0.1
@@ -140,6 +141,19 @@ def parse_reply(frames: list[bytes], service: bytes) -> list[bytes]:
 
 
 # ---- the broker ---------------------------------------------------------------------------------
+class ServiceCounters(dict):
+    """``counters[service]``: the peer's counter ``prefix + service``, made once per service, so
+    the message path does no string formatting (``sent_to[b"echo"].value += 1``)."""
+
+    def __init__(self, peer, prefix: str):
+        super().__init__()
+        self.peer, self.prefix = peer, prefix
+
+    def __missing__(self, service: bytes):
+        counter = self[service] = self.peer.counter(self.prefix + service.decode(errors="replace"))
+        return counter
+
+
 class _Worker:
     """What the broker knows about one connected worker."""
 
@@ -164,13 +178,18 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
     (:func:`parse_at_broker`); a malformed one is counted and logged, and a worker that sends
     one is disconnected. ``flow`` (a :class:`zguide_py.flow.Flow`, optional) records every
     message the broker receives and sends, clipped, without the routing identity.
+
+    Cheap on the message path: one poll and one clock read for a whole burst of messages
+    (``drain``), heartbeats and expiry once per ``heartbeat``, counters only per message.
     """
     router = peer.socket(zmq.ROUTER)
     router.bind(endpoint)
     workers: dict[bytes, _Worker] = {}           # identity -> worker
-    waiting: dict[bytes, deque] = {}             # service -> idle workers, longest idle first
-    queues: dict[bytes, deque] = {}              # service -> [(deadline, client, body)]
+    waiting: defaultdict[bytes, deque] = defaultdict(deque)   # service -> idle workers, longest idle first
+    queues: defaultdict[bytes, deque] = defaultdict(deque)    # service -> [(deadline, client, body)]
+    sent_to = ServiceCounters(peer, "to ")       # "to echo": requests dispatched, per service
     peer.data.update(workers={}, removed=deque(maxlen=1000))   # what the notebook can look at
+    now = time.monotonic()                       # read once per wake-up, not once per message
 
     def publish():
         peer.data["workers"] = {w.identity.decode(errors="replace"): w.service.decode(errors="replace")
@@ -190,8 +209,8 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
             _deadline, client, body = queue.popleft()
             worker = workers[idle.popleft()]
             worker.request = (client, body)
-            send_to_worker(worker.identity, REQUEST, client, b"", *body)
-            peer.count(f"to {service.decode()}")
+            send([worker.identity, b"", MDPW, REQUEST, client, b"", *body])
+            sent_to[service].value += 1
 
     def remove(worker: _Worker, why: str, tell: bool = False):
         if tell:
@@ -202,8 +221,7 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
             idle.remove(worker.identity)
         if worker.request is not None:           # give the request to another worker
             client, body = worker.request
-            queues.setdefault(worker.service, deque()).appendleft((time.monotonic() + request_expiry,
-                                                                    client, body))
+            queues[worker.service].appendleft((time.monotonic() + request_expiry, client, body))
             peer.count("requeued")
             dispatch(worker.service)
         peer.data["removed"].append((worker.identity.decode(errors="replace"), why))
@@ -228,13 +246,13 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
             peer.count("refused")                # bounded state: drop it, the client retries
             peer.log("refused", client=client, service=service, services=len(queues))
             return
-        queues.setdefault(service, deque()).append((time.monotonic() + request_expiry, client, body))
+        queues[service].append((now + request_expiry, client, body))
         dispatch(service)
 
     def on_worker(identity: bytes, command: bytes, frames: list[bytes]):
         worker = workers.get(identity)
         if worker is not None and command != DISCONNECT:
-            worker.expiry = time.monotonic() + heartbeat * liveness   # any command is a heartbeat
+            worker.expiry = now + heartbeat * liveness   # any command is a heartbeat
         if command == READY:
             service = frames[0]
             if worker is not None or service.startswith(b"mmi."):
@@ -244,8 +262,8 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
                 else:
                     send_to_worker(identity, DISCONNECT)
                 return
-            workers[identity] = _Worker(identity, service, time.monotonic() + heartbeat * liveness)
-            waiting.setdefault(service, deque()).append(identity)
+            workers[identity] = _Worker(identity, service, now + heartbeat * liveness)
+            waiting[service].append(identity)
             peer.log("worker ready", worker=identity.decode(errors="replace"), service=service.decode())
             publish()
             dispatch(service)
@@ -262,7 +280,7 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
             worker.request = None
             send([client, b"", MDPC, worker.service, *body])
             peer.count("replies")
-            waiting.setdefault(worker.service, deque()).append(identity)
+            waiting[worker.service].append(identity)
             dispatch(worker.service)
         elif command == HEARTBEAT:
             pass
@@ -288,21 +306,22 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
             if not idle:
                 del waiting[service]
 
-    heartbeat_at = time.monotonic() + heartbeat
+    heartbeat_at = now + heartbeat
     while peer.running:
         if peer.poll(router, heartbeat):
-            frames = router.recv_multipart()
-            peer.throttle()
-            if flow is not None and frames[3:4] != [HEARTBEAT]:
-                flow.record(frames[0], peer.name, clip(frames[1:]))
-            try:
-                sender, header, what, rest = parse_at_broker(frames)
-            except Malformed as why:
-                on_malformed(frames, why)
-            else:
-                (on_client if header == MDPC else on_worker)(sender, what, rest)
+            now = time.monotonic()
+            for frames in drain(router):         # every message that waits, then poll again
+                peer.throttle()
+                if flow is not None and frames[3:4] != [HEARTBEAT]:
+                    flow.record(frames[0], peer.name, clip(frames[1:]))
+                try:
+                    sender, header, what, rest = parse_at_broker(frames)
+                except Malformed as why:
+                    on_malformed(frames, why)
+                else:
+                    (on_client if header == MDPC else on_worker)(sender, what, rest)
         now = time.monotonic()
-        if now >= heartbeat_at:
+        if now >= heartbeat_at:                  # once per interval, however busy
             for worker in list(workers.values()):
                 if now > worker.expiry:
                     remove(worker, "silent")

@@ -40,6 +40,7 @@ import time
 
 import zmq
 
+from ..sockets import drain
 from .lazypirate import client, malformed
 from .simplepirate import split_envelope, worker_identity
 
@@ -74,47 +75,48 @@ def queue(peer, frontend: str, backend: str, interval: float = HEARTBEAT_INTERVA
     both.register(back, zmq.POLLIN)
     both.register(front, zmq.POLLIN)
     heartbeat_at = time.monotonic() + interval
+    heard_at: dict[bytes, float] = {}    # when we last logged "heard" for each worker
     while peer.running:
         # take requests only when a worker can do them; wake for the next heartbeat or deadline
         events = peer.poll(both if ready else workers_only, until_due(heartbeat_at, expiry))
+        now = time.monotonic()           # one clock read for a whole burst of messages
 
         if back in events:
-            address, *message = back.recv_multipart()
-            peer.throttle()              # a stalled queue: the workers stop hearing from it
-            worker, known, kind = address.decode(errors="replace"), address in expiry, what(message)
-            if kind is None:             # not 6/PPP: forget the sender until it heartbeats again
-                malformed(peer, message, "not READY, HEARTBEAT nor [client, '', reply...]")
-                forget(expiry, ready, address)
-            else:
-                expiry[address] = time.monotonic() + liveness * interval
-                peer.log("heard", worker=worker)
-            if kind == "ready":
-                make_ready(ready, address, again=True)
-                peer.count("ready")
-                peer.log("ready", worker=worker)
-            elif kind == "heartbeat":
-                peer.count("heartbeats_in")
-                peer.log("heartbeat", worker=worker)
-                if not known:            # a worker that knew an earlier queue: alive, so ready
+            for address, *message in drain(back):   # every message that waits, then poll again
+                peer.throttle()          # a stalled queue: the workers stop hearing from it
+                known, kind = address in expiry, what(message)
+                if kind is None:         # not 6/PPP: forget the sender until it heartbeats again
+                    malformed(peer, message, "not READY, HEARTBEAT nor [client, '', reply...]")
+                    forget(expiry, ready, address)
+                    continue
+                expiry[address] = now + liveness * interval
+                if kind != "reply" or now - heard_at.get(address, 0.0) >= interval / 10:
+                    heard_at[address] = now      # busy: "heard" at most 10 times an interval
+                    peer.log("heard", worker=address.decode(errors="replace"))
+                if kind == "reply":      # [client id, b"", reply...]: back to the client
+                    front.send_multipart(message)
+                    peer.count("replies")
                     make_ready(ready, address)
-            elif kind == "reply":        # [client id, b"", reply...]
-                front.send_multipart(message)
-                peer.count("replies")
-                make_ready(ready, address)
+                    continue
+                peer.count("ready" if kind == "ready" else "heartbeats_in")
+                peer.log(kind, worker=address.decode(errors="replace"))      # "ready", "heartbeat"
+                if kind == "ready" or not known:   # (a heartbeat from a worker that knew an
+                    make_ready(ready, address, again=kind == "ready")   # earlier queue: ready)
 
-        if front in events and ready:
-            request = front.recv_multipart()         # [client id, b"", request...]: to the
-            if split_envelope(request):              # worker that has waited longest
-                back.send_multipart([ready.pop(0)] + request)
-                peer.count("requests")
-            else:
-                malformed(peer, request, "not [client, '', request...]")
+        if front in events and ready:    # as many requests as there are ready workers
+            for request in drain(front, len(ready)):    # [client id, b"", request...]: to the
+                if split_envelope(request):             # worker that has waited longest
+                    back.send_multipart([ready.pop(0)] + request)
+                    peer.count("requests")
+                else:
+                    malformed(peer, request, "not [client, '', request...]")
 
-        if time.monotonic() >= heartbeat_at:
+        if now >= heartbeat_at:          # once per interval, however busy
             for address in expiry:
                 back.send_multipart([address, PPP_HEARTBEAT])
             peer.count("heartbeats_out", len(expiry))
-            heartbeat_at = time.monotonic() + interval
+            heartbeat_at = now + interval
+            heard_at = {address: t for address, t in heard_at.items() if address in expiry}
         purge(peer, expiry, ready)
 
 

@@ -14,6 +14,8 @@ The rooms of this package:
 * :mod:`~zguide_py.perf.report` and :mod:`~zguide_py.perf.figures` - the table, the JSON file, the figures;
 * :mod:`~zguide_py.perf.batching` and :mod:`~zguide_py.perf.overhead` - packing records into frames,
   threads against processes, and what the lab's roles cost on the message path;
+* :mod:`~zguide_py.perf.remote` - the talk's "Remote" tables: both sides on two hosts of a Net (network
+  namespaces), over a link shaped to 100 Mbit/s (notebook 20);
 * :mod:`~zguide_py.perf.cli` - ``python -m zguide_py perf ...``.
 
 Every size is measured with copying sends (``copy=True``) and zero-copy sends (``copy=False`` on both
@@ -35,10 +37,12 @@ from .farside import RemotePeer, ThreadPeer
 from .loops import echo, ping, recv_stream, send_stream
 from .overhead import bare_pushpull, bench_receiver, bench_sender, lab_pushpull, measure_overhead, overhead_table
 from .progress import Progress
+from .remote import HostBench, link_shares, rate_bps, remote_sweep, remote_table, two_hosts
 from .report import load_json, ratio, save_json, sweep_table
-from .sweeps import QUICK, REPEAT_FROM, Point, Retrying, build_row, measure, plan, quick_sweep, sweep
+from .sweeps import (COMPARE_SIZES, QUICK, REPEAT_FROM, Point, Retrying, build_row, compare_with_c, measure, plan,
+                     quick_sweep, sweep)
 
-_FIGURES = ("talk_figure", "transports_figure", "ratio_figure", "batching_figure")
+_FIGURES = ("talk_figure", "transports_figure", "ratio_figure", "batching_figure", "remote_figure")
 
 __all__ = ["recv_stream", "send_stream", "echo", "ping", "PointBench", "Bench", "CBench", "throughput", "latency",
            "MIN_THR", "MAX_THR", "MIN_LAT", "MAX_LAT", "ThreadPeer", "RemotePeer", "C_SOURCE", "C_BUILD_DIR",
@@ -46,9 +50,10 @@ __all__ = ["recv_stream", "send_stream", "echo", "ping", "PointBench", "Bench", 
            "MAX_SIZE", "TIMEOUT_MS", "SEED_LOCALHOST_MSGS", "SEED_LOCALHOST_MBIT", "SEED_LOCALHOST_LATENCY_US",
            "SEED_REMOTE_MSGS", "SEED_REMOTE_MBIT", "SEED_REMOTE_LATENCY_US", "human_size", "parse_size", "hwm_for",
            "Point", "plan", "measure", "build_row", "Retrying", "sweep", "quick_sweep", "QUICK", "REPEAT_FROM",
+           "compare_with_c", "COMPARE_SIZES",
            "Progress", "sweep_table", "ratio", "save_json", "load_json", "batched_records", "threads_vs_processes",
            "bare_pushpull", "bench_sender", "bench_receiver", "lab_pushpull", "measure_overhead", "overhead_table",
-           *_FIGURES]
+           "HostBench", "two_hosts", "remote_sweep", "remote_table", "link_shares", "rate_bps", *_FIGURES]
 
 
 def __getattr__(name: str):

@@ -47,6 +47,40 @@ def _repeats_arg(text: str) -> int:
     return int(text)
 
 
+def _link_arg(text: str) -> str:
+    if text.strip().lower() == "none":
+        return "none"
+    from .remote import rate_bps
+    try:
+        rate_bps(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip().lower()
+
+
+def run_between_hosts(args: argparse.Namespace) -> int:
+    """The remote sweep (``--between-hosts RATE``): two hosts made for it, removed after it."""
+    from ..net import NetError, missing
+    from .remote import remote_sweep, remote_table, two_hosts
+    problem = missing()
+    if problem:
+        print(f"error: --between-hosts: {problem}", file=sys.stderr)
+        return 2
+    rate = None if args.link == "none" else args.link
+    try:
+        with two_hosts(rate) as (near, far):
+            result = remote_sweep(near, far, rate=rate, sizes=args.sizes, modes=args.modes, seconds=args.seconds,
+                                  latency=args.latency, repeats=args.repeats)
+    except (TimeoutError, RuntimeError, OSError, zmq.ZMQError, NetError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(remote_table(result))
+    if args.json:
+        save_json(result, args.json)
+        print(f"results written to {args.json}")
+    return 0
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``python -m zguide_py perf``."""
     parser.add_argument("--transport", "--transports", dest="transports", type=_transports_arg,
@@ -72,6 +106,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-latency", dest="latency", action="store_false", help="throughput only")
     parser.add_argument("--threads", action="store_true",
                         help="run the far side of ipc/tcp as a thread of this process (to see the GIL's cost)")
+    parser.add_argument("--between-hosts", dest="link", metavar="RATE", type=_link_arg,
+                        help="tcp between two hosts in network namespaces over a link limited to RATE (e.g. "
+                             "100mbit, the seed talk's LAN; 'none' for no limit): the talk's remote table. "
+                             "Needs root or CAP_NET_ADMIN; --transport and --no-c do not apply")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -79,6 +117,8 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.json and not Path(args.json).resolve().parent.is_dir():
         print(f"error: --json: directory {str(Path(args.json).parent)!r} does not exist", file=sys.stderr)
         return 2
+    if getattr(args, "link", None):
+        return run_between_hosts(args)
     try:
         result = sweep(transports=args.transports, sizes=args.sizes, modes=args.modes, seconds=args.seconds,
                        latency=args.latency, c_baseline=args.c_baseline,

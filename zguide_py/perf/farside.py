@@ -5,11 +5,16 @@ process (:class:`RemotePeer`, ``python -m zguide_py.perf peer CONTROL``), becaus
 Python process share one GIL. The child connects a PAIR control socket back to the measuring side and
 runs one operation per command (:func:`do_op`), until "quit", or until its parent goes away. It is
 started and reaped with :mod:`zguide_py.procs`' helpers, like every child of the workbook.
+
+A child can also play the measuring side (``pull``, ``ping``), and run on a host of a Net
+(``RemotePeer(ctx, prefix=host.exec_prefix())``): :mod:`zguide_py.perf.remote` puts one child on each
+of two hosts, so that the measured traffic crosses a real (shaped) link.
 """
 from __future__ import annotations
 
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,35 +27,49 @@ import zmq
 
 from .. import procs
 from .common import TIMEOUT_MS, data_socket
-from .loops import echo, send_stream
+from .loops import echo, ping, recv_stream, send_stream
+
+
+#: The socket of each operation: the far side's two, and the measuring side's two.
+OPS = {"push": zmq.PUSH, "echo": zmq.REP, "pull": zmq.PULL, "ping": zmq.REQ}
 
 
 def do_op(ctx: zmq.Context, cmd: dict, reply: Callable[[dict], None]) -> zmq.Socket | None:
-    """The far side of one measurement: ``push`` (remote_thr) or ``echo`` (local_lat). ``reply`` gets
-    the echo's endpoint first (it binds), then ``{"ok": True}`` or ``{"error": ...}``.
+    """One side of one measurement: ``push`` (remote_thr) or ``echo`` (local_lat), and for a child
+    that measures, ``pull`` (local_thr) or ``ping`` (remote_lat). ``reply`` gets the endpoint first
+    from those that bind (echo, pull), then ``{"ok": True}`` with ``msgs_per_s`` (pull) or
+    ``latency_us`` (ping), or ``{"error": ...}``.
 
     On success the socket is returned still open, and the caller closes it only when the next command
     comes, once the measuring side has everything: closing a socket while messages are still queued
     can lose them (seen over ipc with libzmq 4.3), and the receiver would wait for them forever."""
-    size, count, zero_copy = cmd["size"], cmd["count"], cmd["zero_copy"]
+    op, size, count, zero_copy = cmd["op"], cmd["size"], cmd["count"], cmd["zero_copy"]
+    if op not in OPS:
+        reply({"error": f"unknown operation {op!r}"})
+        return None
     body = b"x" * size
-    sock = data_socket(ctx, zmq.PUSH if cmd["op"] == "push" else zmq.REP, size)
+    sock = data_socket(ctx, OPS[op], size)
     try:
-        if cmd["op"] == "push":
-            sock.connect(cmd["endpoint"])
-            send_stream(sock, body, count, zero_copy)
-        elif cmd["op"] == "echo":
+        result = {}
+        if op in ("echo", "pull"):
             sock.bind(cmd["endpoint"])
             reply({"endpoint": sock.last_endpoint.decode()})
-            echo(sock, count, zero_copy)
         else:
-            raise ValueError(f"unknown operation {cmd['op']!r}")
-        reply({"ok": True})
+            sock.connect(cmd["endpoint"])
+        if op == "push":
+            send_stream(sock, body, count, zero_copy)
+        elif op == "echo":
+            echo(sock, count, zero_copy)
+        elif op == "pull":
+            result = {"msgs_per_s": recv_stream(sock, count, zero_copy)}
+        else:
+            result = {"latency_us": ping(sock, body, count, zero_copy)}
+        reply({"ok": True, **result})
         return sock
     except zmq.Again:
-        reply({"error": f"{cmd['op']}: no progress for {TIMEOUT_MS / 1000:.0f} s (is the other side gone?)"})
+        reply({"error": f"{op}: no progress for {TIMEOUT_MS / 1000:.0f} s (is the other side gone?)"})
     except Exception as exc:            # reported to the measuring side, which raises it
-        reply({"error": f"{cmd['op']}: {exc!r}"})
+        reply({"error": f"{op}: {exc!r}"})
     sock.close()
     return None
 
@@ -101,18 +120,25 @@ class ThreadPeer:
 class RemotePeer:
     """The far side as a child process: ``python -m zguide_py.perf peer <control endpoint>``.
 
+    ``prefix`` runs it through another command, ``ip netns exec NS`` for a host of a Net
+    (``host.exec_prefix()``). Loopback tcp does not cross network namespaces, so the control link is
+    then an ipc socket, a file in a folder of its own, which any namespace of this machine can reach.
+    The folder is removed as soon as the child has connected (a unix socket's connection outlives its
+    file), so a crash after start-up leaves no file behind.
+
     It is killed and reaped by ``close()`` (or ``with``), when this object is garbage collected, and
     at interpreter exit; and it exits by itself if its parent goes away."""
 
     processes = True
 
-    def __init__(self, ctx: zmq.Context, start_timeout: float = 30.0):
+    def __init__(self, ctx: zmq.Context, start_timeout: float = 30.0, prefix: list[str] | None = None):
         self.ctl = ctx.socket(zmq.PAIR)
         self.ctl.linger = 0
-        self.ctl.bind("tcp://127.0.0.1:*")
+        self._ctl_dir = tempfile.mkdtemp(prefix="zguide-perf-ctl-") if prefix else None
+        self.ctl.bind(f"ipc://{self._ctl_dir}/ctl" if prefix else "tcp://127.0.0.1:*")
         endpoint = self.ctl.last_endpoint.decode()
         self._stderr = tempfile.TemporaryFile()
-        self.proc = procs.spawn([sys.executable, "-m", "zguide_py.perf", "peer", endpoint],
+        self.proc = procs.spawn([*(prefix or []), sys.executable, "-m", "zguide_py.perf", "peer", endpoint],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr)
         self._finalizer = weakref.finalize(self, procs.reap, self.proc)
         try:
@@ -120,6 +146,8 @@ class RemotePeer:
         except BaseException:
             self.close()
             raise
+        if self._ctl_dir:
+            shutil.rmtree(self._ctl_dir, ignore_errors=True)
 
     def _exited(self) -> RuntimeError:
         try:
@@ -161,6 +189,8 @@ class RemotePeer:
         self._finalizer()               # kill if still alive, and wait: no zombie
         self.ctl.close(linger=0)
         self._stderr.close()
+        if self._ctl_dir:
+            shutil.rmtree(self._ctl_dir, ignore_errors=True)
 
 
 def peer_main(control: str) -> int:

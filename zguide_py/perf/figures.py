@@ -122,3 +122,51 @@ def batching_figure(batches: list[dict], goal: float | None = None):
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     return fig
+
+
+def _rate_words(rate: str | None) -> str:
+    """"100mbit" -> "100 Mbit/s" (None: "an unlimited")."""
+    from .remote import rate_bps
+    if not rate:
+        return "an unlimited"
+    bps = rate_bps(rate)
+    for unit, scale in (("Gbit/s", 1e9), ("Mbit/s", 1e6), ("kbit/s", 1e3)):
+        if bps >= scale:
+            return f"{bps / scale:g} {unit}"
+    return f"{bps:g} bit/s"
+
+
+def remote_figure(result: dict, unlimited: dict | None = None):
+    """Between two hosts over a shaped link (:func:`~zguide_py.perf.remote.remote_sweep`), beside the
+    talk's 100 Mbit LAN: messages/s, Mbit/s and latency against size. ``unlimited``: the same sweep
+    with no limit on the link, dashed. Thin gray lines: what the link allows at best (its rate, the
+    messages it can carry, and the time a message's bits take on it)."""
+    from .remote import expected_latency_us, framing, rate_bps
+    rate = result["settings"].get("rate")
+    fig = new_figure(12, 4.4)
+    axes = fig.subplots(1, 3)
+    panels = (("msgs_per_s", SEED_REMOTE_MSGS, "messages per second", "throughput: messages"),
+              ("mbit_per_s", SEED_REMOTE_MBIT, "megabits per second (message bodies)", "throughput: bits"),
+              ("latency_us", SEED_REMOTE_LATENCY_US, "one-way latency (µs)", "latency (round trip / 2)"))
+    sizes = result["settings"]["sizes"]
+    for ax, (key, talk, ylabel, title) in zip(axes, panels):
+        ax.plot(*_series(result, "tcp", "copy", key), "o-", color="tab:blue", markersize=4,
+                label=f"here: two hosts, {_rate_words(rate)} link" + (" (tbf)" if rate else ""))
+        if unlimited is not None:
+            ax.plot(*_series(unlimited, "tcp", "copy", key), "s--", color="tab:cyan", markersize=3.5,
+                    linewidth=1.2, label="here: the same two hosts, no limit")
+        ax.plot(list(talk), list(talk.values()), "^-.", color="black", markersize=4,
+                label="talk: two PCs, 100 Mbit LAN (C#)")
+        if rate:
+            bps = rate_bps(rate)
+            bound = {"msgs_per_s": [bps / ((s + framing(s)) * 8) for s in sizes],
+                     "mbit_per_s": [bps / 1e6 for s in sizes],
+                     "latency_us": [expected_latency_us(s, bps) for s in sizes]}[key]
+            ax.plot(sizes, bound, "-", color="gray", linewidth=3, alpha=0.35,
+                    label=f"the most a {_rate_words(rate)} link allows (bits one after another)")
+        _size_axis(ax, ylabel, title)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
+    fig.suptitle("tcp between two hosts (network namespaces) over a shaped link, beside the talk's LAN",
+                 fontsize=11)
+    return fig
