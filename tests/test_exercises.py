@@ -102,3 +102,11 @@ def test_each_notebook_asks_and_keeps_its_answers_hidden(path):
             checked = checked or "grade(" in source or "passed(" in source
         assert "<details>" in text, f"{path.name}, exercise at cell {index}: no hidden answer"
     assert checked, f"{path.name}: no exercise is checked with grade() or passed()"
+
+
+def test_notebook_19s_formula_checks_refuse_a_stub_and_a_constant():
+    from zguide_py.views.network import detection_checks
+    assert detection_checks(lambda ivl: 4 * ivl, 0.36) == [True] * 4
+    assert not any(detection_checks(lambda ivl: None, 0.36))              # the stub
+    assert not all(detection_checks(lambda ivl: 0.4, 0.36))               # right at 0.1 s only
+    assert not all(detection_checks(lambda ivl: 4 * ivl, 0.5))            # below what was measured

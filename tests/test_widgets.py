@@ -183,7 +183,7 @@ def test_a_waiting_req_client_shows_how_long_it_has_waited():
 
         def waited() -> float:
             panel.refresh(plot=False)
-            found = re.search(r"waiting for a reply for ([\d.]+) s", panel.rows["client"].label.value)
+            found = re.search(r"waiting for a reply for ([\d.]+) s", panel.rows["client"].counters.value)
             return float(found.group(1)) if found else 0.0
 
         lab.kill("server")
@@ -191,7 +191,7 @@ def test_a_waiting_req_client_shows_how_long_it_has_waited():
         lab.wait_for(lambda: waited() >= 0.6, 5, what="the wait to grow")
         lab.kill("client")
         panel.refresh(plot=False)
-        assert "waiting for a reply" not in panel.rows["client"].label.value
+        assert "waiting for a reply" not in panel.rows["client"].counters.value
 
 
 def test_binary_star_rows_show_the_pair_state_and_the_referee_has_none():
@@ -206,8 +206,31 @@ def test_binary_star_rows_show_the_pair_state_and_the_referee_has_none():
         panel = Panel(lab, hz=5, plot=False)
         panel.refresh(plot=False)
         assert "referee" not in panel.rows and {"primary", "backup"} <= set(panel.rows)
-        assert "<b>active</b>" in panel.rows["primary"].label.value
-        assert "<b>passive</b>" in panel.rows["backup"].label.value
+        assert "<b>active</b>" in panel.rows["primary"].counters.value
+        assert "<b>passive</b>" in panel.rows["backup"].counters.value
         lab.kill("primary")
         panel.refresh(plot=False)
-        assert "<b>active</b>" not in panel.rows["primary"].label.value      # a killed peer shows no pattern state
+        assert "<b>active</b>" not in panel.rows["primary"].counters.value    # a killed peer shows no pattern state
+
+
+def test_queue_and_broker_rows_show_their_workers():
+    """Paranoid Pirate's queue shows each worker and when it was last heard; the Majordomo broker,
+    each service with its workers and its queue; both as the pattern's own line above the counters."""
+    from zguide_py.patterns import majordomo, paranoidpirate
+    with Lab("queue-rows") as lab:
+        fe, be = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
+        lab.start("queue", paranoidpirate.queue, frontend=fe, backend=be, interval=0.1)
+        lab.start("worker1", paranoidpirate.worker, endpoint=be, interval=0.1)
+        md = lab.endpoint("broker", "tcp")
+        lab.start("broker", majordomo.broker, endpoint=md)
+        lab.start("echo1", majordomo.worker, broker=md, service="echo")
+        panel = Panel(lab, hz=5, plot=False)
+
+        def line(name: str) -> str:
+            panel.refresh(plot=False)
+            return panel.rows[name].counters.value
+
+        lab.wait_for(lambda: re.search(r"worker1 heard 0\.\d s ago, ready", line("queue")), 5, what="worker1 heard")
+        lab.wait_for(lambda: "echo: workers 1 (idle 1), queued 0" in line("broker"), 5, what="echo's worker")
+        lab.kill("worker1")
+        lab.wait_for(lambda: "no workers" in line("queue"), 5, what="worker1 purged from the queue's line")

@@ -65,6 +65,11 @@ def _jsonable(value, depth: int = 0):
         return {str(k): _jsonable(v, depth + 1) for k, v in list(value.items())[:10_000]}
     if isinstance(value, (list, tuple, set, frozenset)) or type(value).__name__ == "deque":
         return [_jsonable(v, depth + 1) for v in list(value)[:10_000]]
+    if callable(value):                  # a role's live "status" line for the panel: its text now
+        try:
+            return _jsonable(value(), depth + 1)
+        except Exception:  # noqa: BLE001 - a status that cannot be read now is left out
+            return None
     return repr(value)[:300]
 
 
@@ -79,6 +84,7 @@ class _Status:
     # lab records the same things itself, so these are not sent on
     LIFECYCLE = frozenset({"start", "restart", "kill", "remove", "throttle", "failed", "stuck", "close", "run"})
     MAX_EVENTS = 500            # per status line; more are counted in "events_dropped"
+    MAX_LATENCIES = 10_000      # the last latency samples of each name (peer.latency), in the final line
 
     def __init__(self, mode: str, name: str, target: str, secrets: tuple = ()):
         import os
@@ -156,10 +162,11 @@ class _Status:
     def final(self, peer, t: float, state: str, error: str | None = None) -> None:
         counts = dict(sorted(peer.snapshot().items()))
         if self.mode == "json":
+            latencies = {k: [round(s, 6) for s in list(v)[-self.MAX_LATENCIES:]] for k, v in peer.latencies.items()}
             self._emit_json(t=t, final=True, state=state, counts=counts,
                             rates={k: round(v / t, 2) for k, v in counts.items()} if t > 0 else {},
                             data=self.hide(_jsonable(peer.data)), error=self.hide(error or peer.error),
-                            **self._fresh_events(peer))
+                            latencies=latencies, **self._fresh_events(peer))
             return
         if self.mode == "tty":
             sys.stdout.write("\n")

@@ -232,7 +232,8 @@ def process(peer, target: str, status_every: float = 0.1, startup_timeout: float
     restarts, like a thread's); the throttle slider goes to it on its stdin; ``lab.kill`` is a real
     SIGKILL. ``peer.data``: ``pid``, ``command``, ``startup`` (seconds until its first status line),
     ``status`` (its last status line), ``history`` ([{pid, exit}, ...]), ``exit``, and ``result``
-    (the child's ``peer.data``, when it ended by itself).
+    (the child's ``peer.data``, when it ended by itself) with ``latencies`` (its ``peer.latency``
+    samples by name, in seconds: the last 10 000 of each).
 
     ``prefix`` runs the command line through another one: ``["ip", "netns", "exec", NS]`` puts the
     child on a host of :mod:`zguide_py.net` (see ``Net.on``); it may then bind its host's address.
@@ -267,6 +268,7 @@ def process(peer, target: str, status_every: float = 0.1, startup_timeout: float
                 peer.log("up", pid=child.pid)
             if status.get("final"):
                 peer.data["result"] = status.get("data", {})
+                peer.data["latencies"] = status.get("latencies") or {}     # the role's peer.latency samples (s)
 
     killed = False
     try:

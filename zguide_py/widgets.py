@@ -68,11 +68,11 @@ class PeerRow(W.HBox):
             return
         colour = STATE_COLOURS.get(peer.state, "black")
         self.label.value = (f"<b>{html.escape(self.name)}</b> "
-                            f"<span style='color:{colour}'>{peer.state}</span>{pattern_state(peer)}")
+                            f"<span style='color:{colour}'>{peer.state}</span>")
         counts = peer.snapshot()
-        self.counters.value = ("<span style='font-size:12px;line-height:1.3'>"
+        self.counters.value = pattern_state(peer) + (("<span style='font-size:12px;line-height:1.3'>"
                                + " ".join(f"{html.escape(k)}=<b>{v}</b>" for k, v in sorted(counts.items()))
-                               + "</span>") if counts else "<span style='color:#57606a'>(no counts yet)</span>"
+                               + "</span>") if counts else "<span style='color:#57606a'>(no counts yet)</span>")
         if abs(self.throttle.value - peer.delay) > 1e-12 and peer.delay <= self.throttle.max:
             self._syncing = True
             try:
@@ -82,21 +82,28 @@ class PeerRow(W.HBox):
 
 
 def pattern_state(peer) -> str:
-    """What the pattern says of a running peer, beside its lifecycle state (HTML, may be empty):
-    the ``status`` its role publishes in ``peer.data`` (Binary Star: "primary, active"), and for a
-    REQ socket that waits for its reply, how long it has waited."""
+    """What the pattern says of a running peer, above its counters (HTML, may be empty): the
+    ``status`` its role publishes in ``peer.data`` (a string, or a function the panel calls: Binary
+    Star's "active", a queue's workers and when each was last heard), and for a REQ socket that
+    waits for its reply, how long it has waited."""
     if peer.state != "running":
         return ""
     parts = []
     status = peer.data.get("status")
+    if callable(status):
+        try:
+            status = status()
+        except RuntimeError:           # the role changed its books while we read them: next time
+            status = None
     if status:
-        parts.append(f"<b>{html.escape(str(status)[:60])}</b>")
+        text = str(status)
+        parts.append(f"<b>{html.escape(text if len(text) <= 200 else text[:199] + '…')}</b>")
     since = peer.waiting_since
     if since is not None:
         waited = time.monotonic() - since
         colour = "#9a6700" if waited >= 1.0 else "#57606a"
         parts.append(f"<span style='color:{colour}'>waiting for a reply for {waited:.1f} s</span>")
-    return "".join(f"<br><span style='font-size:12px'>{p}</span>" for p in parts)
+    return "".join(f"<span style='font-size:12px'>{p}</span><br>" for p in parts)
 
 
 class Panel(W.VBox):

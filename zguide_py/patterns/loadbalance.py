@@ -147,6 +147,7 @@ def lru_broker(peer, frontend: str, backend: str):
     back = peer.socket(zmq.ROUTER, router_mandatory=1, router_handover=1)
     back.bind(backend)
     ready: deque[bytes] = deque()                     # idle workers, least recently used first
+    peer.data["status"] = lambda: f"workers ready: {len(ready)}"                   # the panel's line
     waiting: deque[list[bytes]] = deque()             # a request whose worker vanished: next in line
     workers_only = zmq.Poller()
     workers_only.register(back, zmq.POLLIN)

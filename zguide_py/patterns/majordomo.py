@@ -166,6 +166,17 @@ class _Worker:
         self.request = None           # the request frames it is working on, if any
 
 
+def services_line(workers: dict, waiting: dict, queues: dict) -> str:
+    """The broker's line in the panel: per service, its workers (how many idle) and its queue."""
+    offered: dict[bytes, int] = {}
+    for worker in list(workers.values()):
+        offered[worker.service] = offered.get(worker.service, 0) + 1
+    names = sorted(set(offered) | {service for service, queue in list(queues.items()) if queue})
+    return "; ".join(f"{name.decode(errors='replace')}: workers {offered.get(name, 0)} "
+                     f"(idle {len(waiting.get(name, ()))}), queued {len(queues.get(name, ()))}"
+                     for name in names) or "no services yet"
+
+
 def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
            request_expiry: float = 10.0, max_services: int = 1000, max_queue: int = 1000, flow=None):
     """The Majordomo broker: one ROUTER socket for clients (MDPC01) and workers (MDPW01).
@@ -188,7 +199,8 @@ def broker(peer, endpoint: str, heartbeat: float = 0.1, liveness: int = 3,
     waiting: defaultdict[bytes, deque] = defaultdict(deque)   # service -> idle workers, longest idle first
     queues: defaultdict[bytes, deque] = defaultdict(deque)    # service -> [(deadline, client, body)]
     sent_to = ServiceCounters(peer, "to ")       # "to echo": requests dispatched, per service
-    peer.data.update(workers={}, removed=deque(maxlen=1000))   # what the notebook can look at
+    peer.data.update(workers={}, removed=deque(maxlen=1000),   # what the notebook can look at
+                     status=lambda: services_line(workers, waiting, queues))      # and the panel
     now = time.monotonic()                       # read once per wake-up, not once per message
 
     def publish():

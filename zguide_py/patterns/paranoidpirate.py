@@ -42,7 +42,7 @@ import zmq
 
 from ..sockets import drain
 from .lazypirate import client, malformed
-from .simplepirate import split_envelope, worker_identity
+from .simplepirate import split_envelope, worker_identity, worker_name
 
 PPP_READY = b"\x01"        # worker -> queue: "I am here, send me work"
 PPP_HEARTBEAT = b"\x02"    # both ways: "I am still alive"
@@ -65,7 +65,7 @@ def queue(peer, frontend: str, backend: str, interval: float = HEARTBEAT_INTERVA
     back.bind(backend)
     expiry: dict[bytes, float] = {}      # every live worker -> when it counts as dead
     ready: list[bytes] = []              # idle workers, least recently used first
-    peer.data.update(workers=expiry, ready=ready)
+    peer.data.update(workers=expiry, ready=ready, status=lambda: workers_line(expiry, ready, liveness * interval))
     for name in ("ready", "heartbeats_in", "heartbeats_out", "requests", "replies", "purged"):
         peer.counter(name)
 
@@ -118,6 +118,14 @@ def queue(peer, frontend: str, backend: str, interval: float = HEARTBEAT_INTERVA
             heartbeat_at = now + interval
             heard_at = {address: t for address, t in heard_at.items() if address in expiry}
         purge(peer, expiry, ready)
+
+
+def workers_line(expiry: dict[bytes, float], ready: list[bytes], allowed: float) -> str:
+    """The queue's line in the panel: each worker, when it was last heard, and whether it is ready."""
+    now = time.monotonic()
+    return "; ".join(f"{worker_name(address)} heard {max(0.0, now - deadline + allowed):.1f} s ago"
+                     + (", ready" if address in ready else "")
+                     for address, deadline in sorted(list(expiry.items()))) or "no workers"
 
 
 def until_due(heartbeat_at: float, expiry: dict[bytes, float]) -> float:

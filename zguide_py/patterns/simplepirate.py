@@ -75,7 +75,7 @@ def queue(peer, frontend: str, backend: str):
     back = peer.socket(zmq.ROUTER)
     back.bind(backend)
     workers: list[bytes] = []                 # ready workers, least recently used first
-    peer.data["ready"] = workers
+    peer.data.update(ready=workers, status=lambda: f"workers ready: {len(workers)}")   # the panel's line
     for name in ("ready", "requests", "replies"):
         peer.counter(name)
 
