@@ -35,6 +35,7 @@ import shlex
 import socket
 import sys
 import textwrap
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -225,13 +226,19 @@ def role_params(fn: Callable) -> dict[str, inspect.Parameter]:
     return {n: p for n, p in inspect.signature(fn).parameters.items() if n != "peer"}
 
 
+#: ast.parse from several peer threads at once (roles started together on namespace hosts) can fail
+#: with "SystemError: AST constructor recursion depth mismatch" on CPython 3.11: one parse at a time.
+_PARSING = threading.Lock()
+
+
 @functools.lru_cache(maxsize=None)
 def _directions(fn: Callable, depth: int = 2) -> dict[str, frozenset[str]]:
     """{parameter: {"bind"/"connect"}} read from the role's source: ``x.bind(param)``,
     ``x.connect(param)``, a loop ``for e in param: x.connect(e)``, and the same one call deep
     (``helper(peer, param)`` where ``helper`` binds or connects its own parameter)."""
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        with _PARSING:                       # CPython 3.11's ast.parse is not safe in two threads at once
+            tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
     except (OSError, TypeError, SyntaxError):
         return {}
     params = set(inspect.signature(fn).parameters) - {"peer"}

@@ -72,19 +72,21 @@ def _stream(lab, size: int, seconds: float, keys: dict | None) -> tuple[int, flo
     lab.start("source", source, endpoint=endpoint, size=size, **client_keys)
     skip = 0.02                                            # let the stream settle first
 
-    def enough() -> bool:
-        marks = sink_peer.data["marks"]
-        return len(marks) >= 3 and marks[-1][0] - marks[0][0] >= seconds + skip
+    def steady() -> list:
+        marks = list(sink_peer.data["marks"])
+        return [m for m in marks if m[0] >= marks[0][0] + skip] if marks else []
+
+    def enough() -> bool:                                   # two marks at least, `seconds` apart
+        kept = steady()
+        return len(kept) >= 2 and kept[-1][0] - kept[0][0] >= seconds
 
     try:
         lab.wait_for(enough, timeout=30, what=f"{seconds} s of {size} B messages")
     finally:
         lab.remove("source")
         lab.remove("sink")
-    marks = list(sink_peer.data["marks"])
-    steady = [m for m in marks if m[0] >= marks[0][0] + skip] or marks
-    (t0, n0), (t1, n1) = steady[0], marks[-1]
-    return n1 - n0, (n1 - n0) / max(t1 - t0, 1e-6)
+    (t0, n0), (t1, n1) = (kept := steady())[0], kept[-1]
+    return n1 - n0, (n1 - n0) / (t1 - t0)
 
 
 def throughput_table(rows: list[dict]) -> str:
