@@ -174,3 +174,31 @@ def test_a_worker_process_events_reach_the_lab_dated_in_its_clock():
         assert lab.events_of("kill", "worker1")
         assert [(e.get("pid"), e.get("status")) for e in lab.events_of("exit", "worker1")] == [
             (worker.data["pid"], "SIGKILL")]
+
+
+def test_a_parse_that_meets_cpythons_thread_bug_is_tried_again(monkeypatch):
+    """CPython 3.11's ast.parse can fail with a spurious SystemError while another thread builds an
+    AST (python/cpython#106905): reading a role's endpoints tries again instead of failing the role."""
+    import ast as ast_module
+
+    from zguide_py import rolecall
+    real, calls = ast_module.parse, []
+
+    def flaky(source, *args, **kwargs):
+        calls.append(source)
+        if len(calls) == 1:
+            raise SystemError("AST constructor recursion depth mismatch (before=36, after=24)")
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(rolecall.ast, "parse", flaky)
+    assert isinstance(rolecall._parse("x = 1"), ast_module.Module) and len(calls) == 2
+
+
+def test_making_a_process_role_reads_its_endpoints_in_the_calling_thread():
+    from zguide_py import procs, rolecall
+    from zguide_py.patterns import paranoidpirate
+    rolecall._directions.cache_clear()
+    procs.as_process("paranoidpirate.worker")
+    before = rolecall._directions.cache_info()
+    assert rolecall.endpoint_params(paranoidpirate.worker)          # now a cache hit: no parse
+    assert rolecall._directions.cache_info().hits > before.hits

@@ -357,8 +357,9 @@ class Lab:
         term = threading.Thread(target=self.ctx.term, name=f"zguide-term:{self.name}", daemon=True)
         term.start()
         term.join(2.0)
+        patience = time.monotonic() + 5.0        # a loaded machine may be slow to run a peer's last lines
         for p in peers:
-            p._join(0.5)
+            p._join(max(0.05, patience - time.monotonic()))
         for p in [p for p in peers if p.alive]:
             # Stuck outside ZeroMQ (time.sleep, Event.wait, a loop that swallows its kill): no
             # thread can be killed from outside in Python. Say where, and end the context anyway.

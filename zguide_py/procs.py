@@ -324,9 +324,20 @@ def _role_fn(target: str) -> Callable[..., Any]:
     return patterns.role(pattern, role)
 
 
+def warm(target: str) -> None:
+    """Read ``target``'s endpoints from its source now, in the thread that makes a process role, so
+    that the peer threads do not parse source code at once (see ``rolecall._PARSING``)."""
+    try:
+        endpoint_params(_role_fn(target))
+    except Exception:  # noqa: BLE001 - a bad target is reported in one line where it is started
+        pass
+
+
 def as_process(target: str) -> Callable[..., Any]:
     """A role function that runs ``target`` as a process: ``lab.start("w1", as_process("paranoidpirate.worker"),
     endpoint=backend)``. Its name in the lab's status is ``target`` with ``[process]``."""
+    warm(target)
+
     def role(peer, **params: Any):
         return process(peer, target, **params)
     role.__name__ = f"{target}[process]"

@@ -226,9 +226,23 @@ def role_params(fn: Callable) -> dict[str, inspect.Parameter]:
     return {n: p for n, p in inspect.signature(fn).parameters.items() if n != "peer"}
 
 
-#: ast.parse from several peer threads at once (roles started together on namespace hosts) can fail
-#: with "SystemError: AST constructor recursion depth mismatch" on CPython 3.11: one parse at a time.
+#: ast.parse while another thread also builds an AST can fail on CPython 3.11 with "SystemError: AST
+#: constructor recursion depth mismatch" (python/cpython#106905; seen when roles start together on
+#: namespace hosts). Ours parse one at a time, in the thread that makes a process role when it can
+#: (``procs.warm``), and a parse that still meets the error is tried again.
 _PARSING = threading.Lock()
+
+
+def _parse(source: str) -> ast.Module:
+    with _PARSING:
+        for attempt in range(3):
+            try:
+                return ast.parse(source)
+            except SystemError:
+                if attempt == 2:
+                    raise
+    raise AssertionError("unreachable")
+
 
 
 @functools.lru_cache(maxsize=None)
@@ -237,8 +251,7 @@ def _directions(fn: Callable, depth: int = 2) -> dict[str, frozenset[str]]:
     ``x.connect(param)``, a loop ``for e in param: x.connect(e)``, and the same one call deep
     (``helper(peer, param)`` where ``helper`` binds or connects its own parameter)."""
     try:
-        with _PARSING:                       # CPython 3.11's ast.parse is not safe in two threads at once
-            tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        tree = _parse(textwrap.dedent(inspect.getsource(fn)))
     except (OSError, TypeError, SyntaxError):
         return {}
     params = set(inspect.signature(fn).parameters) - {"peer"}

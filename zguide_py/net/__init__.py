@@ -298,6 +298,7 @@ class Net:
         Kill is a real SIGKILL; restart starts a new process on the same host."""
         from .. import procs
         prefix = self[host].exec_prefix()
+        procs.warm(target)
 
         def role(peer, **params: Any):
             return procs.process(peer, target, prefix=prefix, **params)
