@@ -26,7 +26,6 @@ import sys
 import threading
 import time
 import traceback
-import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -80,7 +79,7 @@ class Peer:
         #: when this peer's REQ socket started waiting for the reply it has not got yet (time.monotonic),
         #: None when it waits for none: the panel shows "waiting for a reply for N s"
         self.waiting_since: float | None = None
-        self._requesters: weakref.WeakSet = weakref.WeakSet()
+        self._requesters: set[zmq.Socket] = set()      # REQ sockets open now (a set: cheap per poll)
 
     # ---- what a role uses ------------------------------------------------------------------
     # ``peer.running`` is a plain attribute (cheap to read per message): True until the lab kills
@@ -157,6 +156,7 @@ class Peer:
     def close_socket(self, sock: zmq.Socket) -> None:
         """Close one socket now (linger 0), e.g. Lazy Pirate's close-and-reopen."""
         sock.close(linger=0)
+        self._requesters.discard(sock)
         if sock in self._sockets:
             self._sockets.remove(sock)
 
@@ -252,6 +252,7 @@ class Peer:
                 except Exception:  # noqa: BLE001
                     pass
             self._sockets = []
+            self._requesters.clear()
 
     def _signal_stop(self, killed: bool = True) -> None:
         self._killed = killed
