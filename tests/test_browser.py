@@ -29,7 +29,7 @@ IDLE_JS = """() => {
 # notebook -> a verdict line that must appear once it has run in the browser
 BROWSER_NOTEBOOKS = {
     "00_basics.ipynb": "all 3 queued messages delivered after the late bind: True",
-    "01_request_reply.ipynb": "all 60 requests answered, in order: True",
+    "01_request_reply.ipynb": "All 60 requests were answered, in order.",
     "02_publish_subscribe.ipynb": "all 400 messages arrived, each publisher's in its own order: True",
 }
 
@@ -38,6 +38,9 @@ PANEL_NOTEBOOK = [
     "ep = lab.endpoint('echo', 'tcp')\nlab.start('server', reqrep.echo_server, endpoint=ep)\n"
     "lab.start('client', reqrep.client, endpoint=ep, requests=10**6, timeout=30)\nlab.throttle('server', 0.002)",
     "from zguide_py.widgets import Panel\npanel = Panel(lab, counters=['replies'], hz=4)\npanel",
+    "old = Lab('old-lab')\nold.start('ghost', reqrep.echo_server, endpoint=old.endpoint('ghost'))\n"
+    "old_panel = Panel(old, hz=4)\nold_panel",
+    "old.close()",
 ]
 
 
@@ -140,3 +143,35 @@ def test_a_real_click_kills_a_peer_and_the_plot_moves_while_idle(jupyter, page):
                            "/lab\\.throttle\\('client', ([0-9.e-]+)\\)/g)]; return m.length > 0 &&"
                            " parseFloat(m[m.length - 1][1]) > v; }", arg=dragged, timeout=20000)
     page.screenshot(path=str(ARTIFACTS / "browser-panel-after-throttle.png"))
+
+
+def test_after_run_all_the_final_panel_is_live_and_a_closed_one_refuses(jupyter, page):
+    """The learner's loop: after Run All of a lesson, its last panel (the playground) is alive; a kill
+    click kills the peer and the plot goes on moving. A panel whose lab has closed says so and its
+    buttons cannot be clicked."""
+    open_and_run_all(page, jupyter, "01_request_reply.ipynb")
+    # the last output may be drawn a moment after the kernel went idle
+    page.wait_for_function("() => document.querySelector('.jp-Notebook').innerText.includes("
+                           "\"labs still open: ['reqrep-play']\")", timeout=20000)
+    rows = page.locator(".widget-hbox", has=page.locator("button", has_text="kill"))
+    server_row = rows.filter(has_text="server").last
+    server_row.scroll_into_view_if_needed()
+    assert "running" in server_row.inner_text() and server_row.locator("button", has_text="kill").is_enabled()
+    src = page.locator(".jupyter-widgets img").last.get_attribute("src")
+    server_row.locator("button", has_text="kill").click()
+    page.wait_for_function("() => { const r = [...document.querySelectorAll('.widget-hbox')].filter("
+                           "r => r.innerText.includes('server') && r.querySelector('button'));"
+                           " return r.length && r[r.length - 1].innerText.includes('killed'); }", timeout=20000)
+    page.wait_for_function("(src) => { const i = [...document.querySelectorAll('.jupyter-widgets img')];"
+                           " return i.length && i[i.length - 1].getAttribute('src') !== src; }", arg=src, timeout=20000)
+    assert "lab.kill('server')" in page.locator(".jp-Notebook").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "browser-01-playground-after-kill.png"))
+
+    open_and_run_all(page, jupyter, "panel.ipynb")
+    ghost = rows.filter(has_text="ghost").first
+    ghost.wait_for(timeout=30000)
+    page.wait_for_function("() => [...document.querySelectorAll('.jupyter-widgets h4')].some("
+                           "h => h.innerText.includes('lab closed'))", timeout=20000)
+    assert ghost.locator("button", has_text="kill").is_disabled()
+    assert "lab closed" in ghost.inner_text()
+    assert "is closed" in page.locator(".jp-Notebook").inner_text()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zguide_py.exercise import NO_GUESS, grade, passed
+from zguide_py.exercise import NO_GUESS, grade, passed, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -61,6 +62,15 @@ def test_an_infinite_guess_is_never_right():
     assert grade(float("inf"), 1.0, relative=0.5).startswith("not quite")
 
 
+def test_a_verdict_is_one_sentence_either_way(capsys):
+    assert verdict(True, "All 60 requests were answered.") is True
+    assert verdict(0, "All 60 requests were answered.") is False
+    assert verdict([], "Every worker was purged.", "A worker was never purged.") is False
+    assert capsys.readouterr().out.splitlines() == [
+        "All 60 requests were answered.", "Not as expected: all 60 requests were answered.",
+        "A worker was never purged."]
+
+
 # ---- every committed notebook ---------------------------------------------------------------------
 
 def exercises(nb: dict) -> list[tuple[int, list[dict], str]]:
@@ -110,3 +120,37 @@ def test_notebook_19s_formula_checks_refuse_a_stub_and_a_constant():
     assert not any(detection_checks(lambda ivl: None, 0.36))              # the stub
     assert not all(detection_checks(lambda ivl: 0.4, 0.36))               # right at 0.1 s only
     assert not all(detection_checks(lambda ivl: 4 * ivl, 0.5))            # below what was measured
+
+
+BARE_VERDICT = re.compile(r"(:|->|=)\s*(True|False)\s*$")
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_verdicts_are_sentences_not_bare_booleans(path):
+    """A run's verdict reads as a sentence ("All 60 requests were answered."), not "answered: True"."""
+    nb = json.loads(path.read_text())
+    bare = [line for cell in nb["cells"] if cell["cell_type"] == "code"
+            for line in printed(cell) if BARE_VERDICT.search(line)]
+    assert not bare, f"{path.name} prints bare booleans: {bare[:5]}"
+
+
+def panel_notebooks() -> list[Path]:
+    return [p for p in LESSONS if "Panel(" in p.read_text()]
+
+
+@pytest.mark.parametrize("path", panel_notebooks(), ids=lambda p: p.stem)
+def test_a_notebook_with_a_panel_leaves_its_playground_open_and_no_other_lab(path):
+    """After Run All the learner meets a live panel: the teardown closes the lesson's labs and checks,
+    with live_labs(), that the playground is the one lab still open. The checks the notebook makes
+    by itself run folded, on a rehearsal lab of their own, never on the learner's panel."""
+    nb = json.loads(path.read_text())
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    teardown = [src for src in code if "live_labs()" in src]
+    assert teardown, f"{path.name}: no teardown checks which labs are still open (live_labs())"
+    clicks = [c for c in nb["cells"] if c["cell_type"] == "code"
+              and re.search(r"\.(kill|restart)\.click\(\)|\.throttle\.value\s*=", "".join(c["source"]))]
+    for cell in clicks:
+        source = "".join(cell["source"])
+        assert "folded" in cell.get("metadata", {}).get("tags", []), \
+            f"{path.name}: a cell that clicks the panel for you is not folded:\n{source[:200]}"
+        assert "panel.rows" not in source, f"{path.name}: the notebook clicks the learner's own panel"

@@ -202,3 +202,20 @@ def test_making_a_process_role_reads_its_endpoints_in_the_calling_thread():
     before = rolecall._directions.cache_info()
     assert rolecall.endpoint_params(paranoidpirate.worker)          # now a cache hit: no parse
     assert rolecall._directions.cache_info().hits > before.hits
+
+
+@pytest.mark.timeout(90)
+def test_a_process_peer_shows_its_roles_live_status_in_the_panel():
+    """A queue run as a child process: its role's status line (its ready workers, a function of its
+    books) comes back in the child's JSON status lines, and the panel shows it, live, as it changes."""
+    from zguide_py.widgets import pattern_state
+    with Lab("procs-test-says") as lab:
+        frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
+        lab.start("queue", procs.as_process("paranoidpirate.queue"), frontend=frontend, backend=backend)
+        queue = lab.peer("queue")
+        lab.wait_for(lambda: "no workers" in pattern_state(queue), STARTUP, "the child's first status line")
+        empty = pattern_state(queue)
+        lab.start("worker1", pp.worker, endpoint=backend)
+        lab.wait_for(lambda: "worker1" in pattern_state(queue), 10, "the status line to name worker1")
+        assert pattern_state(queue) != empty
+        lab.check()

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zguide_py import Lab
 from zguide_py.patterns import reqrep
@@ -234,3 +236,60 @@ def test_queue_and_broker_rows_show_their_workers():
         lab.wait_for(lambda: "echo: workers 1 (idle 1), queued 0" in line("broker"), 5, what="echo's worker")
         lab.kill("worker1")
         lab.wait_for(lambda: "no workers" in line("queue"), 5, what="worker1 purged from the queue's line")
+
+
+def test_the_live_plot_sums_peers_named_alike_once_there_are_too_many_lines():
+    from zguide_py.widgets import MAX_LINES, few_lines
+    ticks = [-0.3, -0.2, -0.1]
+    series = {(f"worker{i}", "served"): (ticks, [float(i)] * 3) for i in range(1, 9)}
+    series[("client", "replies")] = (ticks, [36.0] * 3)
+    lines = few_lines(series)
+    assert len(lines) <= MAX_LINES
+    assert lines[("worker* (8)", "served")] == (ticks, [36.0] * 3)      # 1+2+...+8, tick by tick
+    assert lines[("client", "replies")] == (ticks, [36.0] * 3)
+    few = {k: series[k] for k in list(series)[:3]}
+    assert few_lines(few) == few                                         # a handful: drawn as they are
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.tuples(st.sampled_from(["a", "b1", "b2", "b3", "c10", "c11", "d", "e", "f", "g"]),
+                                 st.sampled_from(["x", "y"])),
+                       st.lists(st.floats(0, 1e6), min_size=3, max_size=3), max_size=20),
+       st.integers(1, 8))
+def test_few_lines_never_draws_more_than_its_limit_and_never_invents_a_rate(data, limit):
+    from zguide_py.widgets import few_lines
+    ticks = [-0.3, -0.2, -0.1]
+    series = {k: (ticks, v) for k, v in data.items()}
+    lines = few_lines(series, limit)
+    assert len(lines) <= max(limit, len(series) if len(series) <= limit else limit)
+    total_in = sum(sum(v) for v in data.values())
+    total_out = sum(sum(r) for _, r in lines.values())
+    assert total_out <= total_in * (1 + 1e-9) + 1e-6          # lines are kept or summed, never made up
+    if len(series) <= limit:
+        assert lines == series
+
+
+def test_a_panel_over_eight_clients_draws_them_as_one_line(monkeypatch):
+    from zguide_py import widgets
+    lab = Lab("many-lines")
+    try:
+        ep = lab.endpoint("echo", "tcp")
+        lab.start("server", reqrep.echo_server, endpoint=ep)
+        for i in range(1, 9):
+            lab.start(f"client{i}", reqrep.client, endpoint=ep, requests=10**6, timeout=5)
+        lab.wait_for(lambda: all(lab.peer(f"client{i}").get("replies") > 0 for i in range(1, 9)), 10)
+        lab.wait_for(lambda: len(lab.sampler.counters()) >= 9, 5, "nine sampled counters")
+        seen = {}
+
+        def capture(series, events, **kwargs):
+            seen.update(series=dict(series), title=kwargs.get("title"))
+            return widgets.rates_figure.__wrapped__(series, events, **kwargs)
+
+        capture.__wrapped__ = widgets.rates_figure
+        monkeypatch.setattr(widgets, "rates_figure", capture)
+        panel = Panel(lab, counters=["replies"], hz=5, plot=False)
+        lab.wait_for(lambda: panel.render() and any(t for t, _ in seen["series"].values()), 5, "samples")
+        assert ("client* (8)", "replies") in seen["series"] and len(seen["series"]) <= widgets.MAX_LINES
+        assert "not drawn" not in seen["title"]
+    finally:
+        lab.close()

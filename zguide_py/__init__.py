@@ -10,12 +10,13 @@ This much is headless and needs pyzmq only. The notebook side (``zguide_py.widge
 from .errors import LabError, PeerFailed, UnknownPeer
 from .events import Event
 from .lab import Lab, close_all, live_labs
+from .exercise import verdict
 from .metrics import SeqChecker, summarize
 from .peer import Peer
 from .scenario import Report, Scenario
 
 __all__ = ["Lab", "LabError", "PeerFailed", "UnknownPeer", "Peer", "Scenario", "Report", "Event",
-           "SeqChecker", "summarize", "close_all", "live_labs", "show_source", "show_example"]
+           "SeqChecker", "summarize", "close_all", "live_labs", "show_source", "show_example", "verdict"]
 __version__ = "0.1.0"
 
 

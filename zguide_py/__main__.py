@@ -144,8 +144,10 @@ class _Status:
             rates = {k: max(0.0, (v - self.prev[1].get(k, 0)) / dt) for k, v in counts.items()}
         self.prev = (t, counts)
         if self.mode == "json":
+            says = self._says(peer)
             self._emit_json(t=t, state=peer.state, counts=counts, throttle=peer.delay,
-                            rates={k: round(r, 2) for k, r in rates.items()}, **self._fresh_events(peer))
+                            rates={k: round(r, 2) for k, r in rates.items()},
+                            **({"says": says} if says else {}), **self._fresh_events(peer))
         elif self.mode == "tty":
             import shutil
             parts = [f"{k} {v}" + (f" ({_rate_text(rates[k])}/s)" if k in rates else "") for k, v in counts.items()]
@@ -158,6 +160,15 @@ class _Status:
             counts_text = ", ".join(f"{k}={v}" for k, v in counts.items())
             print(f"[{t:7.1f} s] {self.name} {peer.state}" + (f" ({rate_text})" if rate_text else "")
                   + f": {counts_text}", flush=True)
+
+    def _says(self, peer) -> str:
+        """What the role's live status says now (its ``peer.data["status"]``: text, or a function
+        of its books), one line of at most 200 characters: the parent's panel shows it."""
+        says = _jsonable(peer.data.get("status"))
+        if says in (None, "") or isinstance(says, (dict, list)):
+            return ""
+        text = str(self.hide(str(says)))
+        return text if len(text) <= 200 else text[:199] + "…"
 
     def final(self, peer, t: float, state: str, error: str | None = None) -> None:
         counts = dict(sorted(peer.snapshot().items()))

@@ -51,3 +51,15 @@ def passed(results: Iterable[bool]) -> str:
     if results and all(results):
         return f"all {len(results)} checks pass: well done"
     return f"not yet: {sum(results)} of {len(results)} checks pass (write the function above, run it, then this cell)"
+
+
+def verdict(ok, yes: str, no: str | None = None) -> bool:
+    """Print what a run showed as a sentence, not as ``...: True``: ``yes`` when ``ok`` holds,
+    otherwise ``no`` (by default "Not as expected: " and ``yes``). Returns ``bool(ok)``, so a check
+    can go on to ``assert``::
+
+        assert verdict(answered == 60, "All 60 requests were answered, in order.")
+    """
+    ok = bool(ok)
+    print(yes if ok else (no or f"Not as expected: {yes[0].lower() + yes[1:] if yes else yes}"))
+    return ok

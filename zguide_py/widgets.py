@@ -90,6 +90,8 @@ def pattern_state(peer) -> str:
         return ""
     parts = []
     status = peer.data.get("status")
+    if isinstance(status, dict):       # a process peer: its child's last status line says it
+        status = status.get("says")
     if callable(status):
         try:
             status = status()
@@ -104,6 +106,38 @@ def pattern_state(peer) -> str:
         colour = "#9a6700" if waited >= 1.0 else "#57606a"
         parts.append(f"<span style='color:{colour}'>waiting for a reply for {waited:.1f} s</span>")
     return "".join(f"<span style='font-size:12px'>{p}</span><br>" for p in parts)
+
+
+#: The live plot draws at most this many lines: more are summed by role (worker1..worker5 -> worker*).
+MAX_LINES = 6
+
+
+def few_lines(series: dict, limit: int = MAX_LINES) -> dict:
+    """At most ``limit`` rate lines for the live plot. Peers named alike (``worker1``, ``worker2``...)
+    are summed into one line per counter (``worker* (3)``) once there are more lines than that; if
+    there are still too many, the busiest are kept (the plot's title says how many are not drawn)."""
+    if len(series) <= limit:
+        return series
+    groups: dict[tuple[str, str], list] = {}
+    for (peer, counter), line in series.items():
+        stem = peer.rstrip("0123456789") or peer
+        groups.setdefault((stem, counter), []).append((peer, line))
+    merged: dict = {}
+    for (stem, counter), members in groups.items():
+        if len(members) == 1:
+            merged[(members[0][0], counter)] = members[0][1]
+            continue
+        total: dict[float, float] = {}
+        for _peer, (times, rates) in members:      # the sampler ticks once for every peer: times line up
+            for t, r in zip(times, rates):
+                key = round(t, 2)
+                total[key] = total.get(key, 0.0) + r
+        ticks = sorted(total)
+        merged[(f"{stem}* ({len(members)})", counter)] = (ticks, [total[t] for t in ticks])
+    if len(merged) > limit:
+        busiest = sorted(merged, key=lambda k: -sum(merged[k][1][-20:]))[:limit]
+        return {k: v for k, v in merged.items() if k in busiest}
+    return merged
 
 
 class Panel(W.VBox):
@@ -127,6 +161,7 @@ class Panel(W.VBox):
         self.window = window
         self.hz = hz
         self.max_throttle = max_throttle
+        self.max_lines = MAX_LINES
         self.rows: dict[str, PeerRow] = {}
         self.frames = 0            # plots rendered so far (the live plot moves: this grows)
         self.created = lab.now()   # the live plot shows nothing older: not earlier sections' runs
@@ -223,12 +258,18 @@ class Panel(W.VBox):
                 continue
             times, rates = lab.sampler.series(peer, counter, since=since)
             series[(peer, counter)] = ([t - now for t in times], rates)
+        drawn = few_lines(series, self.max_lines)
+        hidden = len(series) - sum(1 for p, _ in drawn if not p.endswith(")")) - sum(
+            int(p.rsplit("(", 1)[1][:-1]) for p, _ in drawn if p.endswith(")"))
+        series = drawn
         events = [(t - now, k, p, d) for t, k, p, d in lab.events_of(since=since)]
         fig = new_figure(6.4, 2.8)
         # the x axis grows from the panel's creation until it spans the whole window
         shown = min(self.window, now - since)
         title = (f"live rates (the last {self.window:g} s)" if shown >= self.window - 0.05
                  else f"live rates (since the panel opened {shown:.1f} s ago; up to {self.window:g} s)")
+        if hidden > 0:
+            title += f"; {hidden} quieter lines not drawn"
         rates_figure(series, events, title=title,
                      xlabel="seconds ago", fig=fig, merge=self.window / 40,
                      xlim=(min(-1.0, since - now), 0), clip_peaks=True)

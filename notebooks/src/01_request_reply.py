@@ -29,7 +29,7 @@ import time
 
 import zmq
 
-from zguide_py import Lab, Scenario, show_source, summarize, show_example
+from zguide_py import Lab, Scenario, live_labs, show_source, summarize, show_example, verdict
 from zguide_py.exercise import grade
 from zguide_py.patterns import reqrep
 from zguide_py.plots import report_figure
@@ -73,21 +73,21 @@ req.send(b"first question")
 try:
     req.send(b"second question, before the first was answered")
 except zmq.ZMQError as exc:
-    print("REQ refused a second send:", exc.errno == zmq.EFSM, "-", exc)
+    verdict(exc.errno == zmq.EFSM, f"REQ refused a second send with EFSM ({exc}).")
 
 # %%
 try:
     rep.send(b"an answer nobody asked for... yet")
 except zmq.ZMQError as exc:
-    print("REP refused to send before it had received:", exc.errno == zmq.EFSM)
+    verdict(exc.errno == zmq.EFSM, "REP refused to send before it had received (EFSM).")
 print("REP got:", rep.recv())              # the first question is still there
 rep.send(b"first answer")
 try:
     rep.send(b"a second answer")
 except zmq.ZMQError as exc:
-    print("REP refused a second send:", exc.errno == zmq.EFSM)
+    verdict(exc.errno == zmq.EFSM, "REP refused a second send (EFSM).")
 print("REQ got:", req.recv())
-print("and REQ may send again:", req.poll(0, zmq.POLLOUT) == zmq.POLLOUT)
+verdict(req.poll(0, zmq.POLLOUT) == zmq.POLLOUT, "With its reply received, REQ may send again.")
 
 # %% [markdown]
 # ## 3. The roles
@@ -121,8 +121,8 @@ report
 client = lab.peer("client")
 rtt = summarize(client.latencies["rtt"])
 print(f"round trips: n={rtt.count}, median ~{rtt.p50 * 1e3:.1f} ms, slowest ~{rtt.max * 1e3:.1f} ms")
-print("all 60 requests answered, in order:", client.data["answered"] == list(range(60)))
-print("client finished cleanly:", client.state == "done" and not lab.errors())
+verdict(client.data["answered"] == list(range(60)), "All 60 requests were answered, in order.")
+verdict(client.state == "done" and not lab.errors(), "The client finished cleanly.")
 assert client.data["answered"] == list(range(60)) and client.state == "done"
 
 # %% [markdown]
@@ -157,9 +157,10 @@ client = lab.peer("client")
 stuck_on = client.data.get("stuck_on")
 print(f"the client got {len(client.data['answered'])} replies, then waited for the reply to request"
       f" {stuck_on} (numbered from 0)")
-print("the client is stuck although the server is back:", stuck_on is not None and lab.peer("server").state == "running")
+verdict(stuck_on is not None and lab.peer("server").state == "running",
+        "The client is stuck, although the server is back.")
 timeouts = report.events_of("timeout", "client")
-print("the client's timeout fired once:", len(timeouts) == 1)
+verdict(len(timeouts) == 1, "The client's timeout fired once.")
 assert stuck_on is not None and lab.peer("server").state == "running" and len(timeouts) == 1
 
 # %%
@@ -176,7 +177,7 @@ report_figure(report, counters=["replies"], peers=["client"], ylabel="replies pe
 dead = lab.socket(zmq.REQ)
 dead.connect(lab.endpoint("nobody-home", "tcp"))
 dead.send(b"anyone?")
-print("reply within 300 ms:", bool(dead.poll(300)))
+verdict(not dead.poll(300), "No reply came within 300 ms (nobody is home).")
 try:
     dead.send(b"anyone at all?")
 except zmq.ZMQError as exc:
@@ -189,61 +190,68 @@ except zmq.ZMQError as exc:
 #
 # ## 6. Play with it
 #
-# A client that never stops (a million requests, 5 s timeout) against the server. Slow the server with
-# its slider and watch the reply rate fall; kill it and the client's replies stop; restart it and the
-# client... stays stuck, for the reason above. Restart the client to get going again.
+# A lab of its own for you to play with: a client that never stops (a million requests, 5 s timeout)
+# against a server. Slow the server with its slider and watch the reply rate fall; kill it and the
+# client's replies stop, and its row counts how long it has waited for a reply; restart it and the
+# client... stays stuck, for the reason above. Restart the client to get going again. This lab stays
+# open after the notebook ends; re-running the cell starts it afresh.
 
 # %%
-lab.remove("client")
-lab.throttle("server", 0)              # back to full speed (it was 100 ms per request)
-lab.start("client", reqrep.client, endpoint=endpoint, requests=10**6, timeout=5.0)
-panel = Panel(lab, counters=["replies"], title="request-reply: server and client")
+def playground(name):
+    """A server and a client that never stops, in a lab of their own, under a panel."""
+    play = Lab(name)
+    endpoint = play.endpoint("echo", "tcp")
+    play.start("server", reqrep.echo_server, endpoint=endpoint)
+    play.start("client", reqrep.client, endpoint=endpoint, requests=10**6, timeout=5.0)
+    return play, Panel(play, counters=["replies"], title="request-reply: server and client")
+
+
+play, panel = playground("reqrep-play")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 panel
 
 # %% [markdown]
-# Headless, the notebook clicks for you and checks each effect. To check that replies have *stopped*
-# it waits, with a bound, until the client's count has not changed for 300 ms (`lab.wait_quiet`).
+# The notebook has tried those buttons for you on a twin of this lab, so your panel is fresh (the
+# code is folded: click the "..." to read it). What it saw: a kill stops the replies, and they stay
+# stopped while the client waits; restarting both sets them going again.
 
 # %%
-server_row = panel.rows["server"]
-server_row.throttle.value = 0.01
-print("slider -> lab.throttle('server', 0.01):", lab.peer("server").delay == 0.01)
-before = lab.peer("client").get("replies")
-lab.wait_for(lambda: lab.peer("client").get("replies") >= before + 5, timeout=5, what="5 more replies")
-server_row.kill.click()
-print("kill button -> server", lab.peer("server").state, "| panel:", panel.last_message)
+# FOLDED
+rehearsal, twin = playground("reqrep-rehearsal")
+client = rehearsal.peer("client")
+twin.rows["server"].throttle.value = 0.01
+before = client.get("replies")
+rehearsal.wait_for(lambda: client.get("replies") >= before + 5, timeout=5, what="5 more replies")
+twin.rows["server"].kill.click()
 # a reply sent just before the kill may still land; after that, nothing more comes (bounded: 3 s)
-frozen = lab.wait_quiet(lambda: lab.peer("client").get("replies"), quiet=0.3, timeout=3, what="replies to stop")
-print("no reply for 300 ms, and the client is still waiting:",
-      lab.peer("client").get("replies") == frozen and lab.peer("client").state == "running")
-server_row.restart.click()
-panel.rows["client"].restart.click()
-lab.wait_for(lambda: lab.peer("client").get("replies") > frozen, timeout=5, what="replies after restarts")
-panel.refresh()
-print("after restarting server and client, replies flow again:", lab.peer("client").get("replies") > frozen)
-print("both panel rows say running:", all(">running<" in row.label.value for row in panel.rows.values()))
+frozen = rehearsal.wait_quiet(lambda: client.get("replies"), quiet=0.3, timeout=3, what="replies to stop")
+verdict(client.get("replies") == frozen and client.state == "running",
+        "After the kill no reply came for 300 ms, and the client was still waiting for one.")
+twin.rows["server"].restart.click()
+twin.rows["client"].restart.click()
+rehearsal.wait_for(lambda: client.get("replies") > frozen, timeout=5, what="replies after restarts")
+verdict(client.get("replies") > frozen, "Once the server and the client were restarted, replies flowed again.")
 
 # %% [markdown]
 # A role that raises does not vanish into a thread: the peer's state becomes `failed`, the panel shows
 # the traceback, and `lab.check()` raises it here, in the notebook. Here a client is given an endpoint
-# that is not an address at all:
+# that is not an address at all (on the twin lab, so your panel stays clean):
 
 # %%
-lab.start("typo", reqrep.client, endpoint="tcp://no-such-host-or-port")
-lab.wait_done("typo", timeout=5)
-panel.refresh()
-print("state:", lab.peer("typo").state)
-print("last line of its traceback:", lab.peer("typo").error.strip().splitlines()[-1])
-print("the panel shows it:", "peer typo failed" in panel.errors.value)
+rehearsal.start("typo", reqrep.client, endpoint="tcp://no-such-host-or-port")
+rehearsal.wait_done("typo", timeout=5)
+twin.refresh()
+print("state:", rehearsal.peer("typo").state)
+print("last line of its traceback:", rehearsal.peer("typo").error.strip().splitlines()[-1])
+verdict("peer typo failed" in twin.errors.value, "The panel shows the failure, with its traceback.")
 try:
-    lab.check()
+    rehearsal.check()
 except Exception as exc:
     print("lab.check() raised", type(exc).__name__)
-print("the others carry on:", lab.peer("server").state, lab.peer("client").state)
-lab.remove("typo")
+print("the others carry on:", rehearsal.peer("server").state, rehearsal.peer("client").state)
+rehearsal.close()
 
 # %% [markdown]
 # ## 7. What you saw, and questions
@@ -315,6 +323,8 @@ show_example('hwserver', 'hwclient')
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0
+print("labs still open:", live_labs(), "(your playground: play.close() ends it)")
+assert live_labs() == [play.name]
 
 # %% [markdown]
 # Next: [02 · Publish-subscribe](02_publish_subscribe.ipynb).
