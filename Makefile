@@ -11,7 +11,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 fuzz: $(STAMP)
 	ZGUIDE_FUZZ=fuzz $(PY) -m pytest -q tests -m fuzz -p no:randomly
 
-.PHONY: fuzz lab test unit peers notebooks-test browser-test bench notebooks diagrams slides html lint clean
+.PHONY: fuzz lab test unit peers notebooks-test browser-test bench notebooks diagrams slides talk talk-notebook html lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,16 @@ diagrams: $(STAMP)
 slides: $(STAMP)
 	@$(PY) tools/diagrams.py --check || echo "(those diagrams will need Mermaid from a CDN: make diagrams)"
 	$(PY) tools/publish.py slides --out build/slides
+
+# The seed talk as one deck made of the notebooks' cells (tools/talk.py): build/talk/talk.slides.html,
+# offline, from the committed notebooks/talk.ipynb. Live: open notebooks/talk.ipynb in `make lab`, Alt+R.
+talk: $(STAMP)
+	@$(PY) tools/talk.py --check || echo "(the deck is built from the committed talk notebook: make talk-notebook renews it)"
+	$(PY) tools/publish.py slides --out build/talk notebooks/talk.ipynb
+
+# Renew notebooks/talk.ipynb from the notebooks' sources and run it (after changing a notebook it uses).
+talk-notebook: $(STAMP)
+	$(PY) tools/talk.py
 
 # A static site: every notebook run again top to bottom, as HTML with its widget state saved.
 html: $(STAMP)

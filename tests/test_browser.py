@@ -28,9 +28,9 @@ IDLE_JS = """() => {
 
 # notebook -> a verdict line that must appear once it has run in the browser
 BROWSER_NOTEBOOKS = {
-    "00_basics.ipynb": "all 3 queued messages delivered after the late bind: True",
+    "00_basics.ipynb": "All 3 messages, queued before anybody had bound, arrived after the late bind.",
     "01_request_reply.ipynb": "All 60 requests were answered, in order.",
-    "02_publish_subscribe.ipynb": "all 400 messages arrived, each publisher's in its own order: True",
+    "02_publish_subscribe.ipynb": "All 400 messages arrived, each publisher's in its own order.",
 }
 
 PANEL_NOTEBOOK = [

@@ -16,10 +16,18 @@ only what a notebook needs around the pattern:
 * ``peer.latency(name, seconds)`` and ``peer.data`` - measurements and results for the notebook
   (output only: the notebook reads ``peer.data``, and tells the role things through ``lab.set``).
 
+A role may also be ``async def role(peer, **params)`` (zmq.asyncio). It runs in its own thread with
+an event loop of its own (``asyncio.run``), so a slow or blocking role cannot stall another peer's,
+and the lab's controls work as for a thread role: ``peer.socket`` gives asyncio sockets (``await
+sock.recv()``), a kill cancels the role's task within one :data:`SLICE` wherever it awaits,
+``await peer.athrottle()`` and ``await peer.asleep(s)`` wait without blocking the loop.
+
 Nothing here prints: peers record, the main thread renders.
 """
 from __future__ import annotations
 
+import asyncio
+import inspect
 import linecache
 import os
 import sys
@@ -30,6 +38,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Callable
 
 import zmq
+import zmq.asyncio
 
 from .errors import Killed
 from .events import make_detail
@@ -80,6 +89,7 @@ class Peer:
         #: None when it waits for none: the panel shows "waiting for a reply for N s"
         self.waiting_since: float | None = None
         self._requesters: set[zmq.Socket] = set()      # REQ sockets open now (a set: cheap per poll)
+        self.is_async = inspect.iscoroutinefunction(role)  # an async def role: sockets are asyncio's
 
     # ---- what a role uses ------------------------------------------------------------------
     # ``peer.running`` is a plain attribute (cheap to read per message): True until the lab kills
@@ -90,7 +100,10 @@ class Peer:
 
         The socket is closed with linger 0 when the role returns, raises or is killed.
         """
-        sock = new_socket(self.lab.ctx, socket_type, options, self._sockets)
+        ctx = zmq.asyncio.Context.shadow(self.lab.ctx.underlying) if self.is_async else self.lab.ctx
+        sock = new_socket(ctx, socket_type, options, self._sockets)
+        if self.is_async:
+            sock.linger = 0                   # a shadow context does not carry the lab's default
         if socket_type == zmq.REQ:
             self._requesters.add(sock)
         return sock
@@ -165,6 +178,16 @@ class Peer:
         if self.delay:
             self.sleep(self.delay)
 
+    async def athrottle(self) -> None:
+        """``throttle`` for an async role: awaits the delay, so the loop goes on meanwhile."""
+        if self.delay:
+            await asyncio.sleep(self.delay)
+
+    async def asleep(self, seconds: float) -> bool:
+        """``sleep`` for an async role (a kill cancels it, as it cancels any await)."""
+        await asyncio.sleep(seconds)
+        return self.running
+
     def sleep(self, seconds: float) -> bool:
         """Sleep that a kill interrupts: a killed peer stops inside the sleep, as a crash would.
         Returns ``peer.running`` (False when the lab is closing)."""
@@ -230,9 +253,32 @@ class Peer:
         self._thread = threading.Thread(target=self._main, name=self.thread_name, daemon=True)
         self._thread.start()
 
+    async def _run_async(self) -> None:
+        """Run an async role as a task and cancel it when the lab kills or closes this peer: the
+        kill lands at the await the role is in, within one slice."""
+        task = asyncio.ensure_future(self.role(self, **self.params))
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=SLICE)
+                if self._stop.is_set() and not task.done():
+                    task.cancel()
+                    try:
+                        await task
+                    except asyncio.CancelledError:
+                        pass
+                    if self._killed:
+                        raise Killed(self.name)
+                    return
+            task.result()
+        finally:
+            self._close_own_sockets()          # while the loop still runs: asyncio sockets need it
+
     def _main(self) -> None:
         try:
-            self.role(self, **self.params)
+            if self.is_async:
+                asyncio.run(self._run_async())
+            else:
+                self.role(self, **self.params)
         except (Killed, zmq.ContextTerminated):
             self.state = "killed"
         except Exception:  # noqa: BLE001 - any error of the role is recorded, never lost
@@ -246,13 +292,16 @@ class Peer:
         else:
             self.state = "killed" if self._killed else "done"
         finally:
-            for sock in self._sockets:
-                try:
-                    sock.close(linger=0)
-                except Exception:  # noqa: BLE001
-                    pass
-            self._sockets = []
-            self._requesters.clear()
+            self._close_own_sockets()
+
+    def _close_own_sockets(self) -> None:
+        for sock in self._sockets:
+            try:
+                sock.close(linger=0)
+            except Exception:  # noqa: BLE001
+                pass
+        self._sockets = []
+        self._requesters.clear()
 
     def _signal_stop(self, killed: bool = True) -> None:
         self._killed = killed

@@ -49,7 +49,7 @@
 # %%
 import zmq
 
-from zguide_py import Lab, Scenario, show_source, summarize, show_example
+from zguide_py import Lab, Scenario, live_labs, show_source, summarize, show_example, verdict
 from zguide_py.exercise import passed
 from zguide_py.flow import Flow
 from zguide_py.patterns import routerdealer as rd
@@ -98,7 +98,7 @@ flow.table(per_frame=True, last=1)
 
 # %%
 identity = request[0]
-print("identity:", len(identity), "bytes, first byte zero:", identity[0] == 0)
+verdict(len(identity) == 5 and identity[0] == 0, "The identity is 5 bytes, and its first byte is zero.")
 router.send_multipart([identity, b"", b"world"])
 flow.record("ROUTER server", "REQ client", [identity, b"", b"world"], note="as the ROUTER sent it")
 
@@ -269,19 +269,18 @@ server = lab.peer("server")
 survivors_ok = all(sorted(lab.peer(c).data["answered"]) == list(range(40))
                    and not lab.peer(c).data["misrouted"] for c in ("client1", "client2"))
 in_flight = lab.peer("client3").get("requests") - lab.peer("client3").get("replies")
-print("client1 and client2: all 40 replies, each one for the client that asked:", survivors_ok)
-print("no reply ever reached the wrong client:",
-      all(not lab.peer(c).data["misrouted"] for c in clients))
+verdict(survivors_ok, "client1 and client2 got all 40 replies each, every one for the client that asked.")
+verdict(all(not lab.peer(c).data["misrouted"] for c in clients), "No reply ever reached the wrong client.")
 print(f"client3 had ~{in_flight} requests open when it died; "
       f"replies the server could not route: ~{server.get('unroutable')}")
-print("every unroutable reply was for an open request of client3:",
-      server.get("unroutable") <= in_flight)
+verdict(server.get("unroutable") <= in_flight,
+        "There were no more unroutable replies than requests client3 had left open.")
 order = lab.peer("client1").data["answered"]
 overtaken = sum(b < a for a, b in zip(order, order[1:]))
 print(f"client1's replies out of order (a later request answered first): ~{overtaken}")
 shares = {w: lab.peer(w).get("requests") for w in ("worker1", "worker2", "worker3")}
-print("the backend DEALER dealt requests evenly (within 2):",
-      max(shares.values()) - min(shares.values()) <= 2)
+verdict(max(shares.values()) - min(shares.values()) <= 2,
+        "The backend DEALER dealt the requests evenly over the three workers (within 2).")
 median_ms = summarize(lab.peer("client1").latencies["rtt"]).p50 * 1e3
 print(f"round trip per request: median ~{median_ms:.0f} ms")
 assert survivors_ok and server.get("unroutable") <= in_flight and not lab.errors()
@@ -348,71 +347,92 @@ passed_on = [request_of(e) for e in events                # requests, in the ord
 dealt_to = {request_of(e): e.receiver for e in events     # request -> the worker that got it
             if e.sender == "server" and e.receiver.startswith("worker")}
 turns = [dealt_to[r] for r in passed_on]
-print("every request made 4 hops:", flow.total == 24)
-print("identity in front of what the frontend received:",
-      all(e.frames[0] == e.sender.encode() for e in events
-          if e.receiver == "server" and e.sender.startswith("client")))
-print("clients received no envelope, just [request, worker]:",
-      all(len(e.frames) == 2 for e in events if e.receiver.startswith("client")))
-print("in the order the server passed them on, the requests went to worker1 and worker2 in turn:",
-      all(a != b for a, b in zip(turns, turns[1:])))
+verdict(flow.total == 24, "Every request made 4 hops.")
+verdict(all(e.frames[0] == e.sender.encode() for e in events
+            if e.receiver == "server" and e.sender.startswith("client")),
+        "Each request the frontend received had its client's identity in front.")
+verdict(all(len(e.frames) == 2 for e in events if e.receiver.startswith("client")),
+        "The clients received no envelope, just [request, worker].")
+verdict(all(a != b for a, b in zip(turns, turns[1:])),
+        "In the order the server passed them on, the requests went to worker1 and worker2 in turn.")
 assert flow.total == 24 and all(a != b for a, b in zip(turns, turns[1:]))
 
 # %% [markdown]
 # ## 6. Play with it
 #
-# The async server again, this time over TCP (so that a restarted server can be found again by its
-# clients and workers), with two clients that never stop. Each client is throttled to one request
-# every 20 ms. Kill a worker: its queued requests are lost (the clients count them after a 1 s
-# timeout) and the DEALER deals to the others. Throttle a worker: requests dealt to it wait, since
-# DEALER deals round-robin without asking who is busy (notebook 05 fixes that). Add clients and
-# workers with the buttons.
+# A lab of its own for you to play with: the async server again, this time over TCP (so that a
+# restarted server can be found again by its clients and workers), with two clients that never stop.
+# Each client is throttled to one request every 20 ms, and keeps up to 4 requests in flight. Kill a
+# worker: its queued requests are lost (the clients count them as `lost` after a 1 s timeout) and the
+# DEALER deals to the others. Throttle a worker: requests dealt to it wait, since DEALER deals
+# round-robin without asking who is busy (notebook 05 fixes that). Add clients and workers with the
+# buttons. This lab stays open after the notebook ends; re-running the cell starts it afresh.
 
 # %%
-for name in list(lab.peers):
-    lab.remove(name)
-frontend, backend = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
-lab.start("server", rd.server_task, frontend=frontend, backend=backend, mandatory=True)
+def playground(name):
+    """The async server over tcp, two workers and two clients that never stop, under a panel."""
+    play = Lab(name)
+    frontend, backend = play.endpoint("frontend", "tcp"), play.endpoint("backend", "tcp")
+    play.start("server", rd.server_task, frontend=frontend, backend=backend, mandatory=True)
+    add_worker = adder("worker", rd.server_worker, endpoint=backend, work=0.005)
+    add_client = adder("client", rd.client_task, endpoint=frontend, requests=None, timeout=1.0,
+                       throttle=0.02)
+    for _ in range(2):
+        add_worker(play)
+        add_client(play)
+    return play, Panel(play, counters=["replies"], title="async server: clients, server, workers",
+                       actions={"add worker": add_worker, "add client": add_client})
 
 
-add_worker = adder("worker", rd.server_worker, endpoint=backend, work=0.005)
-add_client = adder("client", rd.client_task, endpoint=frontend, requests=None, timeout=1.0, throttle=0.02)
-for _ in range(2):
-    add_worker(lab)
-    add_client(lab)
-panel = Panel(lab, counters=["replies"], actions={"add worker": add_worker, "add client": add_client},
-              title="async server: clients, server, workers")
+play, panel = playground("router-dealer-play")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 panel
 
 # %% [markdown]
-# Headless, the notebook clicks for you and checks each effect.
+# The notebook has tried these for you on a twin of this lab, so your panel is fresh (the code is
+# folded: click the "..." to read it). What it saw: an added worker was dealt requests at once; a
+# worker slowed to 50 ms a request was still dealt as many as a fast one; killed, it took the requests
+# waiting for it along, and the clients counted them as lost after their timeout, while the other
+# workers carried on; an added client got its replies, and no reply ever reached the wrong client.
 
 # %%
-panel.action_buttons["add worker"].click()
-lab.wait_for(lambda: lab.peer("worker3").get("requests") > 0, timeout=5, what="worker3 to get work")
-print("'add worker' started worker3 and the DEALER deals to it:", lab.peer("worker3").get("requests") > 0)
+# FOLDED
+rehearsal, twin = playground("router-dealer-rehearsal")
+peer = rehearsal.peer
+twin.action_buttons["add worker"].click()
+rehearsal.wait_for(lambda: peer("worker3").get("requests") >= 5, timeout=5, what="worker3 to get work")
+print("The worker added while the server ran was dealt requests at once.")
 
-panel.rows["worker1"].kill.click()
-print("kill button -> worker1", lab.peer("worker1").state)
-before = {w: lab.peer(w).get("requests") for w in ("worker2", "worker3")}
-lab.wait_for(lambda: all(lab.peer(w).get("requests") >= before[w] + 5 for w in before), timeout=5,
-             what="the other workers to carry on")
-print("worker2 and worker3 carry on: each has taken 5 more requests since the kill.")
+twin.rows["worker2"].throttle.value = 0.05
+taken = {w: peer(w).get("requests") for w in ("worker2", "worker3")}
+rehearsal.wait_for(lambda: peer("worker2").get("requests") >= taken["worker2"] + 10, timeout=5,
+                   what="10 more requests at the slow worker2")
+slow, fast = (peer(w).get("requests") - taken[w] for w in ("worker2", "worker3"))
+assert verdict(fast < 2 * slow + 5, f"Slowed to 50 ms a request, worker2 still took ~{slow} requests while "
+               f"worker3 took ~{fast}, not the ten times as many its speed would earn: the DEALER deals "
+               "in turn, without asking who is busy.")
 
-panel.action_buttons["add client"].click()
-lab.wait_for(lambda: lab.peer("client3").get("replies") >= 5, timeout=5, what="client3 to get replies")
-print("'add client' started client3, and it has had 5 replies.")
+def lost_so_far():
+    return sum(peer(c).get("lost") for c in ("client1", "client2"))
 
-panel.rows["worker2"].throttle.value = 0.05
-print("slider -> lab.throttle('worker2', 0.05):", lab.peer("worker2").delay == 0.05)
-panel.refresh()
-print("panel rows:", sorted(panel.rows))
-print("misrouted replies anywhere:",
-      sum(len(lab.peer(c).data["misrouted"]) for c in lab.peers if c.startswith("client")))
-assert lab.peer("worker1").state == "killed" and not lab.errors()
+
+lost = lost_so_far()
+twin.rows["worker2"].kill.click()
+rehearsal.wait_for(lambda: lost_so_far() > lost, timeout=3, what="the clients to give up on worker2's requests")
+after = {w: peer(w).get("requests") for w in ("worker1", "worker3")}
+rehearsal.wait_for(lambda: all(peer(w).get("requests") >= after[w] + 5 for w in after), timeout=5,
+                   what="the other workers to carry on")
+print(f"The requests waiting at the killed worker2 were lost: after their 1 s timeout the clients gave up"
+      f" on ~{lost_so_far() - lost}. worker1 and worker3 carried on.")
+
+twin.action_buttons["add client"].click()
+rehearsal.wait_for(lambda: peer("client3").get("replies") >= 5, timeout=5, what="client3 to get replies")
+assert verdict(not any(peer(c).data["misrouted"] for c in rehearsal.peers if c.startswith("client")),
+               "The added client3 got its replies, and no reply ever reached the wrong client.")
+assert not rehearsal.errors()
+rehearsal.close()
 
 # %% [markdown]
 # ## 7. What you saw, and questions
@@ -482,11 +502,15 @@ show_example('asyncsrv')
 
 # %% [markdown]
 # ## Teardown
+#
+# Closing the lab joins every peer thread and closes every socket. Your playground stays open.
 
 # %%
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0
+print("labs still open:", live_labs(), "(your playground: play.close() ends it)")
+assert live_labs() == [play.name]
 
 # %% [markdown]
 # Next: [05 · Load balancing](05_load_balancing.ipynb).

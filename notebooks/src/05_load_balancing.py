@@ -56,7 +56,7 @@
 # %%
 import zmq
 
-from zguide_py import Lab, show_source, summarize, show_example
+from zguide_py import Lab, live_labs, show_source, summarize, show_example, verdict
 from zguide_py.exercise import grade
 from zguide_py.flow import Flow
 from zguide_py.patterns import loadbalance as lb
@@ -175,18 +175,18 @@ lb_views.compare_figure([simple, lru])
 
 # %%
 p90_simple = summarize(simple.latencies).p90
-print("both balancers answered every request:",
-      simple.answered == simple.requests == lru.answered == lru.requests == 180)
-print("simple: the slow worker got its full third, 60 of 180 (give or take one):",
-      abs(simple.tasks["worker3"] - 60) <= 1)
-print("simple: so at least a tenth of the requests took longer than the slow worker's 20 ms:",
-      p90_simple >= 0.02)
+verdict(simple.answered == simple.requests == lru.answered == lru.requests == 180,
+        "Both balancers answered every one of the 180 requests.")
+verdict(abs(simple.tasks["worker3"] - 60) <= 1,
+        "Simple: the slow worker got its full third, 60 of 180 (give or take one).")
+verdict(p90_simple >= 0.02,
+        "Simple: so at least a tenth of the requests took longer than the slow worker's 20 ms.")
 busy = simple.arrived_while_busy          # per worker
 print(f"simple: tasks that reached a worker while it was busy: ~{simple.violations} in all,",
       ", ".join(f"{w} ~{n}" for w, n in busy.items()))
-print("simple: most of them reached the slow worker:", max(busy, key=busy.get) == "worker3")
-print("LRU: tasks that reached a worker while it was busy or before it said READY:", lru.violations)
-print("LRU: the slow worker got less than its third:", lru.share("worker3") < 1 / 3)
+verdict(max(busy, key=busy.get) == "worker3", "Simple: most of them reached the slow worker.")
+verdict(lru.violations == 0, "LRU: no task reached a worker while it was busy or before it said READY.")
+verdict(lru.share("worker3") < 1 / 3, "LRU: the slow worker got less than its third.")
 print(f"time to serve all 180 requests: simple ~{simple.seconds:.2f} s, LRU ~{lru.seconds:.2f} s")
 assert simple.answered == lru.answered == 180
 assert abs(simple.tasks["worker3"] - 60) <= 1 and simple.violations > 0
@@ -201,63 +201,78 @@ assert lru.violations == 0 and lru.share("worker3") < 1 / 3
 #
 # ## 4. Play with it
 #
-# The LRU broker again, now over TCP (so that a restarted broker can be found again) and with two
-# clients that never stop, each paced to one request per 10 ms. Throttle a worker and watch the broker
-# move work away from it; kill one and the others carry on; add workers with the button. The plot shows
-# tasks per second per worker.
+# A lab of its own for you to play with: the LRU broker again, now over TCP (so that a restarted
+# broker can be found again) and with two clients that never stop, each paced to one request per
+# 10 ms. Throttle a worker and watch the broker move work away from it; kill one and the others carry
+# on; add workers with the button. The plot shows tasks per second per worker. This lab stays open
+# after the notebook ends; re-running the cell starts it afresh.
+#
+# The broker's row says how many workers are in its ready queue right now, and counts `ready` (the
+# READY messages it received), `requests` (handed to a worker) and `replies` (sent back to a client).
+# After you kill a worker you may also see `vanished`: the dead worker was still in the ready queue,
+# so the broker's send to it failed (that is what `ROUTER_MANDATORY` is for) and the request went to
+# the next ready worker instead. A client's `lost` counts a request that got no reply within 1 s: the
+# one a worker held when you killed it, for instance.
 
 # %%
-frontend, backend_ep = lab.endpoint("frontend", "tcp"), lab.endpoint("backend", "tcp")
-lab.start("broker", lb.lru_broker, frontend=frontend, backend=backend_ep)
-add_worker = adder("worker", lb.worker, endpoint=backend_ep, work=0.002)
-for _ in range(3):
-    add_worker(lab)
-for c in ("client1", "client2"):
-    lab.start(c, lb.client, endpoint=frontend, timeout=1.0, throttle=0.01)
-panel = Panel(lab, counters=["tasks"], actions={"add worker": add_worker},
-              title="LRU broker: workers and clients")
+def playground(name):
+    """The LRU broker over tcp, three workers and two clients that never stop, under a panel."""
+    play = Lab(name)
+    frontend, backend = play.endpoint("frontend", "tcp"), play.endpoint("backend", "tcp")
+    play.start("broker", lb.lru_broker, frontend=frontend, backend=backend)
+    add_worker = adder("worker", lb.worker, endpoint=backend, work=0.002)
+    for _ in range(3):
+        add_worker(play)
+    for c in ("client1", "client2"):
+        play.start(c, lb.client, endpoint=frontend, timeout=1.0, throttle=0.01)
+    return play, Panel(play, counters=["tasks"], actions={"add worker": add_worker},
+                       title="LRU broker: workers and clients")
+
+
+play, panel = playground("load-balancing-play")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 panel
 
 # %% [markdown]
-# Headless, the notebook clicks for you and checks each effect.
+# The notebook has tried these for you on a twin of this lab, so your panel is fresh (the code is
+# folded: click the "..." to read it). What it saw: an added worker got tasks; a worker throttled to
+# 100 ms a task was given fewer than its share; with one worker killed the broker went on with the
+# others, and once restarted the worker said READY again and got tasks; and no task ever reached a
+# worker that was busy or had not said READY.
 
 # %%
-broker = lab.peer("broker")
+# FOLDED
+rehearsal, twin = playground("load-balancing-rehearsal")
+broker = rehearsal.peer("broker")
 
 
 def tasks_during(replies, workers):
-    """Tasks each worker took while the broker sent `replies` more replies."""
-    before = {w: lab.peer(w).get("tasks") for w in workers}
+    """Tasks each worker took while the broker sent `replies` more replies (at most 10 s)."""
+    before = {w: rehearsal.peer(w).get("tasks") for w in workers}
     target = broker.get("replies") + replies
-    lab.wait_for(lambda: broker.get("replies") >= target, timeout=10, what=f"{replies} more replies")
-    return {w: lab.peer(w).get("tasks") - before[w] for w in workers}
+    rehearsal.wait_for(lambda: broker.get("replies") >= target, timeout=10, what=f"{replies} more replies")
+    return {w: rehearsal.peer(w).get("tasks") - before[w] for w in workers}
 
 
-panel.action_buttons["add worker"].click()
-took = tasks_during(40, ["worker4"])
-print("'add worker' started worker4, and it gets tasks:", took["worker4"] > 0)
+twin.action_buttons["add worker"].click()
+assert verdict(tasks_during(40, ["worker4"])["worker4"] > 0, "The worker added while the broker ran got tasks.")
 
-panel.rows["worker1"].throttle.value = 0.1
-print("slider -> lab.throttle('worker1', 0.1):", lab.peer("worker1").delay == 0.1)
+twin.rows["worker1"].throttle.value = 0.1
 took = tasks_during(100, ["worker1", "worker2", "worker3", "worker4"])
 print(f"tasks in the next 100: {', '.join(f'{w} ~{n}' for w, n in took.items())}")
-print("the throttled worker1 took fewer than a quarter of them:", took["worker1"] < 25)
+assert verdict(took["worker1"] < 25, "The throttled worker1 took fewer than a quarter of them.")
 
-panel.rows["worker2"].kill.click()
-print("kill button -> worker2", lab.peer("worker2").state)
-took = tasks_during(40, ["worker3", "worker4"])
-print("the broker carries on without worker2:", sum(took.values()) > 0)
-
-panel.rows["worker2"].restart.click()
-took = tasks_during(60, ["worker2"])
-print("restart button -> worker2 said READY again and gets tasks:", took["worker2"] > 0)
-panel.refresh()
-violations = sum(lab.peer(w).get("arrived_while_busy") for w in lab.peers if w.startswith("worker"))
-print("tasks that reached a busy or not-ready worker, in all of this:", violations)
-assert violations == 0 and not lab.errors()
+twin.rows["worker2"].kill.click()
+assert verdict(sum(tasks_during(40, ["worker3", "worker4"]).values()) > 0,
+               "With worker2 killed, the broker went on with the other workers.")
+twin.rows["worker2"].restart.click()
+assert verdict(tasks_during(60, ["worker2"])["worker2"] > 0, "Restarted, worker2 said READY again and got tasks.")
+violations = sum(rehearsal.peer(w).get("arrived_while_busy") for w in rehearsal.peers if w.startswith("worker"))
+assert verdict(violations == 0 and not rehearsal.errors(),
+               "In all of this, no task reached a worker that was busy or had not said READY.")
+rehearsal.close()
 
 # %% [markdown]
 # ## 5. What you saw, and questions
@@ -324,11 +339,15 @@ show_example('lbbroker')
 
 # %% [markdown]
 # ## Teardown
+#
+# Closing the lab joins every peer thread and closes every socket. Your playground stays open.
 
 # %%
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0
+print("labs still open:", live_labs(), "(your playground: play.close() ends it)")
+assert live_labs() == [play.name]
 
 # %% [markdown]
 # Next: [06 · Pub-sub with a snapshot (the Clone pattern, model 2)](06_clone_snapshot.ipynb).

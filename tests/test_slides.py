@@ -1,0 +1,62 @@
+"""Slides that fit: every deck of ``make slides`` (and the talk's deck) is opened in headless
+Chromium at 1280x720 and no slide may be taller than Reveal's configured slide height, where its
+bottom would be cut off when presented (tools/slidefit.py measures; long listings scroll in a box
+of their own, and a slide with more than fits is split into sub-slides)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import publish  # noqa: E402
+import slidefit  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def decks(tmp_path_factory):
+    if not Path(slidefit.labserver.CHROMIUM).exists():
+        if os.environ.get("ZGUIDE_REQUIRE_BROWSER"):
+            pytest.fail("Chromium is required here (ZGUIDE_REQUIRE_BROWSER): apt-get install chromium")
+        pytest.skip("no /usr/bin/chromium: apt-get install chromium")
+    out = tmp_path_factory.mktemp("slides")
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    return publish.build_slides(notebooks, out)
+
+
+def test_every_slide_of_every_deck_fits_the_slide_height(decks, tmp_path):
+    from playwright.sync_api import sync_playwright
+    names = {d.name for d in decks}
+    assert "00_basics.slides.html" in names and "talk.slides.html" in names
+    with sync_playwright() as p:
+        ctx, page = slidefit.open_page(p, str(tmp_path / "chrome"))
+        try:
+            results = slidefit.measure(decks, page)
+        finally:
+            ctx.close()
+    assert all(len(r["slides"]) >= 2 for r in results.values()), {n: len(r["slides"]) for n, r in results.items()}
+    over = {name: [(s["h"], s["v"], s["tall"], s["text"]) for s in r["over"]] for name, r in results.items() if r["over"]}
+    assert not over, f"slides taller than {results['00_basics.slides.html']['height']} px: {over}"
+
+
+def test_the_measure_sees_a_slide_that_is_too_tall(tmp_path):
+    """The check itself can fail: a deck with one slide of 60 paragraphs is caught (fitting is off)."""
+    from playwright.sync_api import sync_playwright
+    deck = tmp_path / "tall.slides.html"
+    reveal = publish.reveal_assets() / "dist"
+    deck.write_text("<html><head><link rel='stylesheet' href='" + (reveal / "reveal.css").as_uri() + "'></head><body>"
+                    "<div class='reveal'><div class='slides'><section><p>short</p></section><section>"
+                    + "<p>line</p>" * 60 + "</section></div></div><script src='" + (reveal / "reveal.js").as_uri()
+                    + "'></script><script>Reveal.initialize({width: 1100, height: 800})</script></body></html>")
+    with sync_playwright() as p:
+        ctx, page = slidefit.open_page(p, str(tmp_path / "chrome"))
+        try:
+            got = slidefit.measure([deck], page)["tall.slides.html"]
+        finally:
+            ctx.close()
+    assert [s["h"] for s in got["over"]] == [1] and got["slides"][0]["tall"] <= 800
