@@ -108,3 +108,11 @@ def test_titanic_down_spans_and_figure():
     fig = titanic.tickets_figure(report_of(events, 1.2), requests=1)
     FigureCanvasAgg(fig)
     assert to_png(fig)[:4] == b"\x89PNG"
+
+
+def test_a_kill_of_many_peers_at_once_is_one_short_label():
+    from zguide_py.plots import _event_label
+    crash = [(1.0, "kill", f"titanic.{n}", "") for n in ("broker", "request", "reply", "close")]
+    crash += [(1.0, "kill", "worker1", ""), (1.0, "kill", "worker2", ""), (1.0, "kill", "client", "")]
+    assert _event_label(crash) == "kill 7 peers"
+    assert _event_label(crash[:2]) == "kill titanic.broker, titanic.request"

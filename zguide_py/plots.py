@@ -53,7 +53,12 @@ def _event_label(group: list[tuple[float, str, str, Any]], short: bool = False) 
     parts = _event_parts(group)
     if short:
         return "\n".join(f"{kinds} {_short_peers(peers)}{suffix}" for kinds, peers, suffix in parts)
-    return " + ".join(f"{kinds} {', '.join(peers)}{suffix}" for kinds, peers, suffix in parts)
+    return " + ".join(f"{kinds} {_few_peers(peers)}{suffix}" for kinds, peers, suffix in parts)
+
+
+def _few_peers(peers: list[str]) -> str:
+    """The peers an event hit, or how many when more than three (a "crash all": "kill 7 peers")."""
+    return ", ".join(peers) if len(peers) <= 3 else f"{len(peers)} peers"
 
 
 def _short_peers(peers: list[str]) -> str:

@@ -51,7 +51,7 @@
 # %%
 import zmq
 
-from zguide_py import Lab, Scenario, show_source, show_example
+from zguide_py import Lab, Scenario, live_labs, show_source, show_example, verdict
 from zguide_py.exercise import grade
 from zguide_py.patterns import lazypirate, paranoidpirate
 from zguide_py.patterns.simplepirate import worker_name
@@ -149,21 +149,24 @@ report
 
 # %%
 tally = lazypirate.tally(lab, CLIENTS)
-print(tally.lines())
+print(f"requests sent: {tally.requests}; answered exactly once: ~{tally.answered}; "
+      f"abandoned after 3 tries, and reported: ~{tally.abandoned}")
+verdict(tally.ok, "Every request was answered exactly once, or abandoned and reported: none was lost "
+        "without a word, answered twice, or answered with another request's reply.")
 detection = pirates.detection_summary(report, WORKERS)
 purge_delays = [d for delays in detection["purge"].values() for d in delays]
 worker_kills = [e for e in report.events if e[1] == "kill" and e[2] in WORKERS]
-print(f"\nworker kills: {len(worker_kills)}, each purged by the queue: {len(purge_delays) == len(worker_kills)}")
+verdict(len(purge_delays) == len(worker_kills) == 3, "The queue purged each of the 3 killed workers.")
 print(f"kill -> purge: ~{min(purge_delays):.3f} to ~{max(purge_delays):.3f} s "
-      f"(promised: within {PURGE_BOUND:.1f} s; tests/test_pirates.py holds the queue to it)")
+      f"(promised: within {PURGE_BOUND:.1f} s)")
 stall = next(t for t, kind, peer, detail in report.events if kind == "throttle" and peer == "queue" and detail)
 lost_after_stall = {name: [t - stall for t, k, p, _ in report.events if k == "queue lost" and p == name
                            and stall <= t <= stall + 1][:1] for name in WORKERS}
-print("every worker lost the stalled queue:", all(lost_after_stall.values()))
+verdict(all(lost_after_stall.values()), "Every worker gave the stalled queue up, and reconnected.")
 print("stall -> 'queue lost':", ", ".join(f"{n} ~{v[0]:.3f} s" for n, v in lost_after_stall.items() if v))
 queue_view = lab.peer("queue").data
-print("after it all, the queue knows 3 live workers:",
-      lab.wait_for(lambda: len(queue_view["workers"]) == 3, timeout=5, what="3 workers") is True)
+lab.wait_for(lambda: len(queue_view["workers"]) == 3, timeout=5, what="3 workers")
+verdict(len(queue_view["workers"]) == 3, "After it all, the queue knows 3 live workers.")
 assert tally.ok and tally.requests == 300
 SLACK = 2 * INTERVAL                                     # a busy 2-core machine can wake threads late
 assert len(purge_delays) == len(worker_kills) == 3 and max(purge_delays) <= PURGE_BOUND + SLACK
@@ -211,54 +214,70 @@ pirates.requests_figure(report, CLIENTS, workers=WORKERS, fault_peers=WORKERS + 
 #
 # ## 5. Play with it
 #
-# A client that never stops, in front of the queue (the two finished clients of the scripted run are
-# removed first, so that the panel shows only live peers). Kill a worker and time its purge; slow a
-# worker down (a worker busy on one request sends no heartbeats: the queue purges it too); stall the
-# queue and watch every worker reconnect.
+# A lab of your own: the queue, three workers, and a Lazy Pirate client that never stops. Kill a
+# worker and watch its `served` line stop, and the queue's line (above its counters) drop it about
+# 300 ms after it was last heard; restart it and it says READY again. Stall the queue with its slider
+# and every worker reconnects. Slow a worker to 1 s per request: its row still says *running* (its
+# thread is alive), but while it works on one request it sends no heartbeats, so the queue purges it
+# about once a second and its request is retried elsewhere (question 1). This lab stays open after
+# the notebook ends; re-running the cell starts it afresh.
 
 # %%
-for name in CLIENTS:
-    lab.remove(name)
-lab.start("client", lazypirate.client, endpoint=frontend, requests=10**6, pause=0.02)
-panel = Panel(lab, counters=["replies", "retries", "reconnects", "purged"], max_throttle=1.0,
-              title="Paranoid Pirate: kill and stall workers and the queue")
+def playground(name):
+    """The queue, three workers and a client that never stops, in a lab of their own, under a panel."""
+    play = Lab(name)
+    frontend, backend = play.endpoint("frontend", "tcp"), play.endpoint("backend", "tcp")
+    play.start("queue", paranoidpirate.queue, frontend=frontend, backend=backend)
+    for worker in WORKERS:
+        play.start(worker, paranoidpirate.worker, endpoint=backend)
+    play.start("client", lazypirate.client, endpoint=frontend, requests=10**6, pause=0.02)
+    return play, Panel(play, counters=["served", "retries", "purged"], max_throttle=1.0,
+                       title="Paranoid Pirate: kill and stall workers and the queue")
+
+
+play, panel = playground("paranoidpirate-play")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 panel
 
 # %% [markdown]
-# Headless, the notebook clicks for you and checks each effect.
+# The notebook has tried this on a twin of your lab, so your panel is fresh (the code is folded).
+# What it saw: a killed worker was purged by the queue within its deadline and came back with a
+# restart; a stalled queue lost every worker, and once it ran again, replies flowed through 3 workers.
 
 # %%
-client, queue = lab.peer("client"), lab.peer("queue")
-lab.wait_for(lambda: client.get("replies") >= 5, timeout=5, what="5 replies")
-t_kill = lab.now()
-panel.rows["worker1"].kill.click()
-purge = lab.wait_for(lambda: [e.t for e in lab.events_of("purge", "queue")
-                              if worker_name(e.get("worker")) == "worker1" and e.t >= t_kill],
-                     timeout=2, what="worker1 purged")
-print(f"kill button -> worker1 purged by the queue after ~{purge[0] - t_kill:.3f} s")
-panel.rows["worker1"].restart.click()
-lab.wait_for(lambda: len(queue.data["workers"]) == 3, timeout=5, what="worker1 back")
-print("restart button -> the queue knows 3 workers again:", len(queue.data["workers"]) == 3)
-
-# %%
-reconnects_before = {name: lab.peer(name).get("reconnects") for name in WORKERS}
-panel.rows["queue"].throttle.value = 0.5                 # a stalled queue
-lab.wait_for(lambda: all(lab.peer(n).get("reconnects") > reconnects_before[n] for n in WORKERS),
-             timeout=5, what="every worker to reconnect")
-print("slider -> queue stalled: every worker lost it and reconnected:",
-      all(lab.peer(n).get("reconnects") > reconnects_before[n] for n in WORKERS))
-panel.rows["queue"].throttle.value = 0
+# FOLDED
+rehearsal, twin = playground("paranoidpirate-rehearsal")
+client, queue = rehearsal.peer("client"), rehearsal.peer("queue")
+rehearsal.wait_for(lambda: client.get("replies") >= 5 and len(queue.data["workers"]) == 3, timeout=5,
+                   what="5 replies through 3 workers")
+t_kill = rehearsal.now()
+twin.rows["worker1"].kill.click()
+purged = rehearsal.wait_for(lambda: [e.t for e in rehearsal.events_of("purge", "queue")
+                                     if worker_name(e.get("worker")) == "worker1" and e.t >= t_kill],
+                            timeout=2, what="worker1 purged")
+print(f"kill -> purge of worker1: ~{purged[0] - t_kill:.3f} s")
+verdict(purged[0] - t_kill <= PURGE_BOUND + 2 * INTERVAL, "The queue purged the killed worker1 in time.")
+twin.rows["worker1"].restart.click()
+rehearsal.wait_for(lambda: len(queue.data["workers"]) == 3, timeout=5, what="worker1 back")
+verdict(len(queue.data["workers"]) == 3, "Restarted, worker1 said READY: the queue knows 3 workers again.")
+reconnects_before = {name: rehearsal.peer(name).get("reconnects") for name in WORKERS}
+twin.rows["queue"].throttle.value = 0.5                   # a stalled queue
+rehearsal.wait_for(lambda: all(rehearsal.peer(n).get("reconnects") > reconnects_before[n] for n in WORKERS),
+                   timeout=5, what="every worker to reconnect")
+verdict(all(rehearsal.peer(n).get("reconnects") > reconnects_before[n] for n in WORKERS),
+        "The stalled queue sent no heartbeats, and every worker gave it up and reconnected.")
+twin.rows["queue"].throttle.value = 0
 replies_before = client.get("replies")
-lab.wait_for(lambda: client.get("replies") >= replies_before + 5 and len(queue.data["workers"]) == 3,
-             timeout=10, what="replies and 3 workers after the stall")
-panel.refresh()
-print("queue back to full speed: replies flow and the queue knows 3 workers:",
-      client.get("replies") >= replies_before + 5 and len(queue.data["workers"]) == 3)
-print("mismatched replies so far:", client.get("mismatched"))
-assert client.get("mismatched") == 0 and not lab.errors()
+rehearsal.wait_for(lambda: client.get("replies") >= replies_before + 5 and len(queue.data["workers"]) == 3,
+                   timeout=10, what="replies and 3 workers after the stall")
+verdict(client.get("replies") >= replies_before + 5 and len(queue.data["workers"]) == 3,
+        "At full speed again, the queue knows 3 workers and replies flow.")
+verdict(client.get("mismatched") == 0 and not rehearsal.errors(),
+        "No reply was ever matched to the wrong request, and no role failed.")
+assert client.get("mismatched") == 0 and not rehearsal.errors()
+rehearsal.close()
 
 # %% [markdown]
 # ## 6. What you saw, and questions
@@ -360,6 +379,8 @@ show_example('ppworker')
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0
+print("labs still open:", live_labs(), "(your playground: play.close() ends it)")
+assert live_labs() == [play.name]
 
 # %% [markdown]
 # Next: [12 · Majordomo](12_majordomo.ipynb).

@@ -53,7 +53,7 @@
 # %%
 import zmq
 
-from zguide_py import Lab, Scenario, show_source, show_example
+from zguide_py import Lab, Scenario, live_labs, show_source, show_example, verdict
 from zguide_py.exercise import grade
 from zguide_py.patterns import binarystar as bstar
 from zguide_py.views import binarystar as bstar_view
@@ -85,8 +85,9 @@ for state, event, silent in [(bstar.PRIMARY, bstar.PEER_BACKUP, False),
                              (bstar.PASSIVE, bstar.CLIENT_REQUEST, True),
                              (bstar.BACKUP, bstar.CLIENT_REQUEST, True)]:
     new, accept = bstar.next_state(state, event, silent)
-    print(f"{bstar.STATE_NAMES[state]:>8} + {bstar.EVENT_NAMES[event]:<15} (peer silent: {silent!s:<5})"
-          f" -> {bstar.STATE_NAMES[new]:<8} answer the client: {accept}")
+    print(f"{bstar.STATE_NAMES[state]:>8} + {bstar.EVENT_NAMES[event]:<15}"
+          f" ({'peer silent' if silent else 'peer heard':<11}) -> {bstar.STATE_NAMES[new]:<8}"
+          f" {'answers the client' if accept else 'no answer'}")
 
 # %% [markdown]
 # ## 2. A pair, by hand
@@ -111,7 +112,8 @@ print(settled())
 to_backup = lab.socket(zmq.REQ)
 to_backup.connect(ep["backup"]["frontend"])
 to_backup.send(b"are you the master?")
-print("answer within 0.5 s:", bool(to_backup.poll(500)), "| backup is still", lab.peer("backup").data["state"])
+verdict(not to_backup.poll(500) and lab.peer("backup").data["state"] == "passive",
+        "No answer within 0.5 s, and the backup is still passive.")
 to_backup.close()
 
 # %% [markdown]
@@ -180,20 +182,21 @@ gaps = bstar_view.no_active_gaps(timeline, t0, t_end)
 kills = [t for t, kind, _p, _d in lab.events_of("kill", since=t0)]
 failovers = sorted(f for name in ("primary", "backup") for f in lab.peer(name).data.get("failovers", []))
 bound = 2 * HB + 2 * 0.05 + 0.15          # 2 silent heartbeats + one round of client switching + margin
-print("never two active servers (state changes):", overlaps == [])
-print(f"never two active servers (referee, ~{referee['samples']} samples):", referee["max_active"] == 1)
-print("no active server only right after the 2 kills:",
-      len(gaps) == 2 and all(abs(g[0] - k) < 0.1 for g, k in zip(gaps, kills)))
+verdict(overlaps == [], "Never two active servers, by their state changes.")
+verdict(referee["max_active"] == 1, "Never two active servers, by the referee's samples.")
+print(f"(the referee looked ~{referee['samples']} times)")
+verdict(len(gaps) == 2 and all(abs(g[0] - k) < 0.1 for g, k in zip(gaps, kills)),
+        "The only stretches with no active server came right after the 2 kills.")
 for (g_start, g_end), (t_active, quiet) in zip(gaps, failovers):
     print(f"  failover took ~{g_end - g_start:.3f} s after the kill; the dead peer had been silent "
           f"~{quiet:.3f} s when the takeover happened")
-print(f"each takeover waited for at least 2 silent heartbeats ({2 * HB:.1f} s):",
-      all(quiet >= 2 * HB for _t, quiet in failovers))
-print(f"each failover completed within 2 heartbeats + one client switch + margin ({bound:.2f} s):",
-      all(g_end - g_start <= bound for g_start, g_end in gaps))
-print("restarted servers came back passive:",
-      [s for _a, _b, s in timeline["primary"]][-2:] == ["passive", "active"]
-      and timeline["backup"][-1][2] == "passive")
+verdict(all(quiet >= 2 * HB for _t, quiet in failovers),
+        "Each takeover waited until the dead peer had been silent for 2 heartbeats.")
+verdict(all(g_end - g_start <= bound for g_start, g_end in gaps),
+        "Each failover completed within 2 heartbeats and one round of client switching.")
+verdict([s for _a, _b, s in timeline["primary"]][-2:] == ["passive", "active"]
+        and timeline["backup"][-1][2] == "passive",
+        "Each restarted server came back passive, and stayed so until its peer died.")
 assert overlaps == [] and referee["max_active"] == 1 and len(gaps) == 2 and len(failovers) == 2
 assert all(quiet >= 2 * HB for _t, quiet in failovers) and all(b - a <= bound for a, b in gaps)
 
@@ -203,7 +206,7 @@ for name in ("c1", "c2"):
     worst = max(c.latencies["request"])
     print(f"{name}: ~{c.get('replies')} replies, ~{c.get('switches')} switches, "
           f"slowest request ~{worst * 1e3:.0f} ms (the one caught in a failover)")
-print("the clients never gave up:", all(lab.peer(n).state == "running" for n in ("c1", "c2")))
+assert verdict(all(lab.peer(n).state == "running" for n in ("c1", "c2")), "The clients never gave up.")
 
 # %% [markdown]
 # **Why "2 heartbeats + a client request" and not faster?** The backup cannot tell a dead primary
@@ -215,35 +218,59 @@ print("the clients never gave up:", all(lab.peer(n).state == "running" for n in 
 #
 # ## 5. Play with it
 #
-# Kill whichever server is active and watch the other take over; restart it and it comes back
-# passive. Kill both and the clients keep switching, unanswered, until one comes back. Slow a
-# server down with its slider: does the other take over? (Why not?)
+# A pair of your own, with two clients and the referee (it has no row: it is not part of the
+# pattern). Each server's row says its state: primary, backup, active or passive. Kill whichever
+# server is active and watch the other take over; restart it and it comes back passive. Kill both and
+# the clients keep switching, unanswered, until one comes back. Slow a server down with its slider:
+# does the other take over? (Why not?) This lab stays open after the notebook ends; re-running the
+# cell starts it afresh.
 
 # %%
-panel = Panel(lab, counters=["replies", "switches"], title="Binary Star: primary, backup, two clients")
+def playground(name):
+    """A Binary Star pair, two clients and a referee, in a lab of their own, under a panel."""
+    play = Lab(name)
+    ep = bstar.pair_endpoints(play)
+    for side in ("primary", "backup"):
+        play.start(side, bstar.server, side=side, heartbeat=HB, **ep[side])
+    servers = [ep["primary"]["frontend"], ep["backup"]["frontend"]]
+    for client in ("c1", "c2"):
+        play.start(client, bstar.client, servers=servers, timeout=0.05, interval=0.005)
+    play.start("referee", bstar.watch, lab=play)
+    return play, Panel(play, counters=["replies"], title="Binary Star: primary, backup, two clients")
+
+
+play, panel = playground("binarystar-play")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 panel
 
 # %% [markdown]
-# Headless, the notebook clicks the kill button of the active server, checks that the other one
-# took over, restarts it and checks that it came back passive.
+# The notebook has tried this on a twin of your pair, so your panel is fresh (the code is folded).
+# What it saw: after the active server was killed the other one took over, the restarted server came
+# back passive, the clients were answered again, and the referee never saw two active servers.
 
 # %%
-active = next(n for n in ("primary", "backup") if lab.peer(n).data["state"] == "active")
+# FOLDED
+rehearsal, twin = playground("binarystar-rehearsal")
+assert "referee" not in twin.rows                   # a helper, not part of the pattern: no row
+state = lambda name: rehearsal.peer(name).data.get("state")
+rehearsal.wait_for(lambda: {state("primary"), state("backup")} == {"active", "passive"}, timeout=5,
+                   what="the pair to settle")
+active = next(n for n in ("primary", "backup") if state(n) == "active")
 other = "backup" if active == "primary" else "primary"
-panel.rows[active].kill.click()
-lab.wait_for(lambda: lab.peer(other).data["state"] == "active", timeout=3, what="the failover")
-print("after killing the active server, the other one is active:", lab.peer(other).data["state"] == "active")
-panel.rows[active].restart.click()
-lab.wait_for(lambda: lab.peer(active).data["state"] == "passive", timeout=3, what="the restart")
-panel.refresh()
-print("the restarted server is passive:", lab.peer(active).data["state"] == "passive")
-before = lab.peer("c1").get("replies")
-lab.wait_for(lambda: lab.peer("c1").get("replies") > before + 10, timeout=3, what="replies")
-print("clients are answered:", lab.peer("c1").get("replies") > before)
-print("still never two active:", lab.peer("referee").data["max_active"] == 1)
+twin.rows[active].kill.click()
+rehearsal.wait_for(lambda: state(other) == "active", timeout=3, what="the failover")
+verdict(state(other) == "active", f"With the active {active} killed, the {other} took over.")
+twin.rows[active].restart.click()
+rehearsal.wait_for(lambda: state(active) == "passive", timeout=3, what="the restart")
+verdict(state(active) == "passive", f"The restarted {active} came back passive.")
+before = rehearsal.peer("c1").get("replies")
+rehearsal.wait_for(lambda: rehearsal.peer("c1").get("replies") > before + 10, timeout=3, what="replies")
+verdict(rehearsal.peer("c1").get("replies") > before + 10, "The clients were answered again.")
+verdict(rehearsal.peer("referee").data["max_active"] == 1, "The referee never saw two active servers.")
+assert rehearsal.peer("referee").data["max_active"] == 1 and not rehearsal.errors()
+rehearsal.close()
 
 # %% [markdown]
 # ## 6. What you saw, and questions
@@ -326,6 +353,8 @@ show_example('bstarsrv')
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0
+print("labs still open:", live_labs(), "(your playground: play.close() ends it)")
+assert live_labs() == [play.name]
 
 # %% [markdown]
 # Next: [15 · Freelance](15_freelance.ipynb).

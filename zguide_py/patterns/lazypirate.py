@@ -154,11 +154,12 @@ class Tally:
             ("left unanswered and not reported", f"{len(self.unresolved)}"),
             ("answered more than once", f"{len(self.duplicates)}"),
             ("answered with another request's reply", f"{self.mismatched}"),
-            ("every client finished", f"{self.finished}"),
         ]
         width = max(len(label) for label, _ in rows) + 2
         lines = [f"{label + ':':<{width}}{value}" for label, value in rows]
-        lines.append(f"every request answered once or reported abandoned: {self.ok}")
+        lines.append("Every client finished." if self.finished else "Not every client finished.")
+        lines.append("Every request was answered once, or reported abandoned." if self.ok
+                     else "Not every request was answered once or reported abandoned.")
         return "\n".join(lines)
 
     def __str__(self) -> str:
