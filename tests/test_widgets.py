@@ -293,3 +293,16 @@ def test_a_panel_over_eight_clients_draws_them_as_one_line(monkeypatch):
         assert "not drawn" not in seen["title"]
     finally:
         lab.close()
+
+
+def test_a_req_worker_waits_for_a_request_not_a_reply():
+    """A Simple Pirate worker's REQ socket waits for its "reply", which is the next request: its
+    row says so in those words."""
+    from zguide_py.patterns import simplepirate as sp
+    from zguide_py.widgets import pattern_state
+    with Lab("req-worker-row") as lab:
+        front, back = lab.endpoint("front"), lab.endpoint("back")
+        lab.start("queue", sp.queue, frontend=front, backend=back)
+        worker = lab.start("worker1", sp.worker, endpoint=back)
+        line = lab.wait_for(lambda: "waiting for" in pattern_state(worker) and pattern_state(worker), 5)
+        assert "waiting for a request for" in line and "a reply" not in line

@@ -104,7 +104,8 @@ def pattern_state(peer) -> str:
     if since is not None:
         waited = time.monotonic() - since
         colour = "#9a6700" if waited >= 1.0 else "#57606a"
-        parts.append(f"<span style='color:{colour}'>waiting for a reply for {waited:.1f} s</span>")
+        waits_for = peer.data.get("waits_for", "a reply")    # a REQ worker waits for a request
+        parts.append(f"<span style='color:{colour}'>waiting for {html.escape(str(waits_for))} for {waited:.1f} s</span>")
     return "".join(f"<span style='font-size:12px'>{p}</span><br>" for p in parts)
 
 

@@ -24,19 +24,22 @@
 #
 # ```mermaid
 # flowchart LR
-#     subgraph client["client (clonecli2)"]
-#         D["DEALER (connect)"]
-#         S["SUB (connect)"]
-#     end
 #     subgraph server["server (clonesrv2)"]
 #         R["ROUTER (bind)"]
 #         P["PUB (bind)"]
 #     end
-#     D -- "ICANHAZ? → one kvmsg per key … KTHXBAI" --> R
-#     S -- "every update, numbered" --> P
+#     subgraph client["client (clonecli2)"]
+#         D["DEALER (connect)"]
+#         S["SUB (connect)"]
+#     end
+#     D -- "ICANHAZ?" --> R
+#     R -- "one kvmsg per key … KTHXBAI" --> D
+#     P -- "every update, numbered" --> S
 # ```
 #
-# Arrows go from the socket that connects to the one that binds. The order matters: the client
+# Arrows follow the messages: the request for a snapshot goes from client to server, the snapshot
+# and the stream of updates from server to client. The client's sockets connect, the server's bind.
+# The order matters: the client
 # **subscribes first** and asks for the snapshot second. Updates published in between are then
 # waiting in its SUB queue; it skips those that the snapshot already contains and applies the rest.
 #
@@ -44,13 +47,11 @@
 # run it again; everything else the cells print is the same every time.
 
 # %%
-import re
 import uuid
 
-import ipywidgets as widgets
 import zmq
 
-from zguide_py import Lab, Scenario, show_source, show_example
+from zguide_py import Lab, Scenario, live_labs, show_source, show_example, verdict
 from zguide_py.exercise import passed
 from zguide_py.patterns import clone
 from zguide_py.patterns.clone import KVMsg, clonecli2, clonesrv2
@@ -68,8 +69,11 @@ lab = Lab("clone-snapshot", sample_interval=0.02)   # sample often: the plot fol
 # `name=value` lines only with model 5, in its full `kvmsg` class. This workbook uses those five
 # frames from the start (our choice, not the guide's): one message format serves notebooks 06 and
 # 07, where the uuid and a `from` property tell who wrote an update. Model 2 itself needs only the
-# key, the sequence and the body. The sequence frame is binary, so it is shown here byte by byte in
-# hex, with the number it holds: 42 is `2a`.
+# key, the sequence and the body. The five frames, and the names `ICANHAZ?`, `KTHXBAI` and `HUGZ`
+# met below, are those of the guide's Clustered Hashmap Protocol, written down as the
+# [RFC](glossary.ipynb#RFCs) [12/CHP](https://rfc.zeromq.org/spec/12/) for its model 6; we follow it
+# loosely (our `ICANHAZ?` has no subtree frame, for one). The sequence frame is binary, so it is
+# shown here byte by byte in hex, with the number it holds: 42 is `2a`.
 
 # %%
 update = KVMsg("key-007", 42, b"hello", properties={"from": "server"})
@@ -82,7 +86,7 @@ for i, (name, frame) in enumerate(zip(names, update.encode())):
     else:
         shown = repr(frame)
     print(f"frame {i}: {name:<10} {len(frame):>2} bytes  {shown}")
-print("decodes back to the same update:", KVMsg.decode(update.encode()) == update)
+assert verdict(KVMsg.decode(update.encode()) == update, "The five frames decode back to the same update.")
 
 # %% [markdown]
 # ## 2. The roles
@@ -122,7 +126,8 @@ lab.start("server", clonesrv2, count=5, rate=100, keys=3, seed=1, **eps)
 lab.wait_for(lambda: lab.peer("server").data.get("done"), timeout=5, what="5 updates")
 dealer = lab.socket(zmq.DEALER)
 dealer.connect(eps["snapshot"])
-print("server done:", lab.peer("server").data["done"], "| version:", lab.peer("server").data["sequence"])
+done, version = lab.peer("server").data["done"], lab.peer("server").data["sequence"]
+assert verdict(done, f"The server has sent its 5 updates; the version of its state is {version}.")
 
 # %%
 dealer.send(b"ICANHAZ?")
@@ -191,85 +196,102 @@ verdicts = {}
 for name in CLIENTS:
     seq, kvmap = clone.state_of(lab.peer(name))
     verdicts[name] = seq == server_seq and kvmap == server_map
-    print(f"{name:<8} (started {lab.peer(name).starts}x): version {seq}, "
-          f"same keys, sequences and values as the server: {verdicts[name]}")
+    verdict(verdicts[name], f"{name} (started {lab.peer(name).starts}x) is at version {seq}, "
+            "with the same keys, sequences and values as the server.")
 print("sample:", clone_view.describe(server_map, 4))
 assert server_seq == 1500 and all(verdicts.values())
+for name in ["server", *CLIENTS]:      # the scripted run is over
+    lab.remove(name)
 
 # %% [markdown]
 # ## 6. Play with it
 #
-# A server that publishes 200 updates a second for ever, and two clients. Kill a client and restart
-# it: it comes back with a snapshot. *add client* starts one more. *pause updates* stops the server's
-# updates (it still answers snapshots) so that you can compare the maps while nothing moves: the
-# button calls `lab.set("server", paused=True)`, and the server reads `peer.inputs["paused"]`.
-# *compare maps* writes the result under the panel. Slow a client with its slider: its queue of
-# updates grows, and if it overflows (1 000 updates, plus what the TCP buffers hold), the server
-# drops updates for it; the client sees the gap and takes a new snapshot.
+# A lab of its own for you: a server that publishes 200 updates a second for ever, and two clients.
+# Kill a client and restart it: it comes back with a snapshot. *add client* starts one more.
+# *pause updates* stops the server's updates (it still answers snapshots) so that you can compare
+# the maps while nothing moves: the button calls `lab.set("server", paused=True)`, and the server
+# reads `peer.inputs["paused"]`. *compare maps* says, on the panel's message line, which clients
+# hold exactly the server's map. Slow a client with its slider: its `sequence` falls behind the
+# server's, as the updates wait in its queues, and it catches up when you release it. Those queues
+# are deep (1 000 updates in ZeroMQ on each side, and thousands more in the TCP buffers of the
+# operating system): it would take minutes of slowness to overflow them, make the server drop
+# updates, and have the client see a gap and take a new snapshot. Notebook 08 makes that happen
+# with small queues.
+#
+# The counters in each row: `published` (server) and `applied` (client) are updates sent and used;
+# `sequence` is the newest number reached; `snapshot requests` and `snapshots` count `ICANHAZ?`
+# asked and snapshots answered or received; `skipped` counts updates a snapshot already held;
+# `resyncs` counts new snapshots taken after a gap; `hugz` counts the server's heartbeats. This lab
+# stays open after the notebook ends; re-running the cell starts it afresh.
 
 # %%
-for name in ["server", *CLIENTS]:
-    lab.remove(name)
-lab.start("server", clonesrv2, count=None, rate=200, keys=100, seed=7, **eps)
-for name in ("client1", "client2"):
-    lab.start(name, clonecli2, **eps)
-
-
-def live():
-    """The clients of the lab, in the order they were added."""
+def clients(lab):
+    """The lab's clients, in the order they were added."""
     return [name for name in lab.peers if name.startswith("client")]
 
 
-comparison = widgets.HTML("<i>compare maps: not yet</i>")
-
-
 def compare_maps(lab):
-    same = clone.same_state(lab, "server", [c for c in live() if lab.peer(c).alive])
-    comparison.value = "same map as the server: " + ", ".join(f"{c} <b>{ok}</b>" for c, ok in same.items())
+    same = clone.same_state(lab, "server", [c for c in clients(lab) if lab.peer(c).alive])
+    return "same map as the server: " + ", ".join(f"{c} {'yes' if ok else 'NO'}" for c, ok in same.items())
 
 
-panel = Panel(lab, counters=["applied", "published"], max_throttle=0.05,
-              title="Clone model 2: one server, clients with snapshots",
-              actions={"add client": adder("client", clonecli2, **eps),
-                       "pause updates": lambda lab: lab.set("server", paused=True),
-                       "resume updates": lambda lab: lab.set("server", paused=False),
-                       "compare maps": compare_maps},
-              extra=[comparison])                  # one more line under the panel, for the verdict
+def playground(name):
+    """A server that publishes for ever and two clients, in a lab of their own, under a panel."""
+    play = Lab(name)
+    eps = {"snapshot": play.endpoint("snapshot", "tcp"), "publisher": play.endpoint("updates", "tcp")}
+    play.start("server", clonesrv2, count=None, rate=200, keys=100, seed=7, **eps)
+    for client in ("client1", "client2"):
+        play.start(client, clonecli2, **eps)
+    return play, Panel(play, counters=["applied", "published"], max_throttle=0.05,
+                       title="Clone model 2: one server, clients with snapshots",
+                       actions={"add client": adder("client", clonecli2, **eps),
+                                "pause updates": lambda lab: lab.set("server", paused=True),
+                                "resume updates": lambda lab: lab.set("server", paused=False),
+                                "compare maps": compare_maps})
+
+
+play, panel = playground("clone-snapshot-play")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 panel
 
 # %% [markdown]
-# Headless, the notebook clicks for you and checks each effect.
+# The notebook has tried these buttons for you on a twin of this lab, so your panel is fresh (the
+# code is folded). It killed and restarted `client1`, which asked for a new snapshot and followed
+# the stream again; it added `client3`, which started from a snapshot too; then it paused the
+# updates, and all three clients held exactly the server's map, key by key.
 
 # %%
+# FOLDED
+rehearsal, twin = playground("clone-snapshot-rehearsal")
+
+
 def follows(name, timeout=5):
     """Wait until client `name` has applied 20 more updates from the stream."""
-    before = lab.peer(name).get("applied")
-    lab.wait_for(lambda: lab.peer(name).get("applied") >= before + 20, timeout, f"{name} to follow")
-    return True
+    before = rehearsal.peer(name).get("applied")
+    return rehearsal.wait_for(lambda: rehearsal.peer(name).get("applied") >= before + 20, timeout,
+                              f"{name} to follow")
 
 
-print("both clients follow the stream:", follows("client1") and follows("client2"))
-panel.rows["client1"].kill.click()
-print("kill button -> client1", lab.peer("client1").state)
-snapshots_before = lab.peer("server").get("snapshots")
-panel.rows["client1"].restart.click()
-print("restart button -> client1 asked for a snapshot and follows again:",
-      follows("client1") and lab.peer("server").get("snapshots") > snapshots_before)
-panel.action_buttons["add client"].click()
-panel.refresh()
-print("'add client' -> client3 in the panel and following:", "client3" in panel.rows and follows("client3"))
-panel.action_buttons["pause updates"].click()
-lab.wait_for(lambda: clone.caught_up(lab, "server", live()), timeout=5, what="every client at the server's version")
-panel.action_buttons["compare maps"].click()
-print("'compare maps' ->", re.sub("<[^>]+>", "", comparison.value))
-same = clone.same_state(lab, "server", live())
-panel.action_buttons["resume updates"].click()
-print("'resume updates' -> the clients follow again:", follows("client2"))
-print("no peer failed:", not lab.errors())
-assert all(same.values()) and len(same) == 3 and not lab.errors()
+follows("client1")
+follows("client2")
+twin.rows["client1"].kill.click()
+snapshots_before = rehearsal.peer("server").get("snapshots")
+twin.rows["client1"].restart.click()
+verdict(follows("client1") and rehearsal.peer("server").get("snapshots") > snapshots_before,
+        "client1, killed and restarted, asked the server for a new snapshot and follows the stream again.")
+twin.action_buttons["add client"].click()
+verdict(follows("client3") and rehearsal.peer("client3").get("snapshots") >= 1,
+        "client3, added late, started from a snapshot and follows the stream.")
+twin.action_buttons["pause updates"].click()
+rehearsal.wait_for(lambda: clone.caught_up(rehearsal, "server", clients(rehearsal)), timeout=5,
+                   what="every client at the server's version")
+same = clone.same_state(rehearsal, "server", clients(rehearsal))
+verdict(all(same.values()) and len(same) == 3,
+        "With the updates paused, all three clients hold the server's map: same keys, sequences, values.")
+assert all(same.values()) and len(same) == 3 and not rehearsal.errors()
+rehearsal.close()
 
 # %% [markdown]
 # ## 7. What you saw, and questions
@@ -358,6 +380,8 @@ show_example('clonecli')
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0
+print("labs still open:", live_labs(), "(your playground: play.close() ends it)")
+assert live_labs() == [play.name]
 
 # %% [markdown]
 # Next: [07 · Snapshot plus updates](07_clone_updates.ipynb).

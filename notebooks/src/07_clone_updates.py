@@ -22,34 +22,35 @@
 #
 # ```mermaid
 # flowchart LR
-#     subgraph client["each client (clonecli3)"]
-#         D["DEALER (connect)"]
-#         S["SUB (connect)"]
-#         U["PUSH (connect)"]
-#     end
 #     subgraph server["server (clonesrv3)"]
 #         R["ROUTER (bind)"]
-#         P["PUB (bind)"]
 #         L["PULL (bind)"]
+#         P["PUB (bind)"]
 #     end
-#     D -- "ICANHAZ? → kvmsg… KTHXBAI" --> R
-#     S -- "numbered updates, to everyone" --> P
+#     subgraph client["each client (clonecli3)"]
+#         D["DEALER (connect)"]
+#         U["PUSH (connect)"]
+#         S["SUB (connect)"]
+#     end
+#     R ~~~ D
+#     L ~~~ U
+#     D -- "ICANHAZ?" --> R
+#     R -- "kvmsg… KTHXBAI" --> D
 #     U -- "my update, sequence 0" --> L
+#     P -- "numbered updates, to everyone" --> S
 # ```
 #
-# Arrows go from the socket that connects to the one that binds. Three socket pairs: snapshot,
-# updates out, updates in.
+# Arrows follow the messages. Three socket pairs: the snapshot (asked by the client, sent by the
+# server), updates in (client to server) and updates out (server to every client). The client's
+# sockets connect, the server's bind.
 #
 # As in every notebook here, a `~` in front of a number marks a measurement: it changes from one run
 # to the next. Everything printed without a `~` comes out the same every time.
 
 # %%
-import re
-
-import ipywidgets as widgets
 import zmq
 
-from zguide_py import Lab, Scenario, show_source, show_example
+from zguide_py import Lab, Scenario, live_labs, show_source, show_example, verdict
 from zguide_py.exercise import passed
 from zguide_py.patterns import clone
 from zguide_py.patterns.clone import KVMsg, clonecli3, clonesrv3
@@ -97,7 +98,8 @@ mine.send(push)
 lab.wait_for(lambda: lab.peer("reader").data.get("sequence") == 1, timeout=5, what="update 1 at the reader")
 back = lab.peer("reader").data["kvmap"]["greeting"]
 print("the reader has:", back, "| uuid", back.uuid_str)
-print("numbered by the server:", back.sequence == 1, "| same update (uuid):", back.uuid == mine.uuid)
+assert verdict(back.sequence == 1 and back.uuid == mine.uuid,
+               "The server gave it number 1; the uuid shows it is the very update the notebook pushed.")
 
 # %% [markdown]
 # The notebook sent sequence 0; the reader got sequence 1, with the same uuid and properties: the
@@ -153,12 +155,12 @@ verdicts = {}
 for name in CLIENTS:
     seq, kvmap = clone.state_of(lab.peer(name))
     verdicts[name] = seq == server_seq and kvmap == server_map
-    print(f"{name}: at the server's last number, same keys, sequences and values as the server: "
-          f"{verdicts[name]}")
+    verdict(verdicts[name], f"{name} is at the server's last number, with the same keys, sequences and "
+            "values as the server.")
 sequenced = lab.peer("server").data["sequenced"]
 pushed = {u for name in CLIENTS for u in lab.peer(name).data["sent_uuids"]}
-print("every numbered update was pushed by a client, each numbered once:",
-      sequenced <= pushed and len(sequenced) == server_seq)
+verdict(sequenced <= pushed and len(sequenced) == server_seq,
+        "Every numbered update was pushed by a client, and each was numbered once.")
 assert all(verdicts.values()) and sequenced <= pushed and len(sequenced) == server_seq
 
 # %% [markdown]
@@ -170,6 +172,8 @@ authors = {name: sum(1 for m in lab.peer("server").data["kvmap"].values()
 print("keys whose latest value came from each client:")
 for name, n in authors.items():
     print(f"  {name}: ~{n}")
+for name in ["server", *CLIENTS]:      # the scripted run is over
+    lab.remove(name)
 
 # %% [markdown]
 # ## 5. Lost updates, seen: a writer killed with a full queue
@@ -210,10 +214,12 @@ for name in WRITERS:
     print(f"{name} ({lossy.peer(name).state}): pushed ~{pushed_by[name]}, numbered ~{numbered_by[name]}, "
           f"lost ~{pushed_by[name] - numbered_by[name]}; refused while its queue was full: "
           f"~{lossy.peer(name).get('not sent')}")
+verdict(pushed_by["writer1"] > numbered_by["writer1"],
+        "writer1 lost updates that it had pushed: they died in its queue, and it was never told.")
+verdict(pushed_by["writer2"] == numbered_by["writer2"],
+        "writer2, alive, lost none: its backlog reached the server once the server sped up again.")
 assert pushed_by["writer1"] > numbered_by["writer1"] and pushed_by["writer2"] == numbered_by["writer2"]
 assert not lossy.errors()
-print("writer1 lost updates that it had pushed: they died in its queue, and it was never told.")
-print("writer2, alive, lost none: its backlog reached the server once the server sped up again.")
 lossy.close()
 
 # %%
@@ -228,80 +234,96 @@ clone_view.writers_figure(lossy, WRITERS)
 # %% [markdown]
 # ## 6. Play with it
 #
-# A server and three clients that write 5 updates a second each, for ever. Kill and restart
-# clients; *add client* starts one more; *pause writers* stops every client's writing (they keep
-# listening; the button calls `lab.set(name, paused=True)` for each client), so that *compare maps*
-# can compare the copies while nothing moves. Slow a client with
-# its slider: the others are not slowed, and it catches up when released.
+# A lab of its own for you: a server and three clients that write 5 updates a second each, for
+# ever. Kill and restart clients; *add client* starts one more; *pause writers* stops every
+# client's writing (they keep listening; the button calls `lab.set(name, paused=True)` for each
+# client), so that *compare maps* can compare the copies while nothing moves: it says on the
+# panel's message line which clients hold exactly the server's map. Slow a client with its slider:
+# the others are not slowed, and it catches up when released (watch its `sequence`). The live plot
+# shows what each client pushes and what the server numbers: the sum of them all.
+#
+# The counters in each row: `updates` (server) are the updates it numbered; `sent` (client) the
+# updates it pushed, `mine back` those of them it has seen come back numbered, `applied` every
+# numbered update it used, whoever wrote it; `sequence` is the newest number reached;
+# `snapshot requests` and `snapshots` count `ICANHAZ?` asked and snapshots answered or received;
+# `skipped` counts updates a snapshot already held, `resyncs` new snapshots taken after a gap,
+# `hugz` the server's heartbeats. This lab stays open after the notebook ends; re-running the cell
+# starts it afresh.
 
 # %%
-for name in ["server", *CLIENTS]:
-    lab.remove(name)
-lab.start("server", clonesrv3, **eps)
-writer = dict(count=10**9, rate=5, keys=15, seed=None, **eps)
-for name in CLIENTS:
-    lab.start(name, clonecli3, **writer)
-
-
-def live():
-    """The clients of the lab, in the order they were added."""
+def clients(lab):
+    """The lab's clients, in the order they were added."""
     return [name for name in lab.peers if name.startswith("client")]
 
 
 def pause_writers(lab, paused=True):
-    for name in live():
+    for name in clients(lab):
         lab.set(name, paused=paused)
 
 
-comparison = widgets.HTML("<i>compare maps: not yet</i>")
-
-
 def compare_maps(lab):
-    same = clone.same_state(lab, "server", [c for c in live() if lab.peer(c).alive])
-    comparison.value = "same map as the server: " + ", ".join(f"{c} <b>{ok}</b>" for c, ok in same.items())
+    same = clone.same_state(lab, "server", [c for c in clients(lab) if lab.peer(c).alive])
+    return "same map as the server: " + ", ".join(f"{c} {'yes' if ok else 'NO'}" for c, ok in same.items())
 
 
-panel = Panel(lab, counters=["sent", "applied"], max_throttle=0.05,
-              title="Clone model 3: clients write through the server",
-              actions={"add client": adder("client", clonecli3, **writer),
-                       "pause writers": pause_writers,
-                       "resume writers": lambda lab: pause_writers(lab, paused=False),
-                       "compare maps": compare_maps},
-              extra=[comparison])                  # one more line under the panel, for the verdict
+def playground(name):
+    """A server and three clients that write for ever, in a lab of their own, under a panel."""
+    play = Lab(name, sample_interval=0.5)      # a few updates a second: rates over half a second
+    eps = {"snapshot": play.endpoint("snapshot", "tcp"), "publisher": play.endpoint("updates", "tcp"),
+           "collector": play.endpoint("collector", "tcp")}
+    writer = dict(count=10**9, rate=5, keys=15, seed=None, **eps)
+    play.start("server", clonesrv3, **eps)
+    for client in ("client1", "client2", "client3"):
+        play.start(client, clonecli3, **writer)
+    return play, Panel(play, counters=["sent", "updates"], max_throttle=0.05,
+                       title="Clone model 3: clients write through the server",
+                       actions={"add client": adder("client", clonecli3, **writer),
+                                "pause writers": pause_writers,
+                                "resume writers": lambda lab: pause_writers(lab, paused=False),
+                                "compare maps": compare_maps})
+
+
+play, panel = playground("clone-updates-play")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 panel
 
 # %% [markdown]
-# Headless, the notebook clicks for you and checks each effect.
+# The notebook has tried these buttons for you on a twin of this lab, so your panel is fresh (the
+# code is folded). Every client's own updates came back to it numbered; `client2`, killed and
+# restarted, wrote and followed again from a new snapshot; an added `client4` wrote too; with the
+# writers paused, all four clients held exactly the server's map.
 
 # %%
+# FOLDED
+rehearsal, twin = playground("clone-updates-rehearsal")
+
+
 def writes_and_follows(name, timeout=5):
     """Wait until client `name` has had 3 of its own updates numbered and come back to it."""
-    before = lab.peer(name).get("mine back")
-    lab.wait_for(lambda: lab.peer(name).get("mine back") >= before + 3, timeout, f"{name}'s updates back")
-    return True
+    before = rehearsal.peer(name).get("mine back")
+    return rehearsal.wait_for(lambda: rehearsal.peer(name).get("mine back") >= before + 3, timeout,
+                              f"{name}'s updates back")
 
 
-print("every client's updates come back numbered:", all(writes_and_follows(c) for c in live()))
-panel.rows["client2"].kill.click()
-print("kill button -> client2", lab.peer("client2").state)
-panel.rows["client2"].restart.click()
-print("restart button -> client2 writes and follows again:", writes_and_follows("client2"))
-panel.action_buttons["add client"].click()
-panel.refresh()
-print("'add client' -> client4 in the panel, writing:", "client4" in panel.rows and writes_and_follows("client4"))
-panel.action_buttons["pause writers"].click()
-lab.wait_for(lambda: clone.writes_settled(lab, "server", live()) and clone.caught_up(lab, "server", live()),
-             timeout=5, what="all writes numbered and every client at the server's last number")
-panel.action_buttons["compare maps"].click()
-print("'compare maps' ->", re.sub("<[^>]+>", "", comparison.value))
-same = clone.same_state(lab, "server", live())
-panel.action_buttons["resume writers"].click()
-print("'resume writers' -> client1 writes again:", writes_and_follows("client1"))
-print("no peer failed:", not lab.errors())
-assert all(same.values()) and len(same) == 4 and not lab.errors()
+assert verdict(all(writes_and_follows(c) for c in clients(rehearsal)),
+               "Every client's own updates came back to it, numbered by the server.")
+twin.rows["client2"].kill.click()
+twin.rows["client2"].restart.click()
+assert verdict(writes_and_follows("client2") and rehearsal.peer("client2").get("snapshots") >= 2,
+               "client2, killed and restarted, took a new snapshot, and its new updates come back numbered.")
+twin.action_buttons["add client"].click()
+assert verdict(writes_and_follows("client4"), "client4, added late, writes through the server too.")
+twin.action_buttons["pause writers"].click()
+rehearsal.wait_for(lambda: clone.writes_settled(rehearsal, "server", clients(rehearsal))
+                   and clone.caught_up(rehearsal, "server", clients(rehearsal)),
+                   timeout=5, what="all writes numbered and every client at the server's last number")
+same = clone.same_state(rehearsal, "server", clients(rehearsal))
+assert verdict(all(same.values()) and len(same) == 4,
+               "With the writers paused, all four clients hold the server's map: same keys, sequences, values.")
+assert not rehearsal.errors()
+rehearsal.close()
 
 # %% [markdown]
 # ## 7. What you saw, and questions
@@ -312,8 +334,9 @@ assert all(same.values()) and len(same) == 4 and not lab.errors()
 #   you) recognise it.
 # * An update still queued in a writer that dies is lost, silently: pushed, never numbered.
 # * Our wire format is the guide's full `kvmsg` (key, sequence, uuid, properties, body), which the
-#   guide introduces with model 5; its model 3 still sends `kvsimple`'s three frames (key,
-#   sequence, body). The uuid is what let us match pushed updates to numbered ones.
+#   guide introduces with model 5 and writes down in [12/CHP](https://rfc.zeromq.org/spec/12/); its
+#   model 3 still sends `kvsimple`'s three frames (key, sequence, body). The uuid is what let us
+#   match pushed updates to numbered ones.
 #
 # **Questions**
 # 1. Two clients write the same key at the same moment. Which value wins, and does every client
@@ -389,6 +412,8 @@ show_example('clonesrv')
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0
+print("labs still open:", live_labs(), "(your playground: play.close() ends it)")
+assert live_labs() == [play.name]
 
 # %% [markdown]
 # Next: [08 · The slow subscriber](08_slow_subscriber.ipynb).

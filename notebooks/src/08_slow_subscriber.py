@@ -23,11 +23,12 @@
 #
 # ```mermaid
 # flowchart LR
-#     S1["steady<br/>SUB (connect)<br/>rcvhwm"] -- "every message" --> P["publisher<br/>XPUB (bind)<br/>sndhwm per subscriber"]
-#     S2["slow, or snail<br/>SUB (connect)<br/>rcvhwm"] -- "as many as fit in its queues" --> P
+#     P["publisher<br/>XPUB (bind)<br/>sndhwm per subscriber"] -- "every message" --> S1["steady<br/>SUB (connect)<br/>rcvhwm"]
+#     P -- "as many as fit in its queues" --> S2["slow, or snail<br/>SUB (connect)<br/>rcvhwm"]
 # ```
 #
-# Arrows go from the socket that connects to the one that binds. Every message carries a sequence
+# Arrows follow the messages, from the publisher to its subscribers; the publisher binds, the
+# subscribers connect. Every message carries a sequence
 # number and the time it was published, so a subscriber can tell exactly what it lost and how late
 # it is.
 #
@@ -36,11 +37,7 @@
 # `~` are the same in every run.
 
 # %%
-import re
-
-import ipywidgets as widgets
-
-from zguide_py import Lab, Scenario, show_source, show_example
+from zguide_py import Lab, Scenario, live_labs, show_source, show_example, verdict
 from zguide_py.exercise import passed
 from zguide_py.patterns import slowsub
 from zguide_py.views import slowsub as slowsub_views
@@ -123,10 +120,10 @@ slow = lab.peer("slow").data["checker"]
 steady = lab.peer("steady").data["checker"]
 gaps = lab.peer("slow").data["gaps_at"]
 print(f"published {published}; slow received ~{slow.received}, lost ~{slow.lost} in ~{slow.gaps} gaps")
-print("slow lost some:", slow.lost > 0)
-print("lost = published - received, exactly:", slow.lost == published - slow.received)
-print("every loss was found as a gap in the sequence numbers:", slow.lost == sum(b - a for a, b in gaps))
-print("steady received all", published, "and lost none:", (steady.received, steady.lost) == (published, 0))
+verdict(slow.lost > 0, "slow lost messages.")
+verdict(slow.lost == published - slow.received, "It lost exactly what was published and it did not receive.")
+verdict(slow.lost == sum(b - a for a, b in gaps), "Every loss was found as a gap in the sequence numbers.")
+verdict((steady.received, steady.lost) == (published, 0), f"steady received all {published} and lost none.")
 assert slow.lost > 0 and slow.lost == published - slow.received == sum(b - a for a, b in gaps)
 assert (steady.received, steady.lost) == (published, 0)
 for name in ["publisher", "steady", "slow"]:
@@ -164,9 +161,9 @@ fig.axes[0].set_ylim(top=max(growth.values()) * 1.15)
 fig
 
 # %%
-print("with no limit, the publisher's queue held nearly all 50 MB of messages: memory grew by more than 35 MB:",
-      growth[0] > 35)
-print("with sndhwm=1000, memory stayed flat: grew by less than 15 MB:", growth[1000] < 15)
+verdict(growth[0] > 35, "With no limit, the publisher's queue held nearly all 50 MB of messages: "
+        "memory grew by more than 35 MB.")
+verdict(growth[1000] < 15, "With sndhwm=1000, memory stayed nearly flat: it grew by less than 15 MB.")
 assert growth[0] > 35 and growth[1000] < 15
 
 # %% [markdown]
@@ -237,96 +234,98 @@ for name in ["publisher", "steady", "snail"]:
 # Why die? A subscriber that silently serves data that is seconds old, or has holes in it, does
 # more harm than one that stops and says so. The snail's death is loud and has a reason; a
 # supervisor (or you) can restart it, give it a faster machine, or split its work.
-#
+
+# %% [markdown]
 # ## 5. Play with it
 #
-# A publisher sends 1 000 messages a second, for ever, with `sndhwm=100` (small, so that losses
-# come quickly), to a `subscriber` (`rcvhwm=100`) and a `snail` (`rcvhwm=1000`; it dies when a
-# message is older than 0.5 s; here it tolerates gaps, because with such small queues a busy
-# machine can make anyone lose a message now and then). Move the sliders to slow them
-# down: the subscriber's `lost` count starts to climb once its queues are full; the snail dies
-# (its state becomes `done`, with `suicide=1`). Restart it with its button. *no HWM* restarts the
-# publisher with `sndhwm=0`: slow the subscriber again and it loses nothing, while its `age_ms`
-# grows without bound. *HWM 100* puts the limit back. *memory* shows this process's memory.
+# A lab of its own for you: a publisher sends 1 000 messages a second, for ever, with `sndhwm=100`
+# (small, so that losses come quickly), to a `subscriber` (`rcvhwm=100`) and a `snail`
+# (`rcvhwm=1000`; it dies when a message is older than 0.5 s; here it tolerates gaps, because with
+# such small queues a busy machine can make anyone lose a message now and then). Move the sliders
+# to slow them down: the subscriber's `lost` count starts to climb once its queues are full; the
+# snail dies (its state becomes `done`, with `suicide=1`). Restart it with its button. *no HWM*
+# starts a new publisher with `sndhwm=0`: slow the subscriber again and it loses nothing, while its
+# `age_ms` (the age of the last message it read, in ms) grows without bound. *HWM 100* puts the
+# limit back. *memory* shows this process's memory on the panel's message line. In the rows,
+# `last_seq` is the number of the last message read. This lab stays open after the notebook ends;
+# re-running the cell starts it afresh.
 
 # %%
-ep = lab.endpoint("live", "tcp")
-lab.start("subscriber", slowsub.subscriber, endpoint=ep, rcvhwm=100, rcvbuf=SMALL)
-lab.start("snail", slowsub.snail, endpoint=ep, rcvhwm=1000, rcvbuf=SMALL, max_age=0.5, max_gap=None)
-lab.start("publisher", slowsub.publisher, endpoint=ep, rate=1000, sndhwm=100, sndbuf=SMALL,
-          subscribers=2, wait=2.0)
-memory = widgets.HTML("<i>memory: not measured yet</i>")
-
-
-def restart_publisher(lab, sndhwm):
+def new_publisher(lab, sndhwm):
+    """Replace the publisher by one with another send high-water mark, on the same endpoint."""
+    endpoint = lab.peer("publisher").params["endpoint"]
     lab.remove("publisher")
-    lab.start("publisher", slowsub.publisher, endpoint=ep, rate=1000, sndhwm=sndhwm, sndbuf=SMALL,
+    lab.start("publisher", slowsub.publisher, endpoint=endpoint, rate=1000, sndhwm=sndhwm, sndbuf=SMALL,
               subscribers=sum(lab.peer(n).alive for n in ["subscriber", "snail"]), wait=2.0)
+    return f"a new publisher, sndhwm={sndhwm}"
 
 
-def show_memory(lab):
-    memory.value = f"this process's resident memory: <b>{slowsub_views.rss_mb():.0f} MB</b>"
+def playground(name):
+    """A publisher, a subscriber and a snail, in a lab of their own, under a panel."""
+    play = Lab(name, sample_interval=0.25)      # rates over a quarter second: drops come in bursts
+    ep = play.endpoint("live", "tcp")
+    play.start("subscriber", slowsub.subscriber, endpoint=ep, rcvhwm=100, rcvbuf=SMALL)
+    play.start("snail", slowsub.snail, endpoint=ep, rcvhwm=1000, rcvbuf=SMALL, max_age=0.5, max_gap=None)
+    play.start("publisher", slowsub.publisher, endpoint=ep, rate=1000, sndhwm=100, sndbuf=SMALL,
+               subscribers=2, wait=2.0)
+    return play, Panel(play, counters=["sent", "received", "lost"], max_throttle=0.01,
+                       title="slow subscriber: throttle, watch the losses, kill the snail",
+                       actions={"no HWM": lambda lab: new_publisher(lab, 0),
+                                "HWM 100": lambda lab: new_publisher(lab, 100),
+                                "memory": lambda lab: f"this process's memory: {slowsub_views.rss_mb():.0f} MB"})
 
 
-panel = Panel(lab, counters=["sent", "received", "lost"], max_throttle=0.01,
-              title="slow subscriber: throttle, watch the losses, kill the snail",
-              actions={"no HWM": lambda lab: restart_publisher(lab, 0),
-                       "HWM 100": lambda lab: restart_publisher(lab, 100),
-                       "memory": show_memory},
-              extra=[memory])                   # one more line under the panel
+play, panel = playground("slow-subscriber-play")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 panel
 
 # %% [markdown]
-# Headless, the notebook moves the sliders and clicks the buttons, and checks each effect.
+# The notebook has moved these sliders and clicked these buttons for you on a twin of this lab, so
+# your panel is fresh (the code is folded). Slowed to 5 ms a message, the subscriber lost messages
+# at the high-water mark, and released it caught up; the snail, slowed, died of old age, and
+# restarted it read again; with no HWM, the slowed subscriber fell over 700 messages behind and lost
+# none of them.
 
 # %%
-subscriber, snail = lab.peer("subscriber"), lab.peer("snail")
+# FOLDED
+rehearsal, twin = playground("slow-subscriber-rehearsal")
+subscriber, snail = rehearsal.peer("subscriber"), rehearsal.peer("snail")
 
 
 def behind():
     """Messages published after the one the subscriber read last (queued, or already dropped)."""
-    return lab.peer("publisher").get("sent") - 1 - subscriber.get("last_seq")
+    return rehearsal.peer("publisher").get("sent") - 1 - subscriber.get("last_seq")
 
 
-lab.wait_for(lambda: subscriber.get("received") > 100, timeout=5, what="the stream to flow")
+rehearsal.wait_for(lambda: subscriber.get("received") > 100, timeout=5, what="the stream to flow")
 lost_before = subscriber.get("lost")
-panel.rows["subscriber"].throttle.value = 0.005
-lab.wait_for(lambda: subscriber.get("lost") > lost_before, timeout=10, what="a loss at the HWM")
-print("slider -> subscriber at 5 ms/msg:", subscriber.delay == 0.005, "| it loses messages:",
-      subscriber.get("lost") > lost_before)
-panel.rows["subscriber"].throttle.value = 0
-caught_up = lab.wait_for(lambda: behind() < 50, timeout=10, what="the subscriber to catch up")
-print("slider back to 0 -> it catches up:", caught_up)
+twin.rows["subscriber"].throttle.value = 0.005
+rehearsal.wait_for(lambda: subscriber.get("lost") > lost_before, timeout=10, what="a loss at the HWM")
+verdict(subscriber.get("lost") > lost_before, "Slowed to 5 ms a message, the subscriber lost messages at the HWM.")
+twin.rows["subscriber"].throttle.value = 0
+verdict(rehearsal.wait_for(lambda: behind() < 50, timeout=10, what="the subscriber to catch up"),
+        "Released, it caught up with the stream.")
 
-panel.rows["snail"].throttle.value = 0.005
-lab.wait_for(lambda: snail.state == "done", timeout=10, what="the snail to die")
-panel.refresh()
-print("slider -> the snail falls behind and dies:", snail.state, "| because:", snail.data["death"]["reason"])
-panel.rows["snail"].throttle.value = 0
-panel.rows["snail"].restart.click()
+twin.rows["snail"].throttle.value = 0.005
+rehearsal.wait_for(lambda: snail.state == "done", timeout=10, what="the snail to die")
+verdict(snail.data["death"]["reason"] == "too old", "Slowed too, the snail died: a message was too old.")
+twin.rows["snail"].throttle.value = 0
+twin.rows["snail"].restart.click()
 received = snail.get("received")
-lab.wait_for(lambda: snail.get("received") > received + 100, timeout=5, what="the snail to receive again")
-print("restart button -> the snail lives again and receives:", snail.state)
+rehearsal.wait_for(lambda: snail.get("received") > received + 100, timeout=5, what="the snail to receive again")
+verdict(snail.state == "running", "Restarted, the snail reads the stream again.")
 
-panel.action_buttons["no HWM"].click()
-lab.wait_for(lambda: subscriber.data["checker"].received > 100, timeout=10, what="the new publisher's messages")
+twin.action_buttons["no HWM"].click()
+rehearsal.wait_for(lambda: subscriber.data["checker"].received > 100, timeout=10, what="the new publisher's messages")
 lost_before = subscriber.get("lost")
-panel.rows["subscriber"].throttle.value = 0.005
-lab.wait_for(lambda: behind() > 700, timeout=10, what="700 messages queued")
-print("'no HWM' -> with the subscriber slowed, more than 700 messages queue up:", behind() > 700,
-      "| none lost:", subscriber.get("lost") == lost_before)
+twin.rows["subscriber"].throttle.value = 0.005
+rehearsal.wait_for(lambda: behind() > 700, timeout=10, what="700 messages queued")
 no_loss = subscriber.get("lost") == lost_before
-panel.rows["subscriber"].throttle.value = 0
-panel.action_buttons["HWM 100"].click()
-lab.wait_for(lambda: lab.peer("publisher").get("sent") > 100, timeout=10, what="the new publisher to send")
-print("'HWM 100' -> a new publisher with the limit back, sending:", lab.peer("publisher").get("sent") > 100)
-panel.action_buttons["memory"].click()
-print("'memory' ->", re.sub("<[^>]+>", "", memory.value).replace("memory: ", "memory: ~"))
-print("no peer failed:", not lab.errors())
-assert no_loss and snail.state == "running" and not lab.errors()
+verdict(no_loss, "With no HWM and the subscriber slowed, over 700 messages queued up, and none was lost.")
+assert no_loss and snail.state == "running" and not rehearsal.errors()
+rehearsal.close()
 
 # %% [markdown]
 # ## 6. What you saw, and questions
@@ -408,6 +407,8 @@ show_example('suisnail')
 lab.close()
 print("threads left:", len(lab.threads()), "| sockets left open:", lab.open_sockets())
 assert not lab.threads() and lab.open_sockets() == 0
+print("labs still open:", live_labs(), "(your playground: play.close() ends it)")
+assert live_labs() == [play.name]
 
 # %% [markdown]
 # Next: [09 · Lazy Pirate](09_lazy_pirate.ipynb).

@@ -116,6 +116,7 @@ def worker(peer, endpoint: str):
     sock = peer.socket(zmq.REQ)
     sock.routing_id = worker_identity(peer)
     sock.connect(endpoint)
+    peer.data["waits_for"] = "a request"          # its REQ's "reply" is the next request (the panel)
     sock.send(READY)
     peer.counter("served")
     while peer.poll(sock):                    # False once the lab kills the worker
