@@ -54,3 +54,11 @@ def pytest_collection_modifyitems(config, items):
                     raise pytest.UsageError(f"the {section} must run here ({required}): {problems[tag]}")
             if problems[tag]:
                 item.add_marker(pytest.mark.skip(reason=f"{section}: {problems[tag]}"))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """nbval ends each notebook's kernel with SIGKILL, so a namespace host the notebook left open for
+    the learner (19's and 20's playgrounds) outlives it: remove the namespaces whose process is gone."""
+    if _net_missing() is None:
+        from zguide_py import net
+        net.clean()

@@ -63,9 +63,9 @@ def test_an_infinite_guess_is_never_right():
 
 
 def test_a_verdict_is_one_sentence_either_way(capsys):
-    assert verdict(True, "All 60 requests were answered.") is True
-    assert verdict(0, "All 60 requests were answered.") is False
-    assert verdict([], "Every worker was purged.", "A worker was never purged.") is False
+    assert verdict(True, "All 60 requests were answered.") == True   # noqa: E712 - as a bool
+    assert not verdict(0, "All 60 requests were answered.")
+    assert verdict([], "Every worker was purged.", "A worker was never purged.") == False   # noqa: E712
     assert capsys.readouterr().out.splitlines() == [
         "All 60 requests were answered.", "Not as expected: all 60 requests were answered.",
         "A worker was never purged."]
@@ -131,6 +131,9 @@ def test_verdicts_are_sentences_not_bare_booleans(path):
     nb = json.loads(path.read_text())
     bare = [line for cell in nb["cells"] if cell["cell_type"] == "code"
             for line in printed(cell) if BARE_VERDICT.search(line)]
+    bare += [f"a cell shows {''.join(out['data']['text/plain'])}" for cell in nb["cells"]
+             for out in cell.get("outputs", []) if out["output_type"] == "execute_result"
+             and "".join(out["data"].get("text/plain", "")) in ("True", "False")]
     assert not bare, f"{path.name} prints bare booleans: {bare[:5]}"
 
 
@@ -154,3 +157,12 @@ def test_a_notebook_with_a_panel_leaves_its_playground_open_and_no_other_lab(pat
         assert "folded" in cell.get("metadata", {}).get("tags", []), \
             f"{path.name}: a cell that clicks the panel for you is not folded:\n{source[:200]}"
         assert "panel.rows" not in source, f"{path.name}: the notebook clicks the learner's own panel"
+
+
+def test_a_verdict_at_the_end_of_a_cell_shows_nothing_more():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    shell = InteractiveShell.instance()
+    with capture_output() as shown:
+        result = shell.run_cell("from zguide_py import verdict\nverdict(1 + 1 == 2, 'Two.')")
+    assert bool(result.result) and shown.stdout.startswith("Two.\n") and "True" not in shown.stdout

@@ -53,13 +53,39 @@ def passed(results: Iterable[bool]) -> str:
     return f"not yet: {sum(results)} of {len(results)} checks pass (write the function above, run it, then this cell)"
 
 
-def verdict(ok, yes: str, no: str | None = None) -> bool:
+class Verdict:
+    """What :func:`verdict` returns: true or false as the check was, and nothing on screen when a
+    notebook cell ends with it (the sentence was printed already; a bare ``True`` under it would
+    only repeat it)."""
+
+    __slots__ = ("ok",)
+
+    def __init__(self, ok: bool):
+        self.ok = ok
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __eq__(self, other) -> bool:
+        return self.ok == bool(other) if isinstance(other, (bool, Verdict)) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.ok)
+
+    def __repr__(self) -> str:
+        return f"Verdict({self.ok})"
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def verdict(ok, yes: str, no: str | None = None) -> Verdict:
     """Print what a run showed as a sentence, not as ``...: True``: ``yes`` when ``ok`` holds,
-    otherwise ``no`` (by default "Not as expected: " and ``yes``). Returns ``bool(ok)``, so a check
-    can go on to ``assert``::
+    otherwise ``no`` (by default "Not as expected: " and ``yes``). Returns whether it held (true or
+    false, shown as nothing at the end of a cell), so a check can go on to ``assert``::
 
         assert verdict(answered == 60, "All 60 requests were answered, in order.")
     """
     ok = bool(ok)
     print(yes if ok else (no or f"Not as expected: {yes[0].lower() + yes[1:] if yes else yes}"))
-    return ok
+    return Verdict(ok)

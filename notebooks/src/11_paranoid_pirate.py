@@ -77,7 +77,7 @@ me.connect(backend)
 me.send(b"\x01")                                       # READY
 
 # %%
-me.poll(1000) == zmq.POLLIN
+me.poll(1000)                                          # 1 is zmq.POLLIN: a message waits
 
 # %%
 me.recv_multipart()                                    # the queue's heartbeat

@@ -55,7 +55,7 @@ import signal
 import subprocess
 import sys
 
-from zguide_py import Lab, Scenario, show_source
+from zguide_py import Lab, Scenario, live_labs, show_source, verdict
 from zguide_py.exercise import grade
 from zguide_py import procs
 from zguide_py.patterns import lazypirate, paranoidpirate
@@ -147,10 +147,10 @@ lab.start("worker1", WORKER, endpoint=backend)   # as a thread: lab.start("worke
 w1 = lab.peer("worker1")
 lab.wait_for(lambda: len(queue.data["ready"]) == 1 and w1.data["up"], timeout=30, what="worker1's READY")
 print(w1.data["command"])
-other = w1.data["pid"] != os.getpid() and procs.pid_alive(w1.data["pid"])
-print(("" if other else "NOT: ") + "worker1 is another process, alive, with a pid of its own.")
-carries = queue.data["ready"][0].decode().split("/")[1].startswith(f"{w1.data['pid']}.")
-print(("" if carries else "NOT: ") + "The routing id the queue sees carries that pid.")
+other = verdict(w1.data["pid"] != os.getpid() and procs.pid_alive(w1.data["pid"]),
+                "worker1 is another process, alive, with a pid of its own.")
+carries = verdict(queue.data["ready"][0].decode().split("/")[1].startswith(f"{w1.data['pid']}."),
+                  "The routing id the queue sees carries that pid.")
 assert other and carries
 print("a status line holds:", ", ".join(w1.data["status"]))
 print("its counters, now the peer's:", ", ".join(sorted(w1.snapshot())))
@@ -216,6 +216,7 @@ report
 # %%
 tally = lazypirate.tally(lab, CLIENTS)
 print(tally.lines(retries=5))
+verdict(tally.ok and tally.answered == tally.requests == 200, "All 200 were answered exactly once: none was abandoned.")
 kills = [e for e in report.events if e[1] == "kill" and e[2] in WORKERS]
 delays = pirates.purge_delays(report.events)
 each_purged = sorted(delays) == WORKERS and all(len(d) == 1 for d in delays.values())
@@ -224,7 +225,7 @@ for name, how in (("worker1", "process, lab.kill = SIGKILL"), ("worker2", "proce
                   ("worker3", "thread, lab.kill")):
     print(f"  {name} ({how}): purged ~{delays[name][0]:.3f} s after its death")
 failed = report.events_of("failed", "worker2")
-print(("" if len(failed) == 1 else "NOT: ") + "worker2's peer went 'failed': it was killed, but not by the lab.")
+verdict(len(failed) == 1, "worker2's peer went 'failed': it was killed, but not by the lab.")
 history = {name: [h["exit"] for h in lab.peer(name).data["history"]] for name in ("worker1", "worker2")}
 print("each process's end (None = still running):", history)
 old_pids = [h["pid"] for name in ("worker1", "worker2") for h in lab.peer(name).data["history"][:-1]]
@@ -252,8 +253,8 @@ assert not any(procs.pid_alive(pid) for pid in old_pids) and not report.errors
 served_by = {n: len([e for e in report.events if e[1] == "served" and e[2] == n]) for n in WORKERS}
 print("requests served, as each worker logged them:",
       ", ".join(f"{n} ~{c}" for n, c in served_by.items()))
-reached = all(served_by[n] > 0 and lab.events_of("heartbeat", n) for n in ("worker1", "worker2"))
-print(("" if reached else "NOT: ") + "The processes' own events reached the lab.")
+reached = verdict(all(served_by[n] > 0 and lab.events_of("heartbeat", n) for n in ("worker1", "worker2")),
+                  "The processes' own events reached the lab.")
 
 # %%
 pirates.requests_figure(report, CLIENTS, fault_peers=WORKERS,
@@ -296,7 +297,7 @@ fig
 # | **transport** | inproc, ipc or tcp | ipc or tcp only (inproc lives inside one process) |
 # | **dying alone** | a role's exception | any of that, or a signal from anyone: `failed` with the exit status |
 # | **the role's code** | `paranoidpirate.worker` | the same function, started by `python -m zguide_py run` |
-# | **the wire** | 6/PPP frames over a socket | the same frames over the same kind of socket |
+# | **the wire** | [6/PPP](https://rfc.zeromq.org/spec/6/) frames over a socket | the same frames over the same kind of socket |
 # | **detection** | heartbeats, within liveness × interval | the same heartbeats, the same bound |
 #
 # Signals are part of a process's life. `SIGKILL` cannot be caught; `SIGTERM` (what `kill PID` sends)
@@ -310,61 +311,75 @@ lab.wait_for(lambda: not w2.alive, timeout=10, what="worker2 to stop")
 print("after SIGTERM, worker2 is", w2.state, "with", w2.data["exit"], "| its last status line said:",
       w2.data["status"]["state"])
 assert w2.state == "done" and w2.data["exit"] == "exit 0" and not procs.pid_alive(pid)
-w2 = lab.restart("worker2")                            # a new process; the next cells wait for it
 
 # %% [markdown]
 # ## 6. Play with it
 #
-# A client that never stops, and the panel. **kill** sends the worker's process `SIGKILL` (watch its pid
-# change on **restart**); the **throttle** slider reaches the child through its stdin; **add worker
-# process** starts one more.
+# A lab of its own for you, where the queue is a process too: a queue and two workers as processes,
+# and a Lazy Pirate client (a thread) that never stops. **kill** sends a process `SIGKILL`, **restart**
+# starts a new one (its pid is `play.peer("worker1").data["pid"]`); the **throttle** slider reaches the
+# child through its stdin; **add worker process** starts one more. A process's row shows the counters
+# from its child's status lines and, above them, the line its role publishes: the queue's lists each
+# worker it knows and how long ago it last heard it. Kill a worker and watch it leave that line about
+# 0.3 s later; kill the queue and watch the client's replies stop and its retries climb (after 10 tries
+# a request is abandoned). This lab stays open after the notebook ends (`play.close()` stops its
+# processes); re-running the cell starts it afresh.
 
 # %%
-lab.wait_for(lambda: w2.data["up"] and w2.data["pid"] != pid, timeout=30, what="worker2 back")
-lab.start("client", lazypirate.client, endpoint=frontend, requests=10**6, pause=0.02)
-panel = Panel(lab, counters=["served", "replies", "purged"], max_throttle=0.2,
-              actions={"add worker process": adder("worker", WORKER, endpoint=backend)},
-              title="Paranoid Pirate with worker processes: kill = SIGKILL")
+def playground(name):
+    """The Paranoid Pirate queue and two workers as processes, a client that never stops, a panel."""
+    play = Lab(name)
+    frontend, backend = play.endpoint("frontend", "tcp"), play.endpoint("backend", "tcp")
+    play.start("queue", procs.as_process("paranoidpirate.queue"), frontend=frontend, backend=backend)
+    for worker in ("worker1", "worker2"):
+        play.start(worker, WORKER, endpoint=backend)
+    play.start("client", lazypirate.client, endpoint=frontend, requests=10**6, pause=0.02, retries=10)
+    return play, Panel(play, counters=["served", "replies", "purged"], max_throttle=0.2,
+                       actions={"add worker process": adder("worker", WORKER, endpoint=backend)},
+                       title="Paranoid Pirate as processes: kill = SIGKILL")
+
+
+play, panel = playground("processes-play")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 panel
 
 # %% [markdown]
-# Headless, the notebook clicks for you and checks each effect.
+# The notebook has tried those controls for you on a twin of this lab, so your panel is fresh (the code
+# is folded). What it saw: a kill ended worker1's process and the queue's own line dropped it; a restart
+# brought a new process, with a new pid, back into that line; the slider's throttle reached worker2's
+# process; an added worker process served requests; and no reply ever answered the wrong request.
 
 # %%
-client = lab.peer("client")
-lab.wait_for(lambda: client.get("replies") >= 5, timeout=10, what="5 replies")
-old = w1.data["pid"]
-t_kill = lab.now()
-panel.rows["worker1"].kill.click()
-print(f"The kill button ended worker1's process (exit: {w1.data['exit']})." if not procs.pid_alive(old)
-      else "NOT: worker1's process outlived the kill button.")
-purged = lab.wait_for(lambda: [e.t for e in lab.events_of("purge", "queue", since=t_kill)
-                               if worker_name(e.get("worker")) == "worker1"], timeout=5, what="worker1 purged")
-print(f"the queue purged it ~{purged[0] - t_kill:.3f} s after the click")
-panel.rows["worker1"].restart.click()
-lab.wait_for(lambda: w1.data["pid"] != old and w1.data["up"], timeout=30, what="a new worker1 process")
-lab.wait_for(lambda: "worker1" in {worker_name(i) for i in queue.data["workers"]}, timeout=10,
-             what="the new worker1 at the queue")
-print("The restart button started a new process, with a new pid, and the queue knows it.")
-
-# %%
-panel.rows["worker2"].throttle.value = 0.05
-lab.wait_for(lambda: w2.data["status"].get("throttle") == 0.05, timeout=5, what="the child to take the throttle")
-print("The slider reached worker2's process: it now sleeps 0.05 s per request.")
-panel.rows["worker2"].throttle.value = 0
-panel.action_buttons["add worker process"].click()
-print(panel.last_message)
-lab.wait_for(lambda: "worker4" in {worker_name(i) for i in queue.data["workers"]}, timeout=30,
-             what="worker4 at the queue")
-served = lab.peer("worker4").get("served")
-lab.wait_for(lambda: lab.peer("worker4").get("served") > served, timeout=10, what="worker4 to serve")
-panel.refresh()
-print(("" if lab.peer("worker4").data["pid"] != os.getpid() else "NOT: ") + "worker4 is a process of its own, serving requests.")
-print("mismatched replies so far:", client.get("mismatched"))
-assert client.get("mismatched") == 0 and not lab.errors()
+# FOLDED
+rehearsal, twin = playground("processes-rehearsal")
+its_queue, its_client, its_w1 = (rehearsal.peer(n) for n in ("queue", "client", "worker1"))
+knows = lambda name: name in its_queue.data.get("status", {}).get("says", "")   # the queue's own line
+rehearsal.wait_for(lambda: its_client.get("replies") >= 5 and knows("worker2"), timeout=30, what="5 replies")
+old, t_kill = its_w1.data["pid"], rehearsal.now()
+twin.rows["worker1"].kill.click()
+purged = rehearsal.wait_for(lambda: [e.t for e in rehearsal.events_of("purge", "queue", since=t_kill)
+                                     if worker_name(e.get("worker")) == "worker1"], timeout=5, what="worker1 purged")
+rehearsal.wait_for(lambda: not knows("worker1"), timeout=5, what="worker1 gone from the queue's line")
+verdict(not procs.pid_alive(old), f"The kill ended worker1's process ({its_w1.data['exit']}); the queue purged it"
+        f" ~{purged[0] - t_kill:.1f} s later, and its line no longer named it.")
+twin.rows["worker1"].restart.click()
+rehearsal.wait_for(lambda: its_w1.data["pid"] != old and knows("worker1"), timeout=30, what="a new worker1 at the queue")
+verdict(its_w1.data["pid"] != old, "The restart started a new process, with a new pid, and the queue's line named it again.")
+twin.rows["worker2"].throttle.value = 0.05
+rehearsal.wait_for(lambda: rehearsal.peer("worker2").data["status"].get("throttle") == 0.05, timeout=5,
+                   what="the child to take the throttle")
+verdict(rehearsal.peer("worker2").data["status"].get("throttle") == 0.05,
+        "The slider reached worker2's process: it slept 0.05 s per request.")
+twin.rows["worker2"].throttle.value = 0
+twin.action_buttons["add worker process"].click()
+rehearsal.wait_for(lambda: knows("worker3"), timeout=30, what="worker3 at the queue")
+rehearsal.wait_for(lambda: rehearsal.peer("worker3").get("served") > 0, timeout=10, what="worker3 to serve")
+verdict(rehearsal.peer("worker3").data["pid"] != os.getpid(), "The added worker3 is a process of its own, serving requests.")
+verdict(its_client.get("mismatched") == 0, "No reply answered the wrong request.")
+assert its_client.get("mismatched") == 0 and not rehearsal.errors()
+rehearsal.close()
 
 # %% [markdown]
 # ## 7. What you saw, and questions
@@ -388,22 +403,24 @@ assert client.get("mismatched") == 0 and not lab.errors()
 # 3. Would you put the queue in a process of its own too? What would the notebook lose, and gain?
 #
 # **Exercise.** `SIGSTOP` freezes a process: it is alive, holds its sockets and its tcp connection,
-# but runs no code, until `SIGCONT`. Worker4 (a process) is frozen for a while, then continued. What
-# happens?
+# but runs no code, until `SIGCONT`. A fourth worker process, worker4, joins the queue of sections 2
+# to 5, is frozen for a while, then continued. What happens?
 #
 # * **a** the queue never purges it: its process is alive and its connection open;
 # * **b** the queue purges it, and once continued it comes back to the queue by itself;
 # * **c** the queue purges it, and it stays out until the lab restarts its process.
 #
 # Put a letter in `my_guess` (a string: `"a"`, `"b"` or `"c"`), run that cell, then the check; the
-# folded cell between them freezes worker4, waits, and continues it.
+# folded cell between them starts worker4, freezes it, waits, and continues it.
 
 # %%
 my_guess = None      # "a", "b" or "c"
 
 # %%
 # FOLDED
-w4 = lab.peer("worker4")
+w4 = lab.start("worker4", WORKER, endpoint=backend)
+lab.wait_for(lambda: "worker4" in {worker_name(i) for i in queue.data["workers"]}, timeout=30,
+             what="worker4 at the queue")
 frozen = w4.data["pid"]
 t_stop = lab.now()
 os.kill(frozen, signal.SIGSTOP)                      # alive, but silent
@@ -442,7 +459,11 @@ print(grade(my_guess, answer))
 pids = [h["pid"] for p in lab.peers.values() for h in p.data.get("history", [])]
 lab.close()
 print("threads left:", len(lab.threads()), "| child processes left:", sum(procs.pid_alive(p) for p in pids))
-assert not lab.threads() and not any(procs.pid_alive(p) for p in pids) and not procs.live_pids()
+assert not lab.threads() and not any(procs.pid_alive(p) for p in pids)
+yours = {h["pid"] for p in play.peers.values() for h in p.data.get("history", [])}
+assert set(procs.live_pids()) <= yours                 # no child left but your playground's
+print("labs still open:", live_labs(), "(your playground: play.close() ends it and its processes)")
+assert live_labs() == [play.name]
 
 # %% [markdown]
 # Next: [18 · Security](18_security.ipynb).

@@ -51,7 +51,7 @@
 # NBVAL_IGNORE_OUTPUT
 import re
 
-from zguide_py import Lab, net, perf, procs, show_source
+from zguide_py import Lab, live_labs, net, perf, procs, show_source, verdict
 from zguide_py.exercise import grade
 from zguide_py.widgets import Panel
 
@@ -72,7 +72,7 @@ hosts = net.Net(lab)
 near, far = hosts.host("near"), hosts.host("far")
 for name in ("near", "far"):
     hosts.rate(name, RATE)
-print("near and far are two hosts with addresses of their own:", near.address != far.address)
+verdict(near.address != far.address, "near and far are two hosts, each with an address of its own.")
 qdisc = near.run("tc", "qdisc", "show", "dev", "eth0").stdout
 print("near's eth0:", re.search(r"tbf .*?(rate \S+ burst \S+)", qdisc).group(1))
 
@@ -108,7 +108,7 @@ show_source(perf.HostBench.run)
 with perf.HostBench(near, far, link_bps=perf.rate_bps(RATE)) as bench:
     point = bench.throughput(64 << 10, seconds=0.5)
 print(f"~{point['count']} messages of 64 kB: ~{point['msgs_per_s']:,.0f} msg/s = ~{point['mbit_per_s']:.1f} Mbit/s")
-print("on a 100 Mbit/s link that is between 80% and 110% of its rate:", 80 <= point["mbit_per_s"] <= 110)
+verdict(80 <= point["mbit_per_s"] <= 110, "On a 100 Mbit/s link that is between 80% and 110% of its rate.")
 assert 80 <= point["mbit_per_s"] <= 110
 
 # %% [markdown]
@@ -182,17 +182,17 @@ perf.remote_figure(result)
 # NBVAL_NET
 big = {s: r for s, r in by.items() if s >= 4 << 10}
 verdicts = {
-    "from 4 kB up, every size fills at least 80% of the 100 Mbit/s link":
+    "From 4 kB up, every size filled at least 80% of the 100 Mbit/s link.":
         all(r["link_pct"] >= 80 for r in big.values()),
-    "no size goes faster than 120% of it (a short run shows a few % more, see above): the link is a real limit":
+    "No size went faster than 120% of it (a short run shows a few % more, see above): the link is a real limit.":
         all(r["link_pct"] <= 120 for r in by.values()),
-    "1 B messages use under half of it, framing included: the cost per message limits them":
+    "1 B messages used under half of it, framing included: the cost per message limits them.":
         by[1]["wire_mbit_per_s"] < 50,
-    "from 64 B up, the messages a second fall as the size grows":
+    "From 64 B up, the messages a second fell as the size grew.":
         all(by[a]["msgs_per_s"] > by[b]["msgs_per_s"] for a, b in zip(list(by)[2:], list(by)[3:])),
 }
 for text, ok in verdicts.items():
-    print(f"{text}: {ok}")
+    verdict(ok, text)
 assert all(verdicts.values())
 
 # %% [markdown]
@@ -230,8 +230,8 @@ for size in (2 << 20, 8 << 20):
     floor_ms = size * 8 / link_bps * 1e3
     print(f"{perf.human_size(size)}: one way ~{by[size]['latency_us'] / 1e3:,.0f} ms, its bits alone need "
           f"{floor_ms:,.0f} ms (the talk: {perf.SEED_REMOTE_LATENCY_US[size] / 1e3:,.0f} ms)")
-close = all(0.9 <= by[s]["latency_us"] / 1e3 / (s * 8 / link_bps * 1e3) <= 2 for s in (2 << 20, 8 << 20))
-print("2 MB and 8 MB take between 0.9x and 2x the time of their bits on the link:", close)
+close = verdict(all(0.9 <= by[s]["latency_us"] / 1e3 / (s * 8 / link_bps * 1e3) <= 2 for s in (2 << 20, 8 << 20)),
+                "2 MB and 8 MB took between 0.9x and 2x the time of their bits on the link.")
 assert close
 
 # %% [markdown]
@@ -277,7 +277,7 @@ print(grade(my_guess, answer))
 for size in (1, 64, 4 << 10, 512 << 10, 8 << 20):
     print(f"{perf.human_size(size):>6}: limited ~{rate(by[size]['msgs_per_s'])} msg/s, "
           f"unlimited ~{rate(free[size]['msgs_per_s'])} msg/s (~{faster[size]:.1f}x)")
-print("without the limit, 32 kB and bigger go at least 3x as fast:", all(faster[s] > 3 for s in by if s >= 32 << 10))
+verdict(all(faster[s] > 3 for s in by if s >= 32 << 10), "Without the limit, 32 kB and bigger went at least 3x as fast.")
 assert all(faster[s] > 3 for s in by if s >= 32 << 10)
 perf.remote_figure(result, unlimited)
 
@@ -289,31 +289,41 @@ perf.remote_figure(result, unlimited)
 #
 # ## 7. Play with it
 #
-# A stream that never stops: `security.source` on host `far` pushes 16 kB messages as fast as its
-# socket takes them, and `security.sink` on host `near` counts them (two roles of notebook 18, here as
-# plain PUSH and PULL, with no encryption). Both run as processes on their hosts. The buttons change
-# both links' rate; the plot shows the messages a second that arrive. At 100 Mbit/s expect about 730
-# a second, at 10 Mbit/s about 73: the rate divided by the bits of one message.
+# A lab of its own for you, with two hosts of its own: `security.source` on host `far` pushes 16 kB
+# messages as fast as its socket takes them, and `security.sink` on host `near` counts them (two roles
+# of notebook 18, here as plain PUSH and PULL, with no encryption). Both run as processes on their
+# hosts. The buttons change both links' rate; the plot shows the messages a second that arrive. At
+# 100 Mbit/s expect about 730 a second, at 10 Mbit/s about 73: the rate divided by the bits of one
+# message. This lab stays open after the notebook ends; `play.close()` stops its processes and removes
+# its hosts, and so does a kernel that shuts down or restarts.
+
+# %%
+LINKS = {"100 Mbit/s": "100mbit", "10 Mbit/s": "10mbit", "1 Mbit/s": "1mbit", "no limit": None}
+
+
+def playground(name):
+    """Two hosts of a lab of their own, 16 kB messages streaming from far to near, and link buttons."""
+    play = Lab(name)
+    hosts = net.Net(play)                        # closed with its lab: its namespaces go too
+    near = hosts.host("near")
+    hosts.host("far")
+    play.start("sink", hosts.on("near", "security.sink"), endpoint=near.endpoint(5600))
+    play.start("source", hosts.on("far", "security.source"), endpoint=near.endpoint(5600), size=16 << 10)
+
+    def set_links(rate):
+        def action(_lab) -> str:                 # a panel action: both hosts' links limited to rate
+            for host in ("near", "far"):
+                hosts.rate(host, rate)
+            return f"both links: {rate or 'no limit'}"
+        return action
+    set_links("100mbit")(play)
+    return play, Panel(play, counters=["messages"], title="16 kB messages from far to near: change the link",
+                       actions={label: set_links(rate) for label, rate in LINKS.items()})
+
 
 # %%
 # NBVAL_NET
-stream = near.endpoint(5600)
-lab.start("sink", hosts.on("near", "security.sink"), endpoint=stream)
-lab.start("source", hosts.on("far", "security.source"), endpoint=stream, size=16 << 10)
-LINKS = {"100 Mbit/s": "100mbit", "10 Mbit/s": "10mbit", "1 Mbit/s": "1mbit", "no limit": None}
-
-def set_links(rate: str | None):
-    """A panel action: both hosts' links limited to ``rate`` (None: no limit)."""
-    def action(_lab) -> str:
-        for name in ("near", "far"):
-            hosts.rate(name, rate)
-        return f"both links: {rate or 'no limit'}"
-    return action
-
-set_links("100mbit")(lab)
-lab.wait_for(lambda: lab.peer("sink").get("messages") > 100, 30, "the first messages at the sink")
-panel = Panel(lab, counters=["messages"], title="16 kB messages from far to near: change the link",
-              actions={label: set_links(rate) for label, rate in LINKS.items()})
+play, panel = playground("remote-play")
 
 # %%
 # NBVAL_NET
@@ -321,24 +331,30 @@ panel = Panel(lab, counters=["messages"], title="16 kB messages from far to near
 panel
 
 # %% [markdown]
-# The check below clicks the buttons of a second panel on the same lab (never yours) and waits for the
-# stream to follow the link.
+# The notebook has tried those buttons for you on a twin of this lab, with hosts of its own, so your
+# panel is fresh (the code is folded). What it saw: at 10 Mbit/s the stream fell to about a tenth, and
+# back at 100 Mbit/s it rose again, each time close to what the link lets through.
 
 # %%
 # NBVAL_NET
+# FOLDED
+rehearsal, twin = playground("remote-rehearsal")
+
+
 def arriving(seconds: float = 1.0) -> float:
-    """Messages a second at the sink, averaged over the last ``seconds``."""
-    rates = lab.sampler.series("sink", "messages", since=lab.now() - seconds)[1]
+    """Messages a second at the twin's sink, averaged over the last ``seconds``."""
+    rates = rehearsal.sampler.series("sink", "messages", since=rehearsal.now() - seconds)[1]
     return sum(rates) / len(rates) if len(rates) >= 5 else float("nan")
 
-twin = Panel(lab, counters=["messages"], plot=False, actions={label: set_links(rate) for label, rate in LINKS.items()})
+
+rehearsal.wait_for(lambda: arriving() > 400, 30, "the stream at 100 Mbit/s")
 twin.action_buttons["10 Mbit/s"].click()
-lab.wait_for(lambda: arriving() < 120, 20, "the stream to slow down to 10 Mbit/s")   # raises if it does not
-print(f"after '10 Mbit/s' the stream fell under 120 msg/s (about 73 fit in the link): True, ~{arriving():.0f} msg/s")
+rehearsal.wait_for(lambda: arriving() < 120, 20, "the stream to slow down to 10 Mbit/s")   # raises if it does not
+verdict(arriving() < 120, f"At 10 Mbit/s the stream fell under 120 msg/s (about 73 fit in the link): ~{arriving():.0f} msg/s.")
 twin.action_buttons["100 Mbit/s"].click()
-lab.wait_for(lambda: arriving() > 400, 20, "the stream to speed up to 100 Mbit/s")
-print(f"after '100 Mbit/s' it rose over 400 msg/s (about 730 fit in the link): True, ~{arriving():.0f} msg/s")
-print("the panel says:", twin.last_message)
+rehearsal.wait_for(lambda: arriving() > 400, 20, "the stream to speed up to 100 Mbit/s")
+verdict(arriving() > 400, f"Back at 100 Mbit/s it rose over 400 msg/s (about 730 fit in the link): ~{arriving():.0f} msg/s.")
+rehearsal.close()
 
 # %% [markdown]
 # ## 8. What you saw, and a question
@@ -368,20 +384,24 @@ print("the panel says:", twin.last_message)
 # %% [markdown]
 # ## Teardown
 #
-# Closing the lab stops the stream's two processes and closes the Net: every namespace, link and queue
-# it made is removed. The benches' processes were stopped and reaped when each bench closed. (The panel
-# above then says that its lab is closed. To play with it after a Run All, run the cells again from
-# section 1 to section 7, and stop there.)
+# Closing the lab closes its Net: every namespace, link and queue it made is removed. The benches'
+# processes were stopped and reaped when each bench closed. Your playground keeps its own two hosts
+# until its lab closes: `play.close()`, or the kernel's shutdown or restart, removes them. Only a kernel
+# killed outright (`kill -9`) cannot clean up after itself; `python -m zguide_py net clean` then removes
+# what it left.
 
 # %%
 # NBVAL_NET
 names = hosts.namespaces()
 lab.close()
 left = [n for n in names if n in net.namespaces()]
+yours = {h["pid"] for peer in play.peers.values() for h in peer.data.get("history", [])}
+others = [pid for pid in procs.live_pids() if pid not in yours]
 print("namespaces left:", len(left), "| threads left:", len(lab.threads()), "| child processes left:",
-      len(procs.live_pids()))
-assert not lab.threads()
-assert not left and not procs.live_pids()
+      len(others), "(and your playground's)")
+assert not lab.threads() and not left and not others
+print("labs still open:", live_labs(), "(your playground: play.close() ends it and removes its hosts)")
+assert live_labs() == [play.name]
 
 # %% [markdown]
 # Next: [21 · Any code to any code: peers in C and JavaScript](21_any_language.ipynb).
