@@ -60,3 +60,28 @@ def test_the_measure_sees_a_slide_that_is_too_tall(tmp_path):
         finally:
             ctx.close()
     assert [s["h"] for s in got["over"]] == [1] and got["slides"][0]["tall"] <= 800
+
+
+def test_the_static_talk_deck_navigates(decks, tmp_path):
+    """The talk offline: the arrow keys move through its parts and into a part's sub-slides, and
+    its speaker notes are in the deck."""
+    from playwright.sync_api import sync_playwright
+    deck = next(d for d in decks if d.name == "talk.slides.html")
+    assert "<aside class=\"notes\">" in deck.read_text()
+    with sync_playwright() as p:
+        ctx, page = slidefit.open_page(p, str(tmp_path / "chrome"))
+        try:
+            page.goto(deck.resolve().as_uri(), wait_until="load")
+            page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30000)
+            assert page.evaluate("() => Reveal.getIndices()") == {"h": 0, "v": 0, "f": None} or \
+                page.evaluate("() => Reveal.getIndices().h") == 0
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function("() => Reveal.getIndices().h === 1", timeout=5000)
+            assert "Why ZeroMQ" in page.evaluate("() => Reveal.getCurrentSlide().innerText")
+            page.keyboard.press("ArrowDown")
+            page.wait_for_function("() => Reveal.getIndices().v === 1", timeout=5000)
+            assert "00 · Basics" in page.evaluate("() => Reveal.getCurrentSlide().innerText")
+            total = page.evaluate("() => Reveal.getTotalSlides()")
+            assert total >= 40
+        finally:
+            ctx.close()

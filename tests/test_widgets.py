@@ -306,3 +306,19 @@ def test_a_req_worker_waits_for_a_request_not_a_reply():
         worker = lab.start("worker1", sp.worker, endpoint=back)
         line = lab.wait_for(lambda: "waiting for" in pattern_state(worker) and pattern_state(worker), 5)
         assert "waiting for a request for" in line and "a reply" not in line
+
+
+def test_offline_a_panel_is_a_card_that_says_where_to_run_it(labs):
+    """Without a kernel (the offline slides) a panel cannot be live: its output also carries an HTML
+    card, and the slides show that card instead of a blank widget."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    import nbformat
+    import publish
+    by_click, _ = labs
+    bundle = Panel(by_click, hz=5, title="a demo")._repr_mimebundle_()
+    assert publish.WIDGET_VIEW in bundle and "make lab" in bundle["text/html"] and "server" in bundle["text/html"]
+    cell = nbformat.v4.new_code_cell("panel", outputs=[nbformat.v4.new_output("display_data", data=dict(bundle))])
+    nb = publish.without_live_widgets(nbformat.v4.new_notebook(cells=[cell]))
+    assert set(nb.cells[0].outputs[0].data) == {"text/plain", "text/html"}

@@ -47,6 +47,21 @@ def with_drawn_diagrams(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def without_live_widgets(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """For slides read without a kernel: an output that is a live widget and also has an HTML
+    stand-in (a panel's card that says where to run it) shows the stand-in; the widget itself
+    would be a blank space offline."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if WIDGET_VIEW in data and "text/html" in data:
+                del data[WIDGET_VIEW]
+    return nb
+
+
 def reveal_assets() -> Path:
     """reveal.js's own files, as shipped in the sphinx-revealjs wheel (a pinned test dependency)."""
     try:
@@ -106,7 +121,8 @@ def build_slides(notebooks: list[Path], out: Path) -> list[Path]:
         missing = [i for i, c in enumerate(nb.cells) if "slideshow" not in c.metadata]
         if missing:
             raise SystemExit(f"{path.name}: cells {missing[:5]} have no slide metadata: rebuild it with tools/nbbuild.py")
-        body, _ = exporter.from_notebook_node(with_drawn_diagrams(nb), resources={"metadata": {"name": path.stem}})
+        body, _ = exporter.from_notebook_node(without_live_widgets(with_drawn_diagrams(nb)),
+                                              resources={"metadata": {"name": path.stem}})
         page = out / f"{path.stem}.slides.html"
         page.write_text(body)
         written.append(page)

@@ -308,6 +308,18 @@ class Panel(W.VBox):
     def live(self) -> bool:
         return self._thread.is_alive()
 
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget, and for pages without a kernel (the offline slides) a plain card that says
+        what the live panel would show and where to get it, rather than a blank space."""
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        peers = ", ".join(html.escape(n) for n in self.rows) or "none yet"
+        bundle["text/html"] = (
+            "<div style='border:1px dashed #8c959f;padding:6px 10px;color:#57606a;font-size:13px'>"
+            f"<b>{html.escape(self._title)}</b>: a live panel (peers: {peers}). It needs a running "
+            "kernel: open this notebook in JupyterLab (<code>make lab</code>) and run it to kill, "
+            "restart and throttle the peers and watch the rates move.</div>")
+        return bundle
+
 
 def adder(prefix: str, role: Callable[..., Any], throttle: float = 0.0, **params: Any) -> Callable[["Lab"], str]:
     """A panel action that starts one more numbered peer of ``role``: ``worker4``, then ``worker5``...
