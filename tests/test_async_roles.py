@@ -92,3 +92,16 @@ def test_an_async_role_that_raises_fails_with_its_traceback():
         peer = lab.start("bug", broken)
         lab.wait_done("bug", 5)
         assert peer.state == "failed" and "ValueError: a bug in the role" in peer.error
+
+
+async def misuses_peer_poll(peer):
+    sock = peer.socket(zmq.PULL)
+    sock.bind("inproc://misuse")
+    peer.poll(sock, 0.1)                      # a thread role's call: refused with a clear line
+
+
+def test_an_async_role_that_calls_peer_poll_is_told_to_await_instead():
+    with Lab("async-misuse") as lab:
+        peer = lab.start("wrong", misuses_peer_poll)
+        lab.wait_done("wrong", 5)
+        assert peer.state == "failed" and "await the socket itself" in peer.error.strip().splitlines()[-1]

@@ -66,7 +66,8 @@ def test_a_demo_panel_of_the_live_talk_takes_a_kill_click_in_slide_mode(tmp_path
             page = ctx.pages[0] if ctx.pages else ctx.new_page()
             open_and_run_all(page, url, "talk.ipynb")
             page.locator('[data-command="deck:toggle"]').first.click()     # Start Deck: slide mode
-            page.wait_for_function("() => document.body.className.includes('jp-deck-mode')", timeout=30000)
+            in_deck = "() => !!document.querySelector('.jp-deck-mod-stop') && !!document.querySelector('.jp-deck-mod-onscreen')"
+            page.wait_for_function(in_deck, timeout=30000)
             for _ in range(60):                                           # on to the demo's panel
                 if page.locator(".jupyter-widgets button", has_text="kill").first.is_visible():
                     break
@@ -80,7 +81,7 @@ def test_a_demo_panel_of_the_live_talk_takes_a_kill_click_in_slide_mode(tmp_path
             page.wait_for_function("(n) => [...document.querySelectorAll('.widget-hbox')].some("
                                    "r => r.innerText.startsWith(n) && r.innerText.includes('killed'))",
                                    arg=name, timeout=20000)
-            assert page.evaluate("() => document.body.className.includes('jp-deck-mode')")
+            assert page.evaluate(in_deck)                                # still presenting
             page.screenshot(path=str(ROOT / "artifacts" / "talk-deck-demo-after-kill.png"))
         finally:
             ctx.close()

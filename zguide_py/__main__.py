@@ -314,10 +314,8 @@ def _startup_checked(call, failure: list[str]):
     import zmq
     fn = call.fn
 
-    def role(peer, **params):
-        try:
-            return fn(peer, **params)
-        except zmq.ZMQError as exc:
+    def explain(peer, exc: Exception) -> None:
+        if isinstance(exc, zmq.ZMQError):
             calls = set()
             tb = exc.__traceback__
             while tb is not None:
@@ -330,12 +328,25 @@ def _startup_checked(call, failure: list[str]):
                 text = re.sub(r"\s*\(addr='[^']*'\)", "", exc.strerror or str(exc)).rstrip(". ")
                 failure.append(f"{call.target} cannot {what} {match.group(1) if match else 'its endpoint'}: {text}"
                                + (f" ({reason})" if reason and reason.lower() != text.lower() else ""))
-            raise
-        except (ValueError, LookupError, TypeError, OSError) as exc:
+        elif isinstance(exc, (ValueError, LookupError, TypeError, OSError)):
             if peer.open_sockets() == 0:
                 text = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
                 failure.append(f"{call.target} refused its parameters: {text}")
-            raise
+
+    if inspect.iscoroutinefunction(fn):       # an async def role: the lab runs it on a loop of its own
+        async def role(peer, **params):
+            try:
+                return await fn(peer, **params)
+            except Exception as exc:
+                explain(peer, exc)
+                raise
+    else:
+        def role(peer, **params):
+            try:
+                return fn(peer, **params)
+            except Exception as exc:
+                explain(peer, exc)
+                raise
 
     role.__name__, role.__qualname__, role.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     return role

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import zmq
 import zmq.asyncio
 
-from .errors import Killed
+from .errors import Killed, LabError
 from .events import make_detail
 from .metrics import Counter
 from .sockets import new_socket
@@ -62,6 +62,8 @@ MAX_THROTTLE = 5.0
 STATES = ("starting", "running", "done", "killed", "failed", "stuck")
 
 _SLICE_MS = int(SLICE * 1000)
+_ASYNC_HINT = ("peer.{0}() is for thread roles: in an async def role, await the socket itself "
+               "(await sock.{0}(...)); a kill cancels the await")
 
 
 class Peer:
@@ -116,6 +118,8 @@ class Peer:
         is room to send), False on timeout or once the lab kills this peer.
         With a ``zmq.Poller``: the dict of ready sockets, ``{}`` on timeout or kill.
         It waits in slices of :data:`SLICE`, so a kill takes effect within one slice."""
+        if self.is_async:
+            raise LabError(_ASYNC_HINT.format("poll"))
         is_poller = isinstance(sock, zmq.Poller)
         if timeout is not None:
             deadline = time.monotonic() + timeout
@@ -146,6 +150,8 @@ class Peer:
         """Send one message (bytes, or a list of frames), waiting while the socket has no room or
         nobody to send to (a DEALER with no connection, a PUSH at its high-water mark), but never
         past a kill or ``timeout`` seconds. True when sent, False when it could not go."""
+        if self.is_async:
+            raise LabError(_ASYNC_HINT.format("send"))
         parts = [frames] if isinstance(frames, (bytes, bytearray, memoryview, zmq.Frame)) else frames
         try:
             sock.send_multipart(parts, zmq.NOBLOCK)
@@ -281,7 +287,8 @@ class Peer:
                 self.role(self, **self.params)
         except (Killed, zmq.ContextTerminated):
             self.state = "killed"
-        except Exception:  # noqa: BLE001 - any error of the role is recorded, never lost
+        except (Exception, asyncio.CancelledError):  # noqa: BLE001 - any error of the role is recorded,
+            # never lost (an async role can end cancelled by itself: an await on a cancelled future)
             if self._killed:
                 self.state = "killed"   # a role that trips over its own kill is just dead
             else:

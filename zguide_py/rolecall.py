@@ -379,6 +379,7 @@ CLI_DEFAULTS: dict[str, dict[str, Any]] = {
     "paranoidpirate.worker": {"interval": 1.0, "liveness": 3, "interval_init": 1.0, "interval_max": 32.0},
     "majordomo.broker": {"heartbeat": 2.5, "liveness": 3},
     "majordomo.worker": {"heartbeat": 2.5, "liveness": 3, "reconnect": 2.5},
+    "asyncpatterns.mdp_worker": {"heartbeat": 2.5, "liveness": 3, "reconnect": 2.5},
     "titanic.titanic_service": {"heartbeat": 2.5, "liveness": 3},
 }
 
