@@ -190,11 +190,12 @@ except zmq.ZMQError as exc:
 #
 # ## 6. Play with it
 #
-# A lab of its own for you to play with: a client that never stops (a million requests, 5 s timeout)
-# against a server. Slow the server with its slider and watch the reply rate fall; kill it and the
-# client's replies stop, and its row counts how long it has waited for a reply; restart it and the
-# client... stays stuck, for the reason above. Restart the client to get going again. This lab stays
-# open after the notebook ends; re-running the cell starts it afresh.
+# A lab of its own for you to play with: a client with a million requests to send, each allowed 5 s
+# for its reply, against a server. Slow the server with its slider and watch the reply rate fall.
+# Kill the server: the client's replies stop, and its row counts how long it has waited. Restart the
+# server within those 5 s and the client still waits, for the reason above; after 5 s it gives up
+# and its row says `done` (a plain REQ client can do nothing else). Restart the client to get going
+# again. This lab stays open after the notebook ends; re-running the cell starts it afresh.
 
 # %%
 def playground(name):

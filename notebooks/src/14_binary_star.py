@@ -169,7 +169,8 @@ bstar_view.states_figure(report, timeline, t0)
 # survivor declares its peer dead 2 heartbeats after the **last** heartbeat it heard from it, and
 # that heartbeat went out up to 1 heartbeat before the kill. So, counted from the kill, the failover
 # takes between 1 and 2 heartbeats (0.1 to 0.2 s here), plus the wait until the next client request
-# reaches the survivor (the clients switch server every 50 ms). The verdict prints both numbers:
+# reaches the survivor (a client tries the other server after 50 ms without a reply, so a round over
+# both servers takes up to 100 ms). The verdict prints both numbers:
 # the failover time from the kill, and the silence the survivor had heard when it took over (always
 # at least 2 heartbeats).
 #
@@ -212,9 +213,11 @@ assert verdict(all(lab.peer(n).state == "running" for n in ("c1", "c2")), "The c
 # **Why "2 heartbeats + a client request" and not faster?** The backup cannot tell a dead primary
 # from a slow link; it waits for 2 heartbeats of silence before believing it, and even then only
 # acts when a client confirms that the primary is unreachable for clients too. That silence started
-# with the primary's last heartbeat, before the kill, which is why the failover measured from the
-# kill is shorter than 2 heartbeats plus the client's wait. Shorter heartbeats mean faster failover
-# but a higher risk of mistaking a hiccup for a death.
+# with the primary's last heartbeat, before the kill, so the survivor's own wait, counted from the
+# kill, is between 1 and 2 heartbeats; then the clients need up to one round over both servers
+# (100 ms) to find it. That is why the failover above stays under 2 heartbeats plus one round of
+# client switching (0.3 s here) with some to spare. Shorter heartbeats mean faster failover but a
+# higher risk of mistaking a hiccup for a death.
 #
 # ## 5. Play with it
 #
