@@ -120,7 +120,89 @@ print(got)
 assert verdict(len(got) == 3, "All 3 messages, queued before anybody had bound, arrived after the late bind.")
 
 # %% [markdown]
-# ## 4. Fire-and-forget with roles
+# ## 4. Don't queue for a peer that is not there: `immediate`
+#
+# That queue has a catch. A connecting socket makes a queue for an endpoint the moment you call
+# `connect()`, whether anybody listens there or not, and a PUSH deals its messages round-robin over
+# **all** its queues. A message dealt to an address where nobody listens yet waits there, while a
+# peer that is up could have taken it. The socket option **`immediate`** (`ZMQ_IMMEDIATE`, 0 by
+# default) changes this: with `immediate=1` a socket queues messages only on connections that are
+# complete. With no complete connection at all, `send()` waits, as it does on a bound PUSH with no
+# peer yet; with `zmq.NOBLOCK` it raises `zmq.Again` at once. First, a PUSH connects to an address
+# where nothing listens and tries three sends with `NOBLOCK`, once with each setting:
+
+# %%
+def sends_taken(immediate):
+    """How many of 3 NOBLOCK sends a PUSH takes when nothing listens where it connected."""
+    push = lab.socket(zmq.PUSH, immediate=immediate)
+    push.connect(lab.endpoint("nobody", "tcp"))
+    taken = 0
+    for _ in range(3):
+        try:
+            push.send(b"anybody there?", zmq.NOBLOCK)
+            taken += 1
+        except zmq.Again:                      # nowhere to queue it: a plain send() would wait here
+            pass
+    push.close()
+    return taken
+
+
+taken = {immediate: sends_taken(immediate) for immediate in (0, 1)}
+print(f"immediate=0: {taken[0]} of 3 sends taken | immediate=1: {taken[1]} of 3 taken")
+assert verdict(taken == {0: 3, 1: 0}, "With nobody there, the default queued all 3 messages; "
+               "immediate=1 took none and raised zmq.Again instead.")
+
+# %% [markdown]
+# Now the case it is made for: a PUSH connects to two pullers, `up`, which has bound, and `later`,
+# an address where nobody listens yet. It sends 10 messages; then `later` binds.
+
+# %%
+def arrivals(pull, quiet):
+    """Receive until nothing has come for `quiet` seconds; how many came."""
+    n = 0
+    while pull.poll(int(quiet * 1000)):
+        pull.recv()
+        n += 1
+    return n
+
+
+def deal(immediate):
+    """10 messages from a PUSH connected to `up` (bound) and `later` (bound afterwards)."""
+    up, later = lab.endpoint("up", "tcp"), lab.endpoint("later", "tcp")
+    pull_up = lab.socket(zmq.PULL)
+    pull_up.bind(up)
+    push = lab.socket(zmq.PUSH, immediate=immediate)
+    push.connect(later)
+    push.connect(up)
+    assert push.poll(2000, zmq.POLLOUT)        # may it send? (immediate=1: once `up` is connected)
+    for n in range(10):
+        push.send(f"job {n}".encode())
+    got_up = arrivals(pull_up, quiet=0.2)
+    pull_later = lab.socket(zmq.PULL)
+    pull_later.bind(later)                     # the PUSH retries its connection every ~0.1-0.2 s
+    got_later = arrivals(pull_later, quiet=0.5)
+    for sock in (push, pull_up, pull_later):
+        sock.close()
+    return got_up, got_later
+
+
+dealt = {immediate: deal(immediate) for immediate in (0, 1)}
+for immediate, (got_up, got_later) in dealt.items():
+    print(f"immediate={immediate}: `up` received {got_up} of 10 at once, `later` {got_later} once it bound")
+assert verdict(dealt[0] == (5, 5), "By default, half the messages waited for `later`, which was not "
+               "there, and reached it only once it bound.")
+assert verdict(dealt[1] == (10, 0), "With immediate=1, `up` got all 10 at once, and nothing was queued for `later`.")
+
+# %% [markdown]
+# So `immediate=1` suits a sender that connects to several peers (servers, workers) and wants its
+# messages to go to those that are up now, not to wait for one that may never come; and a sender
+# that would rather feel it, in a `send()` that waits or raises, than queue for nobody. The same
+# holds when a connected peer goes away: once its connection is gone, nothing more is queued for
+# it. What `immediate` cannot tell is whether a peer that *is* connected ever reads what it gets:
+# that takes replies and timeouts (notebook 09).
+
+# %% [markdown]
+# ## 5. Fire-and-forget with roles
 #
 # **What fire-and-forget solves:** one side produces messages (log lines, measurements, jobs) and must
 # not wait for anybody to confirm them. PUSH sends each message to a connected PULL socket and returns
@@ -211,7 +293,7 @@ print("Every lost message is in that one gap.")
 # sent during the outage waited there and arrived in the burst after the restart. Reliability is not built in; later notebooks
 # build it (Lazy Pirate and friends).
 #
-# ## 5. Transports: the same code over inproc, ipc and tcp
+# ## 6. Transports: the same code over inproc, ipc and tcp
 #
 # | transport | carries messages between | endpoint |
 # |---|---|---|
@@ -231,7 +313,7 @@ print("PGM/EPGM is built into this pyzmq." if zmq.has("pgm") else
       "PGM/EPGM is not built into this pyzmq (its wheels leave it out), so we move on.")
 
 # %% [markdown]
-# ## 6. Play with it
+# ## 7. Play with it
 #
 # A lab of its own for you to play with: a pusher that never stops (about 1 000 messages per second)
 # and a puller, over tcp. The panel has a row per peer: its state, **kill** and **restart** buttons, a
@@ -291,10 +373,12 @@ print("still running:", sorted(n for n, p in rehearsal.peers.items() if p.state 
 rehearsal.close()
 
 # %% [markdown]
-# ## 7. What you saw, and questions
+# ## 8. What you saw, and questions
 #
 # * A context, sockets, and messages that arrive whole. Sockets can connect before the other side binds;
 #   `send` only enqueues.
+# * By default a connecting socket queues even for an address where nobody listens yet;
+#   `immediate=1` queues only on connections that are complete.
 # * PUSH/PULL is fire-and-forget: when the receiver died, the messages in its queue died with it and
 #   the sender was never told.
 # * The transport is one word in the endpoint; the pattern code did not change.

@@ -35,7 +35,7 @@ import time
 
 import zmq
 
-from zguide_py import Lab, live_labs, show_source, show_example, verdict
+from zguide_py import Lab, Scenario, live_labs, show_source, show_example, verdict
 from zguide_py.exercise import grade
 from zguide_py.patterns import pubsub
 from zguide_py.views import pubsub as pubsub_views
@@ -268,7 +268,54 @@ lab.remove("publisher")
 lab.remove("latecomer")
 
 # %% [markdown]
-# ## 7. Play with it
+# ## 7. Watching the connection: socket monitor events
+#
+# A SUB socket never tells you whether it is connected: it just has messages or not. Its
+# **monitor** does. `sock.get_monitor_socket()` returns a PAIR socket on which libzmq tells what
+# happens to `sock`'s connections (a `zmq.Event`: connect delayed, connect retried, connected,
+# handshake succeeded, disconnected...), and `zmq.utils.monitor.recv_monitor_message` decodes one
+# such event. `watched_subscriber` polls its SUB and its monitor together and logs each event in
+# the lab, on the same clock as the messages it counts. The scenario: the subscriber connects
+# before anybody has bound; the publisher binds at 0.5 s, is killed at 1.2 s and restarted at 1.6 s.
+
+# %%
+show_source(pubsub.watched_subscriber)
+
+# %%
+watched = lab.endpoint("watched", "tcp")
+restarts = Scenario("the publisher comes late, dies and comes back") \
+    .at(0.0, "start", "watcher", pubsub.watched_subscriber, endpoint=watched) \
+    .at(0.5, "start", "publisher", pubsub.publisher, endpoint=watched, interval=0.002) \
+    .at(1.2, "kill", "publisher").at(1.6, "restart", "publisher")
+report = lab.run(restarts, seconds=2.2)
+pubsub_views.monitor_figure(report, "watcher", "publisher",
+                            title="a subscriber's connection, as its socket monitor saw it")
+
+# %%
+seen = pubsub_views.monitor_events(report.events, "watcher")
+story = pubsub_views.milestones(seen)
+bound, restarted = (report.events_of(kind, "publisher")[0].t for kind in ("start", "restart"))
+retries = sum(name == "CONNECT_RETRIED" and t < bound for t, name in seen)
+connected = [t for t, name in seen if name == "CONNECTED"]
+print("the monitor's story:", " -> ".join(story))
+print(f"before the bind: ~{retries} connect retries; connected ~{(connected[0] - bound) * 1e3:.0f} ms after the bind, "
+      f"again ~{(connected[1] - restarted) * 1e3:.0f} ms after the restart")
+assert verdict(story == ["CONNECT_RETRIED", "CONNECTED", "HANDSHAKE_SUCCEEDED", "DISCONNECTED",
+                         "CONNECT_RETRIED", "CONNECTED", "HANDSHAKE_SUCCEEDED"],
+               "The monitor told the whole story in order: retries before the bind, connected and handshake, "
+               "disconnected at the kill, retries, connected and handshake again after the restart.")
+lab.remove("publisher")
+lab.remove("watcher")
+
+# %% [markdown]
+# The data line only says "nothing" before 0.5 s and between the kill and the restart; the monitor
+# says why: nobody to connect to, retried every 0.1 to 0.2 s (`reconnect_ivl`, 100 ms by default,
+# plus a random part, so that many clients do not all come back at once). That is also why the
+# subscriber connected a little *after* each bind: at its next retry. Monitors are for watching
+# and logging; the pattern's own checks (sequence numbers, heartbeats) still decide what is lost.
+
+# %% [markdown]
+# ## 8. Play with it
 #
 # A lab of its own for you to play with. A publisher sends forever on three topics, about 300
 # messages a second. Three subscribers listen to `weather.`, `sports.` and everything. The buttons
@@ -364,7 +411,7 @@ assert first_seq > 0 and after == {"sports.football"} and got < 100
 rehearsal.close()
 
 # %% [markdown]
-# ## 8. What you saw, and questions
+# ## 9. What you saw, and questions
 #
 # * A subscription is a prefix of the first frame, matched byte by byte: `news` also catches
 #   `newsletter`. No subscription, no messages.
@@ -373,6 +420,8 @@ rehearsal.close()
 # * PUB never waits and never stores for later: with nobody subscribed, messages are dropped; a
 #   subscriber that joins late misses what was sent before its subscription arrived.
 # * A handshake (hello on the PUB socket, "ready" over REQ/REP) makes the start lossless.
+# * A socket's monitor reports its connection's life (retried, connected, handshake, disconnected)
+#   where the socket itself says nothing.
 #
 # **Questions**
 # 1. The handshake needs the publisher to know how many subscribers to wait for. What would you do

@@ -37,6 +37,8 @@
 # `~` are the same in every run.
 
 # %%
+import zmq
+
 from zguide_py import Lab, Scenario, live_labs, show_source, show_example, verdict
 from zguide_py.exercise import passed
 from zguide_py.patterns import slowsub
@@ -236,7 +238,80 @@ for name in ["publisher", "steady", "snail"]:
 # supervisor (or you) can restart it, give it a faster machine, or split its work.
 
 # %% [markdown]
-# ## 5. Play with it
+# ## 5. Keep only the newest: `conflate`
+#
+# A fourth answer, for data where only the latest value counts: a sensor reading, a price, a
+# position. A socket with `conflate=1` (`ZMQ_CONFLATE`) keeps **one** message in its queue, and
+# each new one replaces the one waiting; it ignores the high-water marks. A slow reader skips what
+# it had no time for, and what it reads is fresh. Two subscribers read one sensor that publishes
+# 1 000 readings a second, both slowed to 20 ms a reading (50 a second): `queued` with the default
+# queue, `conflated` with `conflate=True`, which the role passes to its socket
+# (`peer.socket(zmq.SUB, ..., conflate=int(conflate))`). Its `SeqChecker` counts what it skipped as lost.
+
+# %%
+ep = lab.endpoint("sensor", "tcp")
+for name, conflate in [("queued", False), ("conflated", True)]:
+    lab.start(name, slowsub.subscriber, endpoint=ep, rcvbuf=SMALL, conflate=conflate, throttle=0.02)
+lab.start("publisher", slowsub.publisher, endpoint=ep, rate=1000, sndbuf=SMALL, subscribers=2)
+report = lab.run(Scenario("two slow readers of one sensor"), seconds=10,
+                 until=lambda: lab.peer("publisher").get("sent") >= 1800)          # about 2 s
+slowsub_views.age_figure(lab, report, ["queued", "conflated"], None,
+                         title="read at 50 a second: queued falls behind, conflated stays fresh")
+
+# %%
+sent = lab.peer("publisher").get("sent")
+queued, conflated = lab.peer("queued"), lab.peer("conflated")
+for reader in (queued, conflated):
+    print(f"{reader.name:<9} read ~{reader.get('received')} readings, the last one number ~{reader.get('last_seq')} "
+          f"(~{sent} published), skipped ~{reader.get('lost')}; the oldest it read: ~{reader.data['max_age_seen']:.3f} s")
+assert verdict(queued.get("lost") == 0 and queued.data["max_age_seen"] > 1.0,
+               "queued skipped nothing, and by the end the reading in its hands was over 1 s old.")
+assert verdict(conflated.get("last_seq") > 5 * conflated.get("received") and conflated.data["max_age_seen"] < 0.5,
+               "conflated skipped most readings, and none it read was older than 0.5 s.")
+for name in ["publisher", "queued", "conflated"]:
+    lab.remove(name)
+
+# %% [markdown]
+# **Its limits.** `conflate` keeps one *frame*, not one message: a message of several frames is cut
+# to one of them, so it is for single-frame messages only (a topic in a frame of its own breaks it:
+# put topic and value in one frame). It works only on PUSH, PULL, PUB, SUB and DEALER sockets
+# (libzmq's `zmq_setsockopt` page); any other socket accepts the option and does nothing with it.
+# And over `inproc` only the connecting socket's setting counts (a PULL that *binds* with
+# `conflate=1` gets every message), so the receivers below connect. Three readings each, sent to a
+# receiver with `conflate=1`:
+
+# %%
+def what_waits(receiver_type, sender_type, messages, name):
+    """Send `messages` (lists of frames) over inproc to a socket with conflate=1: what waits there."""
+    sender = lab.socket(sender_type)
+    sender.bind(lab.endpoint(name))
+    receiver = lab.socket(receiver_type, conflate=1)
+    receiver.connect(lab.endpoint(name))
+    for frames in messages:
+        sender.send_multipart(frames)
+    found = []
+    while receiver.poll(50):
+        found.append(receiver.recv_multipart())
+    sender.close()
+    receiver.close()
+    return found
+
+
+readings = [[f"reading {n}".encode()] for n in range(3)]
+tagged = [[b"sensor.1", *reading] for reading in readings]          # a topic frame, then the reading
+one_frame = what_waits(zmq.PULL, zmq.PUSH, readings, "one")
+two_frames = what_waits(zmq.PULL, zmq.PUSH, tagged, "two")
+pair = what_waits(zmq.PAIR, zmq.PAIR, readings, "pair")
+print("PULL, one frame each: ", one_frame)
+print("PULL, two frames each:", two_frames)
+print("PAIR, one frame each: ", pair)
+assert verdict(one_frame == [[b"reading 2"]], "PULL, one frame each: only the newest reading waited.")
+assert verdict(two_frames == [[b"reading 2"]], "PULL, two frames each: the newest message waited, "
+               "without its first frame.")
+assert verdict(pair == readings, "PAIR: all 3 waited: the option was accepted and did nothing.")
+
+# %% [markdown]
+# ## 6. Play with it
 #
 # A lab of its own for you: a publisher sends 1 000 messages a second, for ever, with `sndhwm=100`
 # (small, so that losses come quickly), to a `subscriber` (`rcvhwm=100`) and a `snail`
@@ -328,7 +403,7 @@ assert no_loss and snail.state == "running" and not rehearsal.errors()
 rehearsal.close()
 
 # %% [markdown]
-# ## 6. What you saw, and questions
+# ## 7. What you saw, and questions
 #
 # * A slow subscriber does not slow the publisher down, nor the other subscribers: PUB never waits.
 # * With a high-water mark, the slow subscriber loses whole runs of messages once its queues are
@@ -337,6 +412,8 @@ rehearsal.close()
 #   has not read yet: 50 000 messages of 1 kB cost about 50 MB.
 # * The suicidal snail trades silent staleness for a loud, explained death, within one message of
 #   falling behind.
+# * `conflate=1` keeps only the newest message: a slow reader skips, but never reads old news. For
+#   single-frame messages, on PUSH, PULL, PUB, SUB and DEALER only.
 #
 # **Questions**
 # 1. In section 2 the queues in front of `slow` held roughly 1 000 to 1 500 messages when the first

@@ -25,6 +25,7 @@ import itertools
 from typing import Iterable
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 HELLO = b"!hello"
 
@@ -188,6 +189,37 @@ def say_ready(peer, sub, syncs: list[str]) -> bool:
     return True
 
 
+def watched_subscriber(peer, endpoint: str, topics: Iterable[str] = ("",)):
+    """SUB with a monitor beside it: besides counting the data it receives, it logs every event
+    of its socket's connection (``connect retried``, ``connected``, ``handshake succeeded``,
+    ``disconnected``...) as a "monitor" event, on the lab's clock, so both can be drawn together."""
+    sub = peer.socket(zmq.SUB)
+    monitor = sub.get_monitor_socket()                 # a PAIR socket that receives sub's events
+    try:
+        for topic in _as_list(topics):
+            sub.subscribe(_b(topic))
+        sub.connect(endpoint)
+        poller = zmq.Poller()
+        poller.register(sub, zmq.POLLIN)
+        poller.register(monitor, zmq.POLLIN)
+        while ready := peer.poll(poller):              # {} once the lab kills this peer
+            if monitor in ready:
+                event = recv_monitor_message(monitor)  # {"event": zmq.Event, "value", "endpoint"}
+                peer.log("monitor", event=event["event"].name, endpoint=event["endpoint"].decode())
+            if sub in ready:
+                frames = sub.recv_multipart()
+                if frames[0].startswith(b"!"):         # control message (a hello): not data
+                    continue
+                if parse_data(frames) is None:
+                    malformed(peer, frames, "data is [topic, seq, source]")
+                    continue
+                peer.count("received")
+                peer.throttle()
+    finally:                                           # the monitor socket is ours to close
+        sub.disable_monitor()
+        monitor.close()
+
+
 def lost(sub_peer, source: str, topic: str, sent: int) -> list[int]:
     """The sequence numbers of ``topic`` from ``source`` that the publisher sent (0 .. sent-1) and
     this subscriber never logged."""
@@ -195,4 +227,4 @@ def lost(sub_peer, source: str, topic: str, sent: int) -> list[int]:
     return [n for n in range(sent) if n not in got]
 
 
-ROLES = {"publisher": publisher, "subscriber": subscriber}
+ROLES = {"publisher": publisher, "subscriber": subscriber, "watched_subscriber": watched_subscriber}

@@ -104,9 +104,12 @@ class Pace:
 
 
 def subscriber(peer, endpoint: str, rcvhwm: int = 1000, rcvbuf: int | None = None,
-               max_gap: int | None = None, max_age: float | None = None):
+               max_gap: int | None = None, max_age: float | None = None, conflate: bool = False):
     """Receive, check the sequence numbers (every gap counted exactly), and measure the age of
     each message. Throttle this peer to make it a slow subscriber.
+
+    With ``conflate`` its socket keeps only the newest message (``ZMQ_CONFLATE``, which ignores
+    ``rcvhwm``): a slow reader reads the latest value, and what it skipped counts as lost.
 
     With ``max_gap`` or ``max_age`` set it is a suicidal snail: at the first message that shows
     it has fallen behind - more than ``max_gap`` messages missing just before it, or older than
@@ -115,7 +118,7 @@ def subscriber(peer, endpoint: str, rcvhwm: int = 1000, rcvbuf: int | None = Non
     behaviour here, not a bug. (Raising would also work; it would show a red traceback in the
     panel, but every ``lab.wait_for`` would then stop with PeerFailed.)
     """
-    sub = peer.socket(zmq.SUB, rcvhwm=rcvhwm, rcvbuf=rcvbuf or -1)
+    sub = peer.socket(zmq.SUB, rcvhwm=rcvhwm, rcvbuf=rcvbuf or -1, conflate=int(conflate))
     sub.subscribe(b"")
     sub.connect(endpoint)
     # the first start counts from message 0 (the publisher waits for us); a restart joins mid-stream

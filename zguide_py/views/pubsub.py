@@ -1,7 +1,8 @@
-"""Figures for notebook 02 (publish-subscribe): topic filtering, fair queuing, the slow joiner."""
+"""Figures for notebook 02 (publish-subscribe): topic filtering, fair queuing, the slow joiner, and
+a socket's connection events (its monitor) beside the data it received."""
 from __future__ import annotations
 
-from ..plots import new_figure, timeline_figure
+from ..plots import EVENT_STYLE, mark_events, new_figure, timeline_figure
 
 
 def topics_figure(lab, listeners: dict[str, list[str]], topics: list[str]):
@@ -52,4 +53,62 @@ def slow_joiner_figure(missed_plain: list[int], missed_sync: list[int], count: i
     ax.set_title(f"slow joiner: the first {shown} of {count} messages, as the subscriber saw them")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     ax.grid(True, axis="x", alpha=0.3)
+    return fig
+
+
+#: The events a connecting socket's monitor reports, in the order of a connection's life, as the
+#: figure names them (libzmq's names, ``zmq.Event``, in words).
+MONITOR_KINDS = {"CONNECT_DELAYED": "connect delayed", "CLOSED": "closed", "CONNECT_RETRIED": "connect retried",
+                 "CONNECTED": "connected", "HANDSHAKE_SUCCEEDED": "handshake succeeded",
+                 "DISCONNECTED": "disconnected", "MONITOR_STOPPED": "monitor stopped"}
+
+
+def monitor_events(events, peer: str) -> list[tuple[float, str]]:
+    """The socket-monitor events that ``peer`` logged (``peer.log("monitor", event=...)``), in
+    time order, as ``(time, libzmq's name)``: from a lab's or a report's list of events."""
+    return sorted((e.t, e.get("event")) for e in events if e.kind == "monitor" and e.peer == peer)
+
+
+def milestones(monitor: list[tuple[float, str]]) -> list[str]:
+    """The story of a connection in a few words: the monitor's events without the attempts'
+    details (``connect delayed``, ``closed``), and each run of retries said once."""
+    story: list[str] = []
+    for _, name in monitor:
+        if name in ("CONNECT_DELAYED", "CLOSED") or (story and name == story[-1] == "CONNECT_RETRIED"):
+            continue
+        story.append(name)
+    return story
+
+
+def monitor_figure(report, watcher: str, publisher: str, title: str):
+    """Above, a row per kind of monitor event of ``watcher``'s socket and a row for what the run did
+    to ``publisher`` (start, kill, restart); below, the messages ``watcher`` received per second,
+    on the same time axis."""
+    fig = new_figure(8, 4.6)
+    events_ax, rate_ax = fig.subplots(2, 1, sharex=True, height_ratios=[1.5, 1])
+    monitor = monitor_events(report.events, watcher)
+    kinds = [k for k in MONITOR_KINDS if any(name == k for _, name in monitor)]
+    actions = [(e.t, e.kind) for e in report.events if e.peer == publisher and e.kind in EVENT_STYLE]
+    rows = [f"{publisher} (scenario)"] + [MONITOR_KINDS[k] for k in kinds]
+    for t, kind in actions:
+        events_ax.scatter([t], [0], marker="v", s=50, color=EVENT_STYLE[kind], zorder=3)
+        events_ax.annotate(kind, (t, 0), xytext=(4, 3), textcoords="offset points", fontsize=8,
+                           color=EVENT_STYLE[kind])
+    for y, kind in enumerate(kinds, start=1):
+        xs = [t for t, name in monitor if name == kind]
+        events_ax.scatter(xs, [y] * len(xs), marker="o", s=22, color=f"C{y - 1}", zorder=3)
+    events_ax.set_yticks(range(len(rows)), rows)
+    events_ax.set_ylim(len(rows) - 0.4, -0.7)
+    events_ax.set_ylabel("socket monitor event")
+    events_ax.set_title(title)
+    times, rates = report.series_of(["received"], [watcher]).get((watcher, "received"), ([], []))
+    rate_ax.plot(times, rates, marker=".", markersize=3, color="tab:blue", label=f"{watcher}.received")
+    rate_ax.set_ylim(bottom=0)
+    rate_ax.set_ylabel("messages per second")
+    rate_ax.set_xlabel("time since start of run (s)")
+    rate_ax.set_xlim(0, report.duration)
+    for ax in (events_ax, rate_ax):
+        ax.grid(True, axis="x", alpha=0.3)
+    rate_ax.grid(True, axis="y", alpha=0.3)
+    mark_events([events_ax, rate_ax], report.events, peers=[publisher], labels=False)
     return fig
