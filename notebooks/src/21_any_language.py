@@ -2,7 +2,8 @@
 # %% [markdown]
 # # 21 · Any code to any code: peers in C and JavaScript
 #
-# *Before this: [12 · Majordomo](12_majordomo.ipynb) and [17 · processes](17_processes.ipynb). The guide:
+# *Before this: [12 · Majordomo](12_majordomo.ipynb) and [17 · processes](17_processes.ipynb); next, [22 ·
+# Threads that share nothing but messages](22_threads.ipynb). The guide:
 # chapter 1, [Why We Needed ZeroMQ](https://zguide.zeromq.org/docs/chapter1/) ("any code to any code"), and
 # chapter 4, [Service-Oriented Reliable Queuing](https://zguide.zeromq.org/docs/chapter4/)
 # ([7/MDP](https://rfc.zeromq.org/spec/7/)). Words used
@@ -597,4 +598,4 @@ print("labs still open:", live_labs(), "(your playground: play.close() ends it a
 assert live_labs() == [play.name]
 
 # %% [markdown]
-# Next: back to the [README's table](../README.md) of notebooks.
+# Next: [22 · Threads that share nothing but messages](22_threads.ipynb).
