@@ -59,7 +59,7 @@ def test_a_demo_panel_of_the_live_talk_takes_a_kill_click_in_slide_mode(tmp_path
     nb.cells = nb.cells[:first_panel + 1]           # the talk up to its first demo (Run All is quick)
     nbformat.write(nb, tmp_path / "talk.ipynb")
     shutil.copytree(ROOT / "notebooks" / "diagrams", tmp_path / "diagrams")
-    with labserver.jupyterlab(tmp_path) as url, sync_playwright() as p:
+    with labserver.jupyterlab(tmp_path, startup=150) as url, sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(str(tmp_path / "chrome"), executable_path=labserver.CHROMIUM,
                                                    headless=True, args=ARGS, viewport={"width": 1280, "height": 720})
         try:
