@@ -288,6 +288,25 @@ def test_lazy_pirate_survives_a_server_crash(procs):
     stop(server2, our_server)
 
 
+def test_async_lazy_pirate_survives_a_server_crash(procs):
+    """examples/asyncpirate.py (zmq.asyncio): two clients as tasks on one loop ride out a SIGKILL of
+    the script server, then one works against the workbook's server."""
+    a, b = ep(), ep()
+    server = procs.script("lpserver", "--bind", a)
+    server.wait_for("ready")
+    clients = procs.script("asyncpirate", "--connect", a, "--clients", "2", "--name", "c", "--count", "30",
+                           "--interval", "0.02", *LP)
+    clients.wait_for("c-2 reply 10 OK")
+    server.kill()                                    # a crash in the middle of the run
+    server2 = procs.script("lpserver", "--bind", a, tag="2")
+    text = ok(clients, "replies=60 abandoned=0")
+    assert {n: text.count(f"asyncpirate: c-{n} reply ") for n in (1, 2)} == {1: 30, 2: 30}, text
+    our_server = procs.role("lazypirate.server", "--bind", b)
+    to_ours = procs.script("asyncpirate", "--connect", b, "--count", "20", *LP, tag="2")
+    ok(to_ours, "replies=20 abandoned=0")
+    stop(server2, our_server)
+
+
 def test_simple_pirate_survives_a_worker_crash(procs):
     f1, b1, f2, b2 = ep(), ep(), ep(), ep()
     queue = procs.script("spqueue", "--frontend", f1, "--backend", b1)
@@ -570,3 +589,175 @@ def test_workbook_clone_client_with_the_script_server(procs):
                               "count=15", "rate=50")
     their_writer.wait_counts("its 15 updates back", lambda c: c.get("mine back") == 15, timeout=10)
     stop(server, their_writer)
+
+
+# ---- 22 threads ---------------------------------------------------------------------------------------
+
+def test_multithreaded_server(procs):
+    a, front, back = ep(), ep(), ep()
+    server = procs.script("mtserver", "--bind", a, "--workers", "3", "--work", "0.002")
+    server.wait_for("ready")
+    clients = [procs.script("hwclient", "--connect", a, "--count", "30", tag=str(i)) for i in (1, 2)]
+    their_client = procs.role("lazypirate.client", "--connect", a, "requests=30", "timeout=1", "retries=5")
+    for client in clients:
+        ok(client, "replies=30 of 30")
+    assert their_client.final()["counts"]["replies"] == 30
+    stop(server)                                     # Ctrl-C: out of the proxy, the context ended
+    assert "mtserver: stopped" in server.text(), server.text()
+    timed = procs.script("mtserver", "--bind", ep(), "--seconds", "0.5", tag="2")   # --seconds: TERMINATE
+    ok(timed, "mtserver: stopped")
+    # the workbook's server and a worker as processes (backend over tcp), with the script client
+    ours = procs.role("mtserver.server", "--bind", f"frontend={front}", "--bind", f"backend={back}")
+    worker = procs.role("mtserver.worker", "--connect", back)
+    to_ours = procs.script("hwclient", "--connect", front, "--count", "20", tag="3")
+    ok(to_ours, "replies=20 of 20")
+    ours.wait_counts("the proxy's frames", lambda c: c.get("frames_in", 0) >= 60 and c.get("frames_out", 0) >= 60)
+    stop(ours, worker)
+
+
+def test_relay(procs):
+    ok(procs.script("mtrelay", "--steps", "4"), "mtrelay: step 4 heard step 3: the relay is complete")
+
+
+# ---- 23 proxies ------------------------------------------------------------------------------------------
+
+PROXY_TOPICS = ["weather.london", "weather.paris", "sport.football", "sport.tennis"]
+
+
+def test_espresso_shows_both_ways(procs):
+    front, back = ep(), ep()
+    proxy = procs.script("espresso", "--frontend", front, "--backend", back, "--show", "5")
+    proxy.wait_for("ready")
+    pub = procs.role("proxies.publisher", "--connect", front, "interval=0.01")
+    sub = procs.role("proxies.subscriber", "--connect", back, "topics=['weather.']", "messages=20")
+    assert sub.final()["counts"]["received"] == 20          # through the proxy, then it leaves
+    proxy.wait_for(r"espresso: unsubscribe '\x00weather.'")
+    pub.wait_counts("its subscription and unsubscription, upstream", lambda c: c.get("unsubscribe") == 1)
+    assert pub.counts()["subscribe"] == 1
+    assert proxy.count(r"^espresso: data +'weather\.") == 5 and "'sport." not in proxy.text()
+    stop(proxy, pub)
+    assert re.search(r"captured subscribe=1 unsubscribe=1 data=\d+ other=0", proxy.text()), proxy.text()
+
+
+def test_last_value_cache(procs):
+    front, back = ep(), ep()
+    cache = procs.script("lvcache", "--frontend", front, "--backend", back)
+    cache.wait_for("ready")
+    pub = procs.role("proxies.publisher", "--connect", front, "rounds=3", "interval=0.005", "subscribers=1")
+    cache.wait_for("lvcache: update 'sport.tennis' | '2'")          # the last update is in the cache
+    late = procs.role("proxies.subscriber", "--connect", back, "topics=['weather.', 'sport.']", "messages=4")
+    first = late.final()["data"]["first"]
+    assert {topic: seq for topic, (seq, _wait) in first.items()} == dict.fromkeys(PROXY_TOPICS, 2)
+    cache.wait_for("lvcache: subscription b'weather.': sent 2 cached values")
+    stop(cache, pub)
+    assert "topics=4 updates=12 subscriptions=2 replayed=4 malformed=0" in cache.text(), cache.text()
+
+
+# ---- 26 inter-broker routing ---------------------------------------------------------------------
+
+def test_peering(procs, tmp_path):
+    """examples/peering.py, one process per cluster: dc1, with no worker, lends its clients' requests to
+    dc2 and dc3, and its Lazy Pirate clients ride out a SIGKILL of dc3. Then the script and the
+    workbook's broker peer on the same ipc folder, lending both ways."""
+    d = str(tmp_path)
+    fast = ["--dir", d, "--state-interval", "0.1"]
+    dc2 = procs.script("peering", "dc2", "dc1", "dc3", *fast, "--workers", "2", "--clients", "0", tag="-dc2")
+    dc3 = procs.script("peering", "dc3", "dc1", "dc2", *fast, "--workers", "2", "--clients", "0", tag="-dc3")
+    dc2.wait_for("ready")
+    dc3.wait_for("ready")
+    dc1 = procs.script("peering", "dc1", "dc2", "dc3", *fast, "--workers", "0", "--clients", "2", "--requests", "40",
+                       "--work", "0.02", "--timeout", "0.5", tag="-dc1")
+    dc1.wait_for("dc1-client1: 10 answered")
+    dc3.kill()                                       # a crash in the middle of the run
+    text = dc1.wait_for("clients done: replies=80 of 80 abandoned=0")
+    assert "lent to dc2" in text and "lent to dc3" in text, text
+    stop(dc1, dc2)
+    # the workbook's broker dc5 (no worker of its own) lends its client's requests to the script's dc4...
+    ipc = lambda name, what: f"ipc://{d}/{name}-{what}.ipc"
+    dc4 = procs.script("peering", "dc4", "dc5", *fast, "--workers", "1", "--clients", "0", tag="-dc4")
+    backend = ep()
+    dc5 = procs.role("peering.broker", "--name", "dc5", "--bind", f"frontend={(frontend := ep())}",
+                     "--bind", f"backend={backend}", "--bind", f"cloud={ipc('dc5', 'cloud')}",
+                     "--bind", f"state={ipc('dc5', 'state')}", *(a for peer in ("dc4", "dc6") for a in (
+                         "--connect", f"peer_clouds={ipc(peer, 'cloud')}", "--connect", f"peer_states={ipc(peer, 'state')}")))
+    client = procs.role("peering.client", "--connect", frontend, "--name", "dc5-client1", "requests=10", "timeout=2.0")
+    assert client.final()["counts"]["replies"] == 10
+    # ...and the script's dc6 (no worker) lends to dc5, once the workbook's worker joins dc5
+    procs.role("peering.worker", "--connect", backend, "--name", "dc5-worker1")
+    dc5.wait_counts("the worker's READY", lambda c: c.get("ready") == 1)
+    dc6 = procs.script("peering", "dc6", "dc5", *fast, "--workers", "0", "--clients", "1", "--requests", "10", tag="-dc6")
+    text = dc6.wait_for("clients done: replies=10 of 10 abandoned=0")
+    assert "lent to dc5 10" in text, text
+    stop(dc6, dc4)
+    assert "served for peers 10" in dc4.text(), dc4.text()
+    assert dc5.counts().get("from_peers") == 10 and dc5.counts().get("to_cloud") == 10
+
+
+# ---- 25 Clone models 4-6: subtrees, ephemeral values, a reliable pair ------------------------------
+
+def clone6_endpoints() -> dict[str, dict[str, str]]:
+    return {side: {n: ep() for n in ("snapshot", "publisher", "collector", "statepub")} for side in ("p", "b")}
+
+
+def clonesrv6_args(e: dict, side: str) -> list[str]:
+    me, other = e[side], e["b" if side == "p" else "p"]
+    return ["--primary" if side == "p" else "--backup", *(x for n in ("snapshot", "publisher", "collector", "statepub")
+                                                          for x in (f"--{n}", me[n])),
+            "--peer-statepub", other["statepub"], "--peer-snapshot", other["snapshot"],
+            "--peer-publisher", other["publisher"], "--heartbeat", "0.1", "--hugz", "0.1"]
+
+
+def clonecli6_args(e: dict) -> list[str]:
+    return [*(x for n in ("snapshot", "publisher", "collector") for x in (f"--{n}", e["p"][n], e["b"][n])),
+            "--server-ttl", "0.5", "--timeout", "0.3"]
+
+
+def clone6_role_servers(procs: Procs, e: dict) -> dict[str, Proc]:
+    started = {}
+    for side, name, other in (("p", "primary", "b"), ("b", "backup", "p")):
+        me, them = e[side], e[other]
+        started[side] = procs.role("clonepair.server", f"side={name}", "heartbeat=0.1", "hugz=0.1",
+                                   *(f"--bind={n}={me[n]}" for n in ("snapshot", "publisher", "collector", "statepub")),
+                                   f"--connect=peer_statepub={them['statepub']}",
+                                   f"--connect=peer_snapshot={them['snapshot']}",
+                                   f"--connect=peer_publisher={them['publisher']}", tag=side)
+    return started
+
+
+def test_clone_pair_fails_over_without_losing_an_update(procs):
+    e = clone6_endpoints()
+    primary = procs.script("clonesrv6", *clonesrv6_args(e, "p"), tag="p")
+    backup = procs.script("clonesrv6", *clonesrv6_args(e, "b"), tag="b")
+    backup.wait_for("snapshot from the active server")
+    whole = procs.script("clonecli6", *clonecli6_args(e), "--count", "40", "--rate", "40", tag="1")
+    red = procs.script("clonecli6", *clonecli6_args(e), "--subtree", "/red/", "--count", "40", "--rate", "40",
+                       "--ttl", "60", tag="2")
+    # the workbook's client follows the script pair through the failover
+    their_reader = procs.role("clonepair.client", *(f"--connect={n}={e[s][n]}" for n in ("snapshot", "publisher",
+                              "collector") for s in ("p", "b")), "server_ttl=0.5", "timeout=0.3")
+    their_reader.wait_counts("its snapshot from the primary", lambda c: c.get("snapshots", 0) >= 1)
+    whole.wait_for("written 10")
+    red.wait_for("written 10")
+    primary.kill()
+    backup.wait_for("passive -> active (takeover")
+    ok(whole, "missing=0")
+    ok(red, "missing=0")
+    their_reader.wait_counts("all 80 updates, on the backup", lambda c: c.get("sequence") == 80 and c.get("failovers") == 1)
+    late = procs.script("clonecli6", *clonecli6_args(e), "--count", "0", tag="3")    # asks the dead one first
+    text = ok(late, "sequence=80 ")
+    stop(backup)
+    assert "sequence=80 " in backup.text() and digest_of(text) == digest_of(backup.text()), backup.text()
+
+
+def test_workbook_clone_pair_with_the_script_clients(procs):
+    e = clone6_endpoints()
+    servers = clone6_role_servers(procs, e)
+    servers["b"].wait_counts("the backup in sync", lambda c: c.get("synced", 0) >= 1)
+    writer = procs.script("clonecli6", *clonecli6_args(e), "--subtree", "/blue/", "--count", "40", "--rate", "40",
+                          tag="1")
+    writer.wait_for("written 10")
+    servers["p"].kill()
+    ok(writer, "failovers=1 sequence=40 ")
+    text = ok(procs.script("clonecli6", *clonecli6_args(e), "--subtree", "/blue/", "--count", "0", tag="2"), "keys=")
+    assert digest_of(text) == digest_of(writer.text())
+    assert servers["b"].wait_counts("40 stored", lambda c: c.get("sequence") == 40)["pending numbered"] > 0

@@ -14,6 +14,9 @@
 # [Delimiter](#Delimiter) ·
 # [EFSM](#EFSM) ·
 # [Envelope](#Envelope) ·
+# [Ephemeral value](#Ephemeral-value) ·
+# [Event loop](#Event-loop) ·
+# [Failover](#Failover) ·
 # [Fair-queueing](#Fair-queueing) ·
 # [Frame](#Frame) ·
 # [Half-open connection](#Half-open-connection) ·
@@ -27,6 +30,7 @@
 # [MMI](#MMI) ·
 # [Namespace host](#Namespace-host) ·
 # [Partition](#Partition) ·
+# [Peering](#Peering) ·
 # [Proxy](#Proxy) ·
 # [RFCs](#RFCs) ·
 # [Round-robin](#Round-robin) ·
@@ -85,6 +89,27 @@
 # The address frames in front of a message's body, which let a reply find its way back through ROUTER
 # sockets. Each ROUTER a request passes adds the [identity](#Identity) of the peer it came from; on the
 # way back, each ROUTER takes one off and sends the rest to that peer. *See 04.*
+#
+# ### Ephemeral value
+#
+# A value that lives only for a while: the update that sets it says for how long (Clone's `ttl`
+# property, in seconds), and the server deletes it when that time is up unless a newer update renews
+# it. A service that announces itself this way disappears from every copy soon after it dies, with
+# nobody left to delete it. *See 25.*
+#
+# ### Event loop
+#
+# The scheduler at the heart of asyncio: one thread runs many coroutines (`async def` functions),
+# switching to another whenever one `await`s something that is not ready yet. A call that blocks
+# instead (`time.sleep`, a plain socket's `recv`) stops every coroutine on that loop. `zmq.asyncio`
+# gives sockets whose `send`, `recv` and `poll` are awaited. *See 24.*
+#
+# ### Failover
+#
+# Moving to a backup when the server in use stops answering: a client that switches servers (Lazy
+# Pirate's retry elsewhere, Clone's clients after `server_ttl` seconds of silence), and a backup that
+# takes over the work (Binary Star's passive server, once its peer is silent and a client asks).
+# *See 14, 15 and 25.*
 #
 # ### Fair-queueing
 #
@@ -164,11 +189,20 @@
 # A network fault that splits the hosts into groups that cannot reach each other, while each group
 # still works. Each side may conclude that the other has died. *See 14 and 19.*
 #
+# ### Peering
+#
+# Brokers of different clusters joined as equals, so that a cluster with more requests than workers can
+# borrow idle workers of another. Each broker publishes how many of its workers are free (the state
+# flow) and sends a request it cannot serve at home to a peer that said it has room (the cloud flow,
+# ROUTER to ROUTER, each broker's name as its identity). Unlike *federation*, where a broker just acts
+# as a client or a worker of another, every decision to lend is made on the peers' numbers. *See 26.*
+#
 # ### Proxy
 #
 # A small program that moves messages between a frontend socket and a backend socket, unchanged, in
 # both directions (`zmq.proxy`). A ROUTER-DEALER proxy lets many clients reach many servers through one
-# address. *See 04, where `examples/asyncsrv.py` uses one.*
+# address. An XSUB-XPUB proxy does the same for publishers and subscribers, and carries the
+# subscriptions upstream. *See 04, where `examples/asyncsrv.py` uses one, and 23.*
 #
 # ### RFCs
 #
