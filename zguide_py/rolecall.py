@@ -381,6 +381,10 @@ CLI_DEFAULTS: dict[str, dict[str, Any]] = {
     "majordomo.worker": {"heartbeat": 2.5, "liveness": 3, "reconnect": 2.5},
     "asyncpatterns.mdp_worker": {"heartbeat": 2.5, "liveness": 3, "reconnect": 2.5},
     "titanic.titanic_service": {"heartbeat": 2.5, "liveness": 3},
+    # 12/CHP: HUGZ about once a second; the guide's Binary Star heartbeat is 1 s
+    "clonepair.clonesrv5": {"hugz": 1.0},
+    "clonepair.server": {"heartbeat": 1.0, "hugz": 1.0, "timeout": 2.0},
+    "clonepair.client": {"server_ttl": 5.0, "timeout": 2.0},
 }
 
 

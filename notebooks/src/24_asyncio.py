@@ -2,8 +2,8 @@
 # %% [markdown]
 # # 24 · zmq.asyncio: the same patterns with `async def`
 #
-# *Where this sits: before this, [23 · Proxies](23_proxies.ipynb); this is the last notebook (next:
-# back to [the list of notebooks](../README.md) or the [glossary](glossary.ipynb)). In the guide,
+# *Where this sits: before this, [23 · Proxies](23_proxies.ipynb); next, [25 · Clone, grown
+# up](25_clone_reliable.ipynb). In the guide,
 # chapter 4, [Client-Side Reliability (Lazy Pirate
 # Pattern)](https://zguide.zeromq.org/docs/chapter4/) and [Service-Oriented Reliable Queuing (Majordomo
 # Pattern)](https://zguide.zeromq.org/docs/chapter4/); in pyzmq's documentation,
@@ -607,5 +607,4 @@ print("labs still open:", live_labs(), "(your playground: play.close() ends it)"
 assert live_labs() == [play.name]
 
 # %% [markdown]
-# Next: this is the last notebook. Go back to [the list of notebooks](../README.md) for one you have
-# not opened yet, or to the [glossary](glossary.ipynb) for the words they use.
+# Next: [25 · Clone, grown up: subtrees, ephemeral values and a pair of servers](25_clone_reliable.ipynb).
