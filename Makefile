@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-WORKERS ?= 3
+WORKERS ?= 4
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=120
 
 # The fuzz suite with many random examples (make test runs a few, derandomized).
@@ -27,7 +27,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --config=tools/jupyter_lab_config.py --ServerApp.root_dir=notebooks
 
 # Tests and notebooks in one run, spread over WORKERS processes a file at a time (pytest-xdist): on
-# 2 cores, 3 workers take about 5 minutes where one takes 10 (much of the time is waiting on sockets).
+# 2 cores, 4 workers overlap the waiting (much of the time is waiting on sockets and timeouts).
 test: $(STAMP) peers
 	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile $(NBVAL) tests notebooks
 

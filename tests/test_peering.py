@@ -127,6 +127,8 @@ def test_a_silent_peer_counts_as_having_no_free_worker(lab):
     assert not router.poll(500), "dc1 lent a request to a silent peer"
     pub.send_multipart([b"ghost", b"1"])                   # back: the waiting request goes out
     assert router.poll(5000) and router.recv_multipart() == [b"dc1", b"c2", b"", b"c2:0"]
+    # the broker logs a decision just after it sent the request: wait for the log, not only the send
+    lab.wait_for(lambda: len(cloud_decisions(lab)) >= 2, 5, "dc1 to log its second lend")
     assert [e.get("local") for e in cloud_decisions(lab)] == [0, 0]
 
 

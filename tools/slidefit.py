@@ -21,20 +21,24 @@ VIEWPORT = {"width": 1280, "height": 720}
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 
-# For each slide (a section with no sections inside), shown in turn: how tall its content is, in
+# For each slide (each section Reveal counts as one), shown in turn: how tall its content is, in
 # the slide's own pixels (Reveal scales the whole slide to the window, so this does not depend on
 # the window), against the configured height. Boxes that scroll (long listings) count at the height
 # they are shown at, which is what scrollHeight measures.
-MEASURE_JS = """async () => {
+MEASURE_JS = """() => {
   const height = Reveal.getConfig().height;
   const out = [];
-  const slides = Reveal.getSlides();
-  for (const s of slides) {
+  for (const s of Reveal.getSlides()) {
+    // Reveal hides the slides far from the current one, and their stacks: show one at a time
+    const hidden = [];
+    for (let e = s; e && e.matches && e.matches('section'); e = e.parentNode) {
+      hidden.push([e, e.style.display]);
+      e.style.display = 'block';
+    }
     const idx = Reveal.getIndices(s);
-    Reveal.slide(idx.h, idx.v);
-    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
     const tall = Math.max(s.scrollHeight, ...[...s.children].map(c => c.offsetTop + c.offsetHeight));
     out.push({h: idx.h, v: idx.v || 0, tall: tall, text: s.innerText.trim().slice(0, 60).replace(/\\s+/g, ' ')});
+    for (const [e, display] of hidden) e.style.display = display;
   }
   return {height: height, slides: out};
 }"""
