@@ -151,15 +151,16 @@ def update_problem(msg: KVMsg, kvmap: dict[str, KVMsg], max_keys: int = MAX_KEYS
 
 
 def recv_update(peer, pull: zmq.Socket, kvmap: dict[str, KVMsg], max_keys: int = MAX_KEYS,
-                max_body: int = MAX_BODY) -> KVMsg | None:
-    """Model 3's collector: the next update a client pushed, checked, or None (counted, logged)."""
+                max_body: int = MAX_BODY, check=None) -> KVMsg | None:
+    """Model 3's collector: the next update a client pushed, checked, or None (counted, logged).
+    ``check`` replaces :func:`update_problem` (later models add their own checks)."""
     frames = pull.recv_multipart()
     try:
         msg = KVMsg.decode(frames)
     except ValueError as exc:
         malformed(peer, frames, str(exc))
         return None
-    why = update_problem(msg, kvmap, max_keys, max_body)
+    why = (check or update_problem)(msg, kvmap, max_keys, max_body)
     if why is not None:
         malformed(peer, frames, why)
         return None

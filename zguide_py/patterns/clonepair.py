@@ -41,6 +41,7 @@ from dataclasses import dataclass, field, replace
 import zmq
 
 from . import binarystar as bstar
+from . import clone
 from .clone import (HUGZ, ICANHAZ, KTHXBAI, MAX_BODY, MAX_KEY, MAX_KEYS, TICK, KVMsg, Pacer, Recent, _at,
                     heard_hugz, malformed, recv_kvmsg, send_hugz, update_problem)
 
@@ -73,17 +74,7 @@ def problem(msg: KVMsg, kvmap: dict, max_keys: int = MAX_KEYS, max_body: int = M
 def recv_update(peer, sock: zmq.Socket, kvmap: dict, max_keys: int = MAX_KEYS,
                 max_body: int = MAX_BODY) -> KVMsg | None:
     """The next update a client published to the collector, checked (None: counted and logged)."""
-    frames = sock.recv_multipart()
-    try:
-        msg = KVMsg.decode(frames)
-    except ValueError as exc:
-        malformed(peer, frames, str(exc))
-        return None
-    why = problem(msg, kvmap, max_keys, max_body)
-    if why is not None:
-        malformed(peer, frames, why)
-        return None
-    return msg
+    return clone.recv_update(peer, sock, kvmap, max_keys, max_body, check=problem)
 
 
 def snapshot_request(peer, router: zmq.Socket) -> tuple[bytes, str] | None:

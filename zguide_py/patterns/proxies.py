@@ -36,30 +36,14 @@ from typing import Iterable
 
 import zmq
 
+from .pubsub import _as_list, _b, malformed    # the same small helpers as the pub-sub roles
+
 TOPICS = ("weather.london", "weather.paris", "sport.football", "sport.tennis")
 #: The words ``zmq.proxy_steerable`` knows on its control socket (libzmq up to 4.3.4 aborts the whole
 #: process on any other: the role refuses anything else before it gets there).
 COMMANDS = ("PAUSE", "RESUME", "TERMINATE", "STATISTICS")
 STAT_NAMES = ("frontend in", "frontend in bytes", "frontend out", "frontend out bytes",
               "backend in", "backend in bytes", "backend out", "backend out bytes")
-
-
-def _as_list(value) -> list:
-    if value is None:
-        return []
-    if isinstance(value, (str, bytes)):
-        return [value]
-    return list(value)
-
-
-def _b(text) -> bytes:
-    return text if isinstance(text, bytes) else str(text).encode()
-
-
-def malformed(peer, frames: list[bytes], why: str) -> None:
-    """Count a message that breaks the protocol, and log it (the lab clips the frames it keeps)."""
-    peer.count("malformed")
-    peer.log("malformed", frames=frames, why=why)
 
 
 def subscription(frames: list[bytes]) -> tuple[str, bytes] | None:
