@@ -278,3 +278,40 @@ def test_json_status_sends_an_events_fields_as_a_json_object(lab, capsys):
     _Status("json", "w", "test.quiet").show(peer, 0.0)
     events = json.loads(capsys.readouterr().out)["events"]
     assert [e[1:] for e in events] == [["served", {"seq": 3, "worker": "w1"}], ["note", "plain text"]]
+
+
+STUCK_ROLE = """
+import functools, sys, threading, time
+import zguide_py.__main__ as cli
+from zguide_py.patterns import reqrep
+cli.STOP_PATIENCE = 1.5
+
+@functools.wraps(reqrep.echo_server)
+def echo_server(peer, endpoint):          # a role that blocks where no kill reaches it
+    print("stuck now", flush=True)
+    threading.Event().wait()
+reqrep.ROLES["echo_server"] = echo_server
+sys.exit(cli.main(["run", "reqrep.echo_server", "endpoint=tcp://127.0.0.1:1"]))
+"""
+
+
+def test_a_role_stuck_past_its_kill_cannot_keep_the_process_alive(tmp_path):
+    """Ctrl-C on a role blocked outside peer.poll/peer.sleep: the kill cannot end it, so a watchdog
+    prints every thread's stack (where it blocked) and ends the process within STOP_PATIENCE."""
+    out = tmp_path / "out"
+    with open(out, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-c", STUCK_ROLE], stdout=fh, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        lab = Lab("stuck-wait")
+        lab.wait_for(lambda: "stuck now" in out.read_text(), 30, "the role to start")
+        lab.close()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    text = out.read_text()
+    assert "did not stop within" in text and "Timeout (0:00:01.5" in text, text
+    assert "in echo_server" in text, text        # the stuck thread's stack names the role

@@ -257,6 +257,9 @@ def soak(seconds: float = 30.0, gap: float = 4.0, folder: Path | None = None, pa
                 child.proc.wait(10)
             except subprocess.TimeoutExpired:
                 died[id(child)] = f"{child.name} (would not stop)"
+            if child.ours and "Timeout (0:00:" in child.text():     # the CLI's stop watchdog fired:
+                died[id(child)] = f"{child.name} (stuck at stop)"      # its threads' stacks follow
+                print(f"{child.name} was stuck at stop; its output ends:\n{child.text()[-4000:]}", file=sys.stderr)
         rows = []
         for pairing in every:
             c = pairing.children

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import faulthandler
 import inspect
 import math
 import re
@@ -352,6 +353,10 @@ def _startup_checked(call, failure: list[str]):
     return role
 
 
+#: Seconds from the first SIGINT/SIGTERM to a forced exit (the lab's kill and close take ~3 s at most).
+STOP_PATIENCE = 8.0
+
+
 def _run_role(call, args, command: str) -> int:
     """Run the role in a lab of its own until it ends, --seconds pass, or SIGINT/SIGTERM arrives."""
     import threading
@@ -362,6 +367,9 @@ def _run_role(call, args, command: str) -> int:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
+        # a watchdog: a role stuck past its kill must not keep the process alive; after this long
+        # every thread's stack goes to stderr (what blocked) and the process exits (status 1)
+        faulthandler.dump_traceback_later(STOP_PATIENCE, exit=True)
 
     previous = {sig: signal.signal(sig, on_signal)        # SIGTERM: `kill` or a supervisor stops it like
                 for sig in (signal.SIGINT, signal.SIGTERM)}  # Ctrl-C; both given back at the end

@@ -356,7 +356,8 @@ panel
 rehearsal, twin = playground("processes-rehearsal")
 its_queue, its_client, its_w1 = (rehearsal.peer(n) for n in ("queue", "client", "worker1"))
 knows = lambda name: name in its_queue.data.get("status", {}).get("says", "")   # the queue's own line
-rehearsal.wait_for(lambda: its_client.get("replies") >= 5 and knows("worker2"), timeout=30, what="5 replies")
+rehearsal.wait_for(lambda: its_client.get("replies") >= 5 and knows("worker1") and knows("worker2"), timeout=30,
+                   what="5 replies, both workers at the queue")
 old, t_kill = its_w1.data["pid"], rehearsal.now()
 twin.rows["worker1"].kill.click()
 purged = rehearsal.wait_for(lambda: [e.t for e in rehearsal.events_of("purge", "queue", since=t_kill)

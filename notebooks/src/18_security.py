@@ -384,7 +384,7 @@ ok = verdict(not doors.threads() and doors.open_sockets() == 0, "The second lab 
 import statistics
 
 SIZES, RUNS = (64, 4096, 131072), 5
-runs = [security_view.measure_throughput(keys, sizes=SIZES, seconds=0.1) for _ in range(RUNS)]
+runs = [security_view.measure_throughput(keys, sizes=SIZES, seconds=0.2) for _ in range(RUNS)]
 rate = lambda rows, size, mode: next(r["msgs_per_s"] for r in rows if (r["size"], r["mode"]) == (size, mode))
 ratios = {size: sorted(rate(rows, size, "CURVE") / rate(rows, size, "plaintext") for rows in runs) for size in SIZES}
 for size in SIZES:
@@ -392,8 +392,10 @@ for size in SIZES:
     curve_rate = statistics.median(rate(rows, size, "CURVE") for rows in runs)
     print(f"{size:>7,} B: plaintext ~{plain_rate:,.0f} msg/s, CURVE ~{curve_rate:,.0f} msg/s (medians); "
           f"CURVE/plaintext ~{statistics.median(ratios[size]):.2f}, from ~{ratios[size][0]:.2f} to ~{ratios[size][-1]:.2f}")
-slower = verdict(all(r < 1 for size in (4096, 131072) for r in ratios[size]),
-                 f"At 4 kB and 128 kB, CURVE moved fewer messages a second than plaintext in every one of the {RUNS} runs.")
+held = sum(r < 1 for size in (4096, 131072) for r in ratios[size])
+slower = verdict(all(statistics.median(ratios[size]) < 1 for size in (4096, 131072)),
+                 f"At 4 kB and 128 kB, CURVE moved fewer messages a second than plaintext: in the median, and in "
+                 f"{held} of the {2 * RUNS} runs at those sizes.")
 assert slower
 
 # %%
@@ -407,11 +409,13 @@ fig
 # **Reading it** (the bars are the medians of the five runs; the ranges printed above are their spread).
 # CURVE adds work to every message: each is encrypted and authenticated on its own (XSalsa20 and
 # Poly1305), with a nonce and a 16-byte tag added, on top of Python's own cost per `send` and `recv`.
-# Some of that work is per message, most of it per byte. At 64 B the ratios spread widely from one
-# run to the next on a busy machine (a run may even put CURVE ahead, which is noise, not a speed-up),
-# so no figure is claimed there beyond the range this run printed. From 4 kB up, every run shows CURVE
-# slower than plaintext, and at 128 kB it moves a fraction of what plaintext moves. The handshake (a
-# few public-key operations) is paid once per connection, not per message.
+# Some of that work is per message, most of it per byte. At 64 B the limit is Python's own cost per
+# message, the same in both modes, while the encryption runs in libzmq's I/O thread beside it: the
+# ratio sits near 1 and swings either way from run to run, so no figure is claimed there beyond the
+# range this run printed. From 4 kB up, the medians show CURVE
+# slower than plaintext (the line above counts the runs that agreed), and at 128 kB it moves a
+# fraction of what plaintext moves. The handshake (a few public-key operations) is paid once per
+# connection, not per message.
 
 # %% [markdown]
 # ## 8. Play with it

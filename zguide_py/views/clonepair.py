@@ -116,3 +116,15 @@ def failover_trial(seed: int, name: str = "clone-trial", count: int = 30, keys: 
                     lost=len(cp.lost_updates(lab, "backup", clients)), twice=len(cp.numbered_twice(lab, "backup")),
                     numbers_ok=numbers == list(range(1, backup.data["sequence"] + 1)),
                     written=sum(len(lab.peer(c).data["sent_uuids"]) for c in clients), errors=lab.errors())
+
+
+def trial_problems(trial: dict) -> list[str]:
+    """What went wrong in one :func:`failover_trial`, in words (empty when nothing did)."""
+    found = [text for bad, text in (
+        (not trial["same"], "a client's map differs from the backup's"),
+        (trial["lost"], f"{trial['lost']} updates lost"),
+        (trial["twice"], f"{trial['twice']} numbers given twice (both servers were active at once)"),
+        (not trial["numbers_ok"], "the backup's numbers have a gap"),
+        (trial["sequence"] != trial["written"], f"{trial['sequence']} numbered of {trial['written']} written"),
+        (trial["errors"], f"errors: {'; '.join(map(str, trial['errors']))[:200]}")) if bad]
+    return [f"seed {trial['seed']}: {text}" for text in found]
