@@ -62,6 +62,19 @@ def test_the_async_lazy_pirate_client_abandons_after_its_tries_when_nobody_answe
         assert all(0.29 <= t <= 0.8 for t in pirates.give_up_times(lab.events)), pirates.give_up_times(lab.events)
 
 
+def test_the_async_clients_row_says_it_waits_for_a_reply_until_one_comes():
+    """As for a thread role's REQ: a send starts the wait the panel shows, the reply ends it."""
+    from zguide_py.widgets import pattern_state
+    with Lab("alp-waits") as lab:
+        ep = lab.endpoint("server", "tcp")
+        client = lab.start("client", ap.lazy_pirate_client, endpoint=ep, requests=1, timeout=10, retries=1)
+        lab.wait_for(lambda: "waiting for a reply for" in pattern_state(client), 5, "the client's row to wait")
+        lab.start("server", lazypirate.server, endpoint=ep)
+        lab.wait_for(lambda: client.get("replies") == 1, 10, "the reply")
+        assert client.waiting_since is None
+        lab.wait_done("client", 10)
+
+
 def wrong_server(peer, endpoint):
     """A REP server that answers every request with somebody else's reply."""
     rep = peer.socket(zmq.REP)

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from zguide_py.patterns import binarystar as bstar
-from zguide_py.patterns import clone
+from zguide_py.patterns import clone, clonepair
 from zguide_py.patterns import freelance as fl
 from zguide_py.patterns.clone import HUGZ, ICANHAZ, KTHXBAI, KVMsg
 
@@ -353,3 +353,61 @@ def test_frontend_request_needs_an_envelope_and_a_body(frames):
 def test_shotgun_reply_parser(frames):
     parsed = fl.parse_reply(frames)
     assert parsed is None or (frames[0] == b"" and [b"", parsed[0], *parsed[1]] == frames)
+
+
+# ---- Clone model 6: one server of the reliable pair, on all four of its inputs -----------------------
+
+STATES = [[b"1"], [b"2"], [b"3"], [b"4"]]       # a real peer's states: they move the state machine
+
+
+@pytest.mark.timeout(180)
+def test_clone_server6_survives_hostile_input_on_every_socket(lab):
+    """A primary of a Clone pair, its backup played by the test: junk on the state channel (any
+    message but a real state), on the stream it follows when passive, on its collector and on its
+    snapshot ROUTER. After each batch a correct client's update is numbered and in its snapshot."""
+    servers, _clients = clonepair.pair_endpoints(lab)
+    ep = servers["primary"]
+    server = lab.start("primary", clonepair.clonesrv6, side="primary", alone_after=0.0, **ep)
+    state = lab.socket(zmq.PUB)                  # the backup's state channel and stream, bound by the test
+    state.bind(ep["peer_statepub"])
+    stream = lab.socket(zmq.PUB)
+    stream.bind(ep["peer_publisher"])
+    collector = lab.socket(zmq.PUB)             # what clients publish updates to
+    collector.connect(ep["collector"])
+    junk, good = lab.socket(zmq.DEALER), lab.socket(zmq.DEALER)
+    for sock in (junk, good):
+        sock.connect(ep["snapshot"])
+    start_rss = rss_mb()
+
+    @given(batch=KV_BATCHES)
+    def check(batch):
+        assert server.state == "running"
+        send_all(state, [m for m in batch if m not in STATES] or [[b"x"]])
+        send_all(stream, batch)
+        send_all(collector, batch)
+        send_all(junk, batch)
+        key, body = f"probe-{next(_probes)}", b"%d" % next(_probes)
+        update = kv(key, body=body, uuid=next(_probes).to_bytes(16, "big"))
+        kvmap: dict = {}
+
+        def probe_served():
+            nonlocal kvmap
+            collector.send_multipart(update)           # again until it lands (a PUB drops while joining)
+            good.send_multipart([ICANHAZ, b""])
+            kvmap = {}
+            while good.poll(1000):
+                msg = KVMsg.decode(good.recv_multipart())
+                if msg.key == KTHXBAI:
+                    return key in kvmap
+                kvmap[msg.key] = msg
+            return False
+        served(lab, server, probe_served, "the probe update in a snapshot")
+        assert kvmap[key].body == body and server.data["state"] == "active"
+        assert not set(kvmap) & {KTHXBAI, HUGZ, ""}
+        while junk.poll(0):
+            junk.recv_multipart()
+        assert rss_mb() - start_rss < RSS_GROWTH_MB
+
+    check()
+    assert server.get("malformed") > 0 and server.get("duplicates") >= 0
+    assert all(len(str(e.get("frames"))) < 2000 for e in lab.events_of("malformed", "primary"))

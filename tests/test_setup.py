@@ -104,6 +104,18 @@ def test_every_notebook_matches_its_source_and_has_outputs():
         assert not [o for c in code for o in c.outputs if o.output_type == "error"], f"{nb_path.name} has errors"
 
 
+def test_every_committed_panel_has_a_card_for_pages_without_a_kernel():
+    """Offline (the slides, the static site) a widget is a blank box: each panel's output also
+    carries its text/html card saying what it is and where to run it (Panel._repr_mimebundle_)."""
+    for nb_path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(nb_path, 4).cells:
+            for out in cell.get("outputs", []):
+                data = out.get("data", {})
+                if "Panel(" in str(data.get("text/plain", "")):
+                    assert "a live panel" in str(data.get("text/html", "")), \
+                        f"{nb_path.name}: a panel output without its card: rebuild the notebook"
+
+
 def test_nbval_markers_become_cell_tags_and_leave_the_code():
     import nbbuild
     source = "# NBVAL_IGNORE_OUTPUT\npanel"

@@ -243,9 +243,11 @@ class Lab:
             self.peers.pop(name, None)
         self.record("remove", name)
 
-    def wait_for(self, condition: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
+    def wait_for(self, condition: Callable[[], Any], timeout: float = 5.0, what: str = "",
+                 check: bool = True) -> Any:
         """Poll ``condition()`` every 5 ms until it is truthy; TimeoutError after ``timeout``.
-        A failed peer stops the wait at once with its traceback.
+        A failed peer stops the wait at once with its traceback (``check=False``: it does not,
+        for a wait on a peer that is meant to fail).
 
         A role fills in ``peer.data`` from its own thread, a moment after ``start()`` returns, so
         a ``KeyError`` or ``IndexError`` from the condition means "not there yet" and the wait goes
@@ -261,7 +263,8 @@ class Lab:
                 result, last_error = None, exc
             if result:
                 return result
-            self.check()
+            if check:
+                self.check()
             if time.monotonic() >= deadline:
                 message = f"lab {self.name!r}: {what or 'condition'} not met within {timeout} s"
                 if last_error is not None:

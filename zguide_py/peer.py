@@ -62,6 +62,38 @@ MAX_THROTTLE = 5.0
 STATES = ("starting", "running", "done", "killed", "failed", "stuck")
 
 _SLICE_MS = int(SLICE * 1000)
+class _AsyncRequester(zmq.asyncio.Socket):
+    """An async role's REQ socket: a send starts its peer's wait for a reply (the panel's
+    "waiting for a reply for N s"), a reply received ends it, as ``peer.poll`` does for a thread role."""
+    _zguide_peer: "Peer"
+
+    def _asking(self) -> None:
+        if self._zguide_peer.waiting_since is None:
+            self._zguide_peer.waiting_since = time.monotonic()
+
+    def send(self, *args, **kwargs):                # send_string, send_json... come here too
+        self._asking()
+        return super().send(*args, **kwargs)
+
+    def send_multipart(self, *args, **kwargs):
+        self._asking()
+        return super().send_multipart(*args, **kwargs)
+
+    def recv(self, *args, **kwargs):
+        future = super().recv(*args, **kwargs)
+        future.add_done_callback(self._replied)
+        return future
+
+    def recv_multipart(self, *args, **kwargs):
+        future = super().recv_multipart(*args, **kwargs)
+        future.add_done_callback(self._replied)
+        return future
+
+    def _replied(self, future) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self._zguide_peer.waiting_since = None
+
+
 _ASYNC_HINT = ("peer.{0}() is for thread roles: in an async def role, await the socket itself "
                "(await sock.{0}(...)); a kill cancels the await")
 
@@ -108,6 +140,8 @@ class Peer:
             sock.linger = 0                   # a shadow context does not carry the lab's default
         if socket_type == zmq.REQ:
             self._requesters.add(sock)
+            if self.is_async:                 # no peer.poll to see the wait: the socket says it
+                sock.__class__, sock._zguide_peer = _AsyncRequester, self
         return sock
 
     def poll(self, sock: zmq.Socket | zmq.Poller, timeout: float | None = None,

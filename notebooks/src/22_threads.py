@@ -211,6 +211,7 @@ connected = lab.wait_for(lambda: all(lab.peer(w).data.get("connected") for w in 
                          timeout=5, what="both workers connected")
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 req = lab.socket(zmq.REQ, rcvtimeo=2000)
 req.connect(front)
 for n in range(4):

@@ -1,26 +1,29 @@
-"""Binary Star: a primary and a backup server, exactly one of them active.
+"""Binary Star: a primary server and a backup server, exactly one of them active.
 
 Two servers, each with three sockets: a ROUTER ``frontend`` for clients, a PUB that tells the
 other server this server's state every ``heartbeat`` seconds, and a SUB that hears the other's.
-Each runs a small finite-state machine. States: ``primary`` and ``backup`` (just started, waiting
-to hear the peer), ``active`` (answers clients) and ``passive`` (does not). Events: the four states
+The primary server and the backup server are *names*, fixed at start (``side``). Each runs a small
+finite-state machine whose *states* are PRIMARY and BACKUP (the starting states: just started,
+waiting to hear the peer), ACTIVE (answers clients) and PASSIVE (does not). Events: the four states
 the *peer* says it is in, and ``client request``.
 
-* At start the primary becomes active as soon as it hears the backup; the backup becomes passive
-  as soon as it hears an active peer. A restarted server hears an active peer and goes passive:
-  recovery is manual, nothing fails back by itself. Until it has heard its peer, a server does
-  not serve at all (the guide's version lets a lone primary serve after two heartbeats; on a busy
-  machine a *restarted* primary can then miss the active backup's first heartbeats and go active
-  beside it, so here that takes ``alone_after`` seconds, and is off by default).
-* The passive server takes over only when **a client request reaches it and the peer has been
-  silent for two heartbeats**. Both conditions are needed: silence alone could be a broken
-  link between two healthy servers (both would go active: *split brain*); a client turning to the
-  backup shows that the client has given up on the primary too.
-* Two actives, or two passives, is a fatal error: the server stops (here: the role raises).
+* At start, state PRIMARY becomes ACTIVE as soon as it hears the peer say BACKUP; state BACKUP
+  becomes PASSIVE as soon as it hears an ACTIVE peer. A restarted server hears an ACTIVE peer and
+  goes PASSIVE: recovery is manual, nothing fails back by itself. Until it has heard its peer, a
+  server does not serve at all (the guide's version lets a lone primary server serve after two
+  heartbeats; on a busy machine a *restarted* primary server can then miss the active backup's
+  first heartbeats and go ACTIVE beside it, so here that takes ``alone_after`` seconds, and is off
+  by default).
+* The PASSIVE server takes over only when **a client request reaches it and the peer has been
+  silent for** ``SILENT_BEATS`` **heartbeats**. Both conditions are needed: silence alone could be a
+  broken link between two healthy servers (both would go ACTIVE: *split brain*); a client turning
+  to the backup shows that the client has given up on the primary too.
+* Two ACTIVEs, or two PASSIVEs, is a fatal error: the server stops (here: the role raises).
 
 Clients are Lazy Pirates over two endpoints: on a timeout they close the socket and resend the same
-request to the *other* server, and so on, until one answers. The states over time, and the checks
-that never two servers were active, are in ``zguide_py.views.binarystar``.
+request to the *other* server, and so on, until one answers. What the lab sees of a server (its
+state in ``peer.data``, a "state" event at each change) is :class:`StateReport`'s job; the states
+over time, and the checks that never two servers were active, are in ``zguide_py.views.binarystar``.
 """
 from __future__ import annotations
 
@@ -34,6 +37,8 @@ PEER_PRIMARY, PEER_BACKUP, PEER_ACTIVE, PEER_PASSIVE, CLIENT_REQUEST = 1, 2, 3, 
 STATE_NAMES = {PRIMARY: "primary", BACKUP: "backup", ACTIVE: "active", PASSIVE: "passive"}
 EVENT_NAMES = {PEER_PRIMARY: "peer primary", PEER_BACKUP: "peer backup", PEER_ACTIVE: "peer active",
                PEER_PASSIVE: "peer passive", CLIENT_REQUEST: "client request"}
+#: heartbeats without a word from the peer after which a PASSIVE server may take over (if a client asks)
+SILENT_BEATS = 2
 
 
 #: what a server publishes on its state channel: its state as one ASCII digit, nothing else
@@ -82,11 +87,10 @@ class SplitBrain(RuntimeError):
 
 
 def next_state(state: int, event: int, peer_silent: bool) -> tuple[int, bool]:
-    """The Binary Star state machine: ``(new state, accept the client request?)``.
+    """The Binary Star state machine: ``(new state, answer the client request?)``.
 
-    ``peer_silent`` (only matters for client requests): in the passive state, nothing heard from
-    the peer for two heartbeats; in the primary state, nothing heard from it at all for
-    ``alone_after`` seconds. Raises SplitBrain for the two impossible combinations.
+    ``peer_silent`` only matters for a client request: the peer has missed its deadline (see
+    ``server``). Raises SplitBrain for the two impossible combinations.
     """
     if state == PRIMARY:
         if event == PEER_BACKUP:
@@ -116,83 +120,51 @@ def next_state(state: int, event: int, peer_silent: bool) -> tuple[int, bool]:
 
 def server(peer, side: str, frontend: str, statepub: str, peer_statepub: str,
            heartbeat: float = 0.1, alone_after: float | None = None):
-    """One Binary Star server: ``side`` is "primary" or "backup".
-
-    Answers client requests (an echo) only while active. Logs each state change as a "state" event
-    (fields: ``state``, the new state, and ``why``) and keeps the current state in
-    ``peer.data["state"]``. ``alone_after``: a primary that has heard nothing from its peer for
-    this long since it started may serve alone when a client asks (None: never; it waits for its peer).
-    """
-    if side not in ("primary", "backup"):
-        raise ValueError(f"side must be 'primary' or 'backup', not {side!r}")
-    front = peer.socket(zmq.ROUTER)
+    """One Binary Star server, ``side`` "primary" or "backup": it echoes client requests while
+    ACTIVE. ``alone_after``: a primary server that has heard nothing from its peer this long may
+    serve alone when a client asks (None: never, it waits for its peer)."""
+    state = starting_state(side)                   # PRIMARY or BACKUP
+    front = peer.socket(zmq.ROUTER)                # clients' requests
     front.bind(frontend)
-    pub = peer.socket(zmq.PUB)
+    pub = peer.socket(zmq.PUB)                     # our state, for the peer
     pub.bind(statepub)
-    sub = peer.socket(zmq.SUB)
-    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub = peer.socket(zmq.SUB)                     # the peer's state
+    sub.subscribe(b"")
     sub.connect(peer_statepub)
     poller = zmq.Poller()
     poller.register(front, zmq.POLLIN)
     poller.register(sub, zmq.POLLIN)
 
-    state = PRIMARY if side == "primary" else BACKUP
-    started = time.monotonic()
-    # until we hear the peer, assume it may be alive (and active): a lone primary waits alone_after
-    peer_expiry = started + alone_after if alone_after is not None else float("inf")
-    last_heard = started
-    peer.data["state"] = peer.data["status"] = STATE_NAMES[state]      # the panel shows "status"
-    peer.log("state", state=STATE_NAMES[state], why="started")
-
-    def change(new: int, why: str, **fields):
-        nonlocal state
-        if new != state:
-            state = new
-            peer.data["state"] = peer.data["status"] = STATE_NAMES[new]
-            peer.log("state", state=STATE_NAMES[new], why=why, **fields)
-
-    send_at = time.monotonic()                     # tell the peer our state at once, then every heartbeat
-    try:
+    heard_at = time.monotonic()                    # when we last heard the peer (so far: never)
+    # until we hear the peer it may be alive, and active: only a primary told so may serve alone
+    peer_expiry = heard_at + alone_after if alone_after is not None else float("inf")
+    send_at = time.monotonic()                     # our state goes out at once, then every heartbeat
+    with StateReport(peer, state) as report:       # the lab sees each change of state
         while peer.running:
             events = peer.poll(poller, send_at - time.monotonic())
-            # the peer's state first: fresh news about the peer before any client request
-            for _ in range(100 if sub in events else 0):    # at most 100: a flood cannot starve clients
-                if not peer.poll(sub, 0):
-                    break
-                if (event := recv_state(peer, sub)) is None:
-                    continue
-                last_heard = time.monotonic()
-                peer_expiry = last_heard + 2 * heartbeat
-                peer.data["last_heard"] = peer.now()
-                change(next_state(state, event, peer_silent=False)[0], f"heard {EVENT_NAMES[event]}")
-            if front in events and (frames := recv_request(peer, front)):   # [client, b"", request...]
-                quiet = time.monotonic() - last_heard
-                new, accept = next_state(state, CLIENT_REQUEST, time.monotonic() >= peer_expiry)
-                if new != state:                   # a failover: note how long the peer was silent
-                    change(new, "client request", silent=round(quiet, 3))
-                    peer.data.setdefault("failovers", []).append((peer.now(), quiet))
-                if accept:
+            if sub in events:                      # the peer's state first: news before any client request
+                for event in recv_states(peer, sub):
+                    heard_at = time.monotonic()
+                    peer_expiry = heard_at + SILENT_BEATS * heartbeat
+                    state, _ = next_state(state, event, False)
+                    report(state, f"heard {EVENT_NAMES[event]}")
+            if front in events and (request := recv_request(peer, front)):   # [client, b"", body...]
+                state, serve = next_state(state, CLIENT_REQUEST, time.monotonic() >= peer_expiry)
+                report(state, "client request", silent=time.monotonic() - heard_at)
+                if serve:
                     peer.throttle()
-                    front.send_multipart(frames)
-                    peer.count("replies")
-                else:
-                    peer.count("rejected")         # dropped: the client will time out and switch
+                    front.send_multipart(request)
+                peer.count("replies" if serve else "rejected")   # rejected: dropped, the client will switch
             if time.monotonic() >= send_at:
                 pub.send(str(state).encode())
                 send_at = time.monotonic() + heartbeat
-    finally:
-        peer.data["state"] = peer.data["status"] = "down"
-        peer.log("state", state="down", why="stopped")
 
 
 def client(peer, servers: list[str], timeout: float = 0.05, requests: int | None = None,
            interval: float = 0.0):
-    """A Lazy Pirate over two servers: resend to the other server after each ``timeout``.
-
-    Counts "replies" and "switches" (a timeout, then the other server). Each reply must echo its
-    request. ``peer.latency("request", s)`` includes the time spent switching.
-    """
-    index = 0
+    """A Lazy Pirate over two servers: with no reply after ``timeout``, send the same request to the
+    other server, and so on until one answers. Counts "replies" and "switches"."""
+    index = 0                                      # the server in use: 0 or 1
     req = peer.socket(zmq.REQ)
     req.connect(servers[index])
     n = 0
@@ -203,18 +175,70 @@ def client(peer, servers: list[str], timeout: float = 0.05, requests: int | None
         while not good_reply(peer, req, body, timeout):
             if not peer.running:
                 return
-            peer.close_socket(req)                # Lazy Pirate: a fresh socket, the other server
-            index = 1 - index
+            peer.close_socket(req)                 # no reply: the REQ socket is stuck, throw it away
+            index = 1 - index                      # and send the same request to the other server
             peer.count("switches")
             req = peer.socket(zmq.REQ)
             req.connect(servers[index])
             req.send(body)
-        peer.count("replies")
-        peer.latency("request", time.perf_counter() - started)
+        answered(peer, started)
         n += 1
         if interval and not peer.sleep(interval):
             return
     peer.data["done"] = True
+
+
+# ---- helpers of the roles (not shown in the notebook) -------------------------------------------
+
+def starting_state(side: str) -> int:
+    """A server's first state: PRIMARY for the primary server, BACKUP for the backup server."""
+    if side not in ("primary", "backup"):
+        raise ValueError(f"side must be 'primary' or 'backup', not {side!r}")
+    return PRIMARY if side == "primary" else BACKUP
+
+
+def recv_states(peer, sub: zmq.Socket, most: int = 100):
+    """The peer's state messages waiting on ``sub``, each checked (a malformed one is counted,
+    logged and skipped); at most ``most`` at a time, so that a flood cannot starve the clients."""
+    for _ in range(most):
+        if not peer.poll(sub, 0):
+            return
+        if (event := recv_state(peer, sub)) is not None:
+            yield event
+
+
+class StateReport:
+    """What the lab sees of a server's state (not part of the pattern). Keeps it in
+    ``peer.data["state"]`` (and ``"status"``, the panel's line) and logs a "state" event at each
+    change, with the fields ``state`` (the new state) and ``why``. A change on a client request (a
+    takeover) also has ``silent``, how long the peer had been silent, and is appended to
+    ``peer.data["failovers"]`` as ``(lab time, silence)``. Used as a ``with`` block: when it ends
+    (a kill, an error such as SplitBrain, the lab closing) the state becomes "down"."""
+
+    def __init__(self, peer, state: int):
+        self.peer, self.state = peer, state
+
+    def __enter__(self) -> StateReport:
+        self._show(STATE_NAMES[self.state], "started")
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self._show("down", "stopped")
+        return False                               # an error goes on up: the lab records it
+
+    def __call__(self, state: int, why: str, silent: float | None = None) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        if silent is None:
+            self._show(STATE_NAMES[state], why)
+        else:
+            self._show(STATE_NAMES[state], why, silent=round(silent, 3))
+            self.peer.data.setdefault("failovers", []).append((self.peer.now(), silent))
+
+    def _show(self, name: str, why: str, **fields) -> None:
+        self.peer.data["state"] = self.peer.data["status"] = name       # the panel shows "status"
+        self.peer.log("state", state=name, why=why, **fields)
 
 
 def good_reply(peer, req: zmq.Socket, body: bytes, timeout: float) -> bool:
@@ -227,6 +251,12 @@ def good_reply(peer, req: zmq.Socket, body: bytes, timeout: float) -> bool:
         malformed(peer, frames, f"the reply to {body!r} echoes it")
         return False
     return True
+
+
+def answered(peer, started: float) -> None:
+    """Count a reply, and record how long its request took, switches included ("request" latency)."""
+    peer.count("replies")
+    peer.latency("request", time.perf_counter() - started)
 
 
 def watch(peer, lab, names=("primary", "backup"), every: float = 0.002):

@@ -53,11 +53,14 @@ def no_active_gaps(timeline, since: float, until: float) -> list[tuple[float, fl
 
 
 def describe_change(event) -> str:
-    """A "state" event in words: "active (client request, peer silent ~0.213 s)"."""
+    """A "state" event in words, the state in capitals (a state, not a server's name):
+    "ACTIVE (client request, peer silent ~0.213 s)", "PASSIVE (heard the peer say ACTIVE)"."""
     why = event.get("why", "")
+    if why.startswith("heard peer "):
+        why = f"heard the peer say {why.removeprefix('heard peer ').upper()}"
     if "silent" in event.fields:
         why += f", peer silent ~{event.get('silent'):.3f} s"
-    return f"{event.get('state')} ({why})"
+    return f"{str(event.get('state')).upper()} ({why})"
 
 
 STATE_COLOURS = {"primary": "0.85", "backup": "0.6", "active": "tab:green", "passive": "gold",
@@ -67,14 +70,16 @@ ANSWER_COLOURS = {"primary": "tab:blue", "backup": "tab:purple"}
 
 def states_figure(report, timeline, t0: float, names=("primary", "backup")):
     """Top: the replies each server gave per second. Bottom: each server's state over the run
-    (``timeline`` from :func:`state_timeline`, in lab time; ``t0`` is the run's start)."""
-    state_labels = {"primary": "primary (starting)", "backup": "backup (starting)"}
+    (``timeline`` from :func:`state_timeline`, in lab time; ``t0`` is the run's start). States are
+    labelled in capitals, servers by name: the primary server can be in state PASSIVE."""
+    state_labels = {"primary": "PRIMARY (starting)", "backup": "BACKUP (starting)", "active": "ACTIVE",
+                    "passive": "PASSIVE", "down": "DOWN (killed)"}
     fig = new_figure(9, 5.0)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2.2, 1])
     for name in names:
         times, rates = report.series.get((name, "replies"), ([], []))
         top.plot(times, rates, marker=".", markersize=3, linewidth=1.2, color=ANSWER_COLOURS.get(name),
-                 label=f"answered by {name}")
+                 label=f"answered by the {name} server")
     top.set_ylabel("replies per second")
     top.set_title("Binary Star: who answers the clients, and each server's state")
     top.grid(True, alpha=0.3)
@@ -83,9 +88,9 @@ def states_figure(report, timeline, t0: float, names=("primary", "backup")):
         for start, end, state in timeline[name]:
             bottom.broken_barh([(start - t0, end - start)], (y - 0.35, 0.7),
                                color=STATE_COLOURS.get(state, "tab:gray"), alpha=0.8)
-    bottom.set_yticks(range(len(names)), list(names))
+    bottom.set_yticks(range(len(names)), [f"{name} server" for name in names])
     bottom.invert_yaxis()
-    bottom.set_ylabel("server state")
+    bottom.set_ylabel("state")
     bottom.set_xlabel("time since start of run (s)")
     bottom.legend([Patch(color=c) for c in STATE_COLOURS.values()],
                   [state_labels.get(s, s) for s in STATE_COLOURS],
