@@ -92,10 +92,13 @@ verdict(req.poll(0, zmq.POLLOUT) == zmq.POLLOUT, "With its reply received, REQ m
 # %% [markdown]
 # ## 3. The roles
 #
-# The server echoes each request back. The client sends `requests` numbered requests, one at a time,
-# checks that every reply is the answer to *its* request, and measures the round trip. Both wait with
-# `peer.poll(sock, timeout)`: True when a message waits, False on timeout or once the lab kills the
-# peer, so the lab can kill them at any time.
+# The server echoes each request back. The client is the guide's "hello world" client with a
+# timeout: it sends numbered requests, one at a time, and accepts a reply only if it is the echo of
+# *its* request. Both wait with `peer.poll(sock, timeout)`: True when a message waits, False on a
+# timeout or once the lab kills the peer, so the lab can kill them at any time. The other calls are
+# the lab's bookkeeping: `peer.count` and the client's `record_answer`, `record_timeout` and
+# `malformed` keep the numbers this notebook plots and checks (replies, round-trip times, the request
+# a client got stuck on), and `peer.throttle()` is where the panel's slider slows a peer down.
 
 # %%
 show_source(reqrep.echo_server, reqrep.client)
@@ -214,8 +217,10 @@ play, panel = playground("reqrep-play")
 panel
 
 # %% [markdown]
-# The notebook has tried those buttons for you on a twin of this lab, so your panel is fresh (the
-# code is folded: click the "..." to read it). What it saw: a kill stops the replies, and they stay
+# The notebook has tried those buttons for you, but not on your panel. The folded cell below (click
+# the "..." to read it) is a **rehearsal**: it builds a **twin**, a second lab made by the same
+# `playground` function with a panel of its own that is never shown, and clicks that panel's buttons
+# from code. So your panel above starts fresh. What it saw: a kill stops the replies, and they stay
 # stopped while the client waits; restarting both sets them going again.
 
 # %%
@@ -268,6 +273,20 @@ rehearsal.close()
 #    process the first request and only its reply was lost? Which requests are safe to resend?
 # 3. If the *client* dies after sending, what happens to the server? (Try it with the panel.)
 #
+# <details><summary>Answers to questions 2 and 3 (open after you have thought about them)</summary>
+#
+# 2. The server then does the work twice: a resent "add 10 euros to my account" adds 20. A request
+#    is safe to resend when doing it twice has the same effect as doing it once (it is
+#    *idempotent*): reading a value, or setting it to a fixed value. For the others the server must
+#    recognise a repeat, say by a request number, and send back the reply it kept instead of doing
+#    the work again.
+# 3. Nothing bad. If the request reached the server, REP works on it and sends the reply; the reply
+#    has nowhere to go, so ZeroMQ drops it. Either way the server does not wait for the dead client,
+#    sees no error, and goes on to the next request. In the panel: kill the client and the server's row simply
+#    stops counting; restart the client and the server serves it again.
+# </details>
+
+# %% [markdown]
 # **Exercise.** Check your answer to question 1: put the reply rate you expect for *each* of the two
 # clients (replies per second) in `my_guess`, then run the three cells. The folded one runs two
 # clients of 20 requests each against one server that takes 20 ms per request, and measures; the

@@ -74,32 +74,30 @@ def client(peer, endpoint: str, requests: int | None = None, timeout: float | No
 
 
 def worker(peer, endpoint: str, work: float = 0.002, ready: bool = True, ready_delay: float = 0.0):
-    """DEALER worker: announce ``READY`` (if ``ready``), then take a task, work ``work`` seconds,
-    reply, and repeat. The reply keeps the task's envelope: everything but the last frame.
+    """DEALER worker: say READY (to the LRU broker), then take a task, work ``work`` seconds, reply,
+    and repeat. A task is ``['', client, '', request]`` from the LRU broker, ``[client, '', request]``
+    from the simple one; the reply keeps everything but the last frame (the envelope).
 
-    It checks its broker: anything that arrives while it is busy, or in the ``ready_delay`` seconds
-    before it says READY, counts as ``arrived_while_busy`` (and is served afterwards, in order).
-    """
+    It checks its broker: a task that is already waiting when the worker is free again was sent
+    while it was busy (or in the ``ready_delay`` seconds before it said READY). Such tasks are
+    counted as ``arrived_while_busy`` and served afterwards, in order."""
     sock = peer.socket(zmq.DEALER, routing_id=peer.name.encode())   # the broker's queue names us
     sock.connect(endpoint)
-    backlog: deque[list[bytes]] = deque()             # tasks that came while we were not ready
-    if ready_delay and not peer.sleep(ready_delay):   # connected, but not ready yet
-        return
-    arrived_while_busy(peer, sock, backlog)
-    if ready and not peer.send(sock, [b"", READY]):
-        return
-    peer.data["ready"] = True
-    while peer.running and (backlog or peer.poll(sock)):
-        task = backlog.popleft() if backlog else sock.recv_multipart()
-        # a task is ['', client, '', request] (LRU broker) or [client, '', request] (simple)
-        peer.count("tasks")
-        if work:
-            peer.sleep(work)                          # busy from here until the reply is sent
-        peer.throttle()
-        arrived_while_busy(peer, sock, backlog)
-        if not peer.send(sock, [*task[:-1], task[-1] + b" by " + peer.name.encode()]):
+    peer.sleep(ready_delay)                           # a late worker: connected, but silent a while
+    peer.data["ready"] = True                         # (the notebook waits for this)
+    backlog: deque[list[bytes]] = deque()             # tasks that came while we were busy
+    message = [b"", READY] if ready else None         # the first thing we tell the broker
+    while peer.running:
+        arrived_while_busy(peer, sock, backlog)       # whatever waits now came while we were busy
+        if message and not peer.send(sock, message):  # READY, or the reply to the last task
             return
-        peer.count("replies")
+        if not (backlog or peer.poll(sock)):          # False once the lab kills this worker
+            return
+        task = backlog.popleft() if backlog else sock.recv_multipart()
+        peer.count("tasks")
+        peer.sleep(work)                              # the work: busy until the reply is sent
+        peer.throttle()                               # the panel's slider makes this worker slower
+        message = [*task[:-1], task[-1] + b" by " + peer.name.encode()]      # the same envelope
 
 
 def arrived_while_busy(peer, sock, backlog: deque) -> None:
@@ -133,59 +131,59 @@ def simple_broker(peer, frontend: str, backend: str):
 
 
 def lru_broker(peer, frontend: str, backend: str):
-    """The load balancing broker: ROUTER frontend, ROUTER backend, a queue of ready workers.
-
-    A worker joins the queue when it says READY or sends a reply; a request goes to the worker that
-    has waited longest. With no worker ready, the frontend is not read at all. A message that is
-    not ``[client, '', request]`` or, from a worker, ``['', READY]`` / ``['', client, '', reply]``
-    is counted as malformed and dropped, and its sender is not made ready.
-    """
+    """The load balancing broker: ROUTER frontend, ROUTER backend, and a queue of ready workers.
+    Each request goes to the worker that has waited longest. While no worker is free the frontend
+    is not read, and requests wait in its queue. Malformed messages are counted and dropped."""
     front = peer.socket(zmq.ROUTER)
     front.bind(frontend)
-    # ROUTER_MANDATORY: a task for a vanished worker raises instead of vanishing;
-    # ROUTER_HANDOVER: a restarted worker takes its identity back
+    # MANDATORY: a send to a worker that has gone raises; HANDOVER: a restarted worker keeps its name
     back = peer.socket(zmq.ROUTER, router_mandatory=1, router_handover=1)
     back.bind(backend)
     ready: deque[bytes] = deque()                     # idle workers, least recently used first
-    peer.data["status"] = lambda: f"workers ready: {len(ready)}"                   # the panel's line
-    waiting: deque[list[bytes]] = deque()             # a request whose worker vanished: next in line
-    workers_only = zmq.Poller()
-    workers_only.register(back, zmq.POLLIN)
-    both = zmq.Poller()
-    both.register(back, zmq.POLLIN)
-    both.register(front, zmq.POLLIN)
+    waiting: deque[list[bytes]] = deque()             # requests read, not yet given to a worker
+    peer.data["status"] = lambda: f"workers ready: {len(ready)}"             # the panel shows it
+    poller = zmq.Poller()
+    poller.register(back, zmq.POLLIN)
     while peer.running:
-        # read requests only when a worker can take one; until then they queue in the frontend
-        events = peer.poll(both if ready and not waiting else workers_only)
+        # poll the frontend only while a worker is free (flags 0 takes it out of the poller)
+        poller.register(front, zmq.POLLIN if ready and not waiting else 0)
+        events = peer.poll(poller)                    # {} once the lab kills the broker
         if back in events:
             for worker_id, *message in drain(back):   # every message that waits, then poll again
                 kind = worker_says(message)           # "ready", "reply", or None: not our protocol
-                if kind and worker_id not in ready:   # (a restarted worker may say READY twice)
-                    ready.append(worker_id)
-                if kind == "ready":
-                    peer.count("ready")
-                elif kind == "reply":
-                    front.send_multipart(message[1:])     # [client, '', reply]
-                    peer.count("replies")
-                else:                                 # a peer that breaks the protocol gets no work
+                if kind is None:                      # a peer that breaks the protocol gets no work
                     malformed(peer, message, "not ['', READY] nor ['', client, '', reply]")
-        if front in events and ready and not waiting:
+                    continue
+                if worker_id not in ready:            # (a restarted worker may say READY twice)
+                    ready.append(worker_id)
+                if kind == "reply":
+                    front.send_multipart(message[1:])     # [client, '', reply]
+                peer.count("replies" if kind == "reply" else "ready")
+        if front in events:
             for request in drain(front, len(ready)):  # no more requests than ready workers
                 if has_envelope(request):             # [client, '', request]
                     waiting.append(request)
                 else:
                     malformed(peer, request, "not [client, '', request]")
-        while waiting and ready:
-            worker_id = ready.popleft()
-            try:
-                back.send_multipart([worker_id, b"", *waiting[0]])
-            except zmq.ZMQError as exc:
-                if exc.errno != zmq.EHOSTUNREACH:
-                    raise
-                peer.count("vanished")                # that worker is gone: try the next one
-                continue
-            waiting.popleft()
-            peer.count("requests")
+        while waiting and ready:                      # the head of the queue has waited longest
+            if send_to_worker(peer, back, ready.popleft(), waiting[0]):
+                waiting.popleft()                     # (if that worker has gone, try the next)
+
+
+def send_to_worker(peer, back, worker_id: bytes, request: list[bytes]) -> bool:
+    """Send ``[worker, '', client, '', request]`` out of the backend ROUTER. A worker that has gone
+    (killed while it sat in the ready queue) would silently swallow it; with ROUTER_MANDATORY the
+    send raises EHOSTUNREACH instead. Count that as ``vanished`` and return False: the request
+    stays first in line for the next ready worker."""
+    try:
+        back.send_multipart([worker_id, b"", *request])
+    except zmq.ZMQError as exc:
+        if exc.errno != zmq.EHOSTUNREACH:
+            raise
+        peer.count("vanished")
+        return False
+    peer.count("requests")
+    return True
 
 
 def has_envelope(frames: list[bytes]) -> bool:

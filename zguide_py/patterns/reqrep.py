@@ -26,37 +26,54 @@ def echo_server(peer, endpoint: str):
 
 
 def client(peer, endpoint: str, requests: int = 10, timeout: float | None = None):
-    """REQ: send ``requests`` requests one at a time, each answered before the next is sent.
+    """REQ: send numbered requests one at a time; each is answered before the next goes out.
 
-    ``timeout`` (seconds) bounds the wait for each reply. With ``None`` the client waits as long
-    as it lives - what a plain REQ client does when its server has died. On a timeout it records
-    ``peer.data["stuck_on"]`` and stops: a REQ socket that has sent cannot send again until it
-    receives (EFSM), so without closing the socket there is nothing else it can do.
+    ``timeout`` (seconds) bounds the wait for each reply; ``None`` waits as long as the client
+    lives, as a plain REQ client does. After a timeout the client stops: a REQ socket that has sent
+    cannot send again before it receives (EFSM), so there is nothing more it can do.
     """
     req = peer.socket(zmq.REQ)
     req.connect(endpoint)
-    answered = peer.data.setdefault("answered", [])
     for n in range(requests):
         request = f"request {n}".encode()
-        if not peer.send(req, request):       # waits for a connection, but not past a kill
-            return
-        peer.count("requests")
+        req.send(request)
         sent = time.perf_counter()
-        if not peer.poll(req, timeout):       # no reply in time, or the lab killed us
-            if peer.running:
-                peer.data["stuck_on"] = n
-                peer.log("timeout", request=n, after=timeout)
-            return
+        if not peer.poll(req, timeout):       # no reply in time, or the lab killed this client
+            return record_timeout(peer, n, timeout)
         reply = req.recv_multipart()
-        peer.latency("rtt", time.perf_counter() - sent)
-        if reply != [request]:                # not the echo: counted, logged, not an answer
-            peer.count("malformed")
-            peer.log("malformed", frames=reply, why=f"the reply echoes {request!r}")
-            continue
-        answered.append(n)
-        peer.count("replies")
-        peer.throttle()
-    peer.data["done"] = True
+        if reply == [request]:                # the echo of *this* request: the answer
+            record_answer(peer, n, time.perf_counter() - sent)
+        else:                                 # anything else is counted and logged, not trusted
+            malformed(peer, reply, f"the reply echoes {request!r}")
+        peer.throttle()                       # the panel's slider can slow this client down
+
+
+# ---- what the client records for the notebook (kept out of its listing) -------------------------
+
+def record_answer(peer, n: int, seconds: float) -> None:
+    """Request ``n`` was answered after ``seconds``: count the request and the reply, keep the round
+    trip (``peer.latencies["rtt"]``) and the number (``peer.data["answered"]``, in order)."""
+    peer.count("requests")
+    peer.latency("rtt", seconds)
+    peer.data.setdefault("answered", []).append(n)
+    peer.count("replies")
+
+
+def record_timeout(peer, n: int, timeout: float | None) -> None:
+    """No reply to request ``n``: unless the lab killed the client, keep ``peer.data["stuck_on"]``
+    and log a ``timeout`` event."""
+    peer.count("requests")
+    peer.data.setdefault("answered", [])
+    if peer.running:
+        peer.data["stuck_on"] = n
+        peer.log("timeout", request=n, after=timeout)
+
+
+def malformed(peer, frames: list[bytes], why: str) -> None:
+    """A reply that is not the echo of the request: counted and logged, never taken as an answer."""
+    peer.count("requests")
+    peer.count("malformed")
+    peer.log("malformed", frames=frames, why=why)
 
 
 ROLES = {"echo_server": echo_server, "client": client}
