@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import ast
+import math
+import re
 import importlib
 import inspect
 import json
@@ -278,6 +280,48 @@ def test_every_listing_a_notebook_shows_keeps_its_core_loop_short():
     long = {f"{nb}: {expr}": n for nb, expr, obj in shown
             if inspect.isfunction(obj) and (n := core_loop_lines(obj)) > MAX_LOOP_LINES}
     assert not long, f"core loops over {MAX_LOOP_LINES} code lines: {long}"
+
+
+#: A line of lab machinery in a listing: the lab's books (counters, events, data for the views and
+#: the panel, latencies), not the pattern. peer.socket/poll/send/sleep/running stand in for zmq's
+#: own calls, and peer.throttle() for the guide's "do some work" sleep: not counted.
+MACHINERY = re.compile(r"\bpeer\.(count|counter|log|data|latency|snapshot|lab)\b")
+MAX_MACHINERY = 1 / 5
+
+
+def machinery_share(fn) -> tuple[int, int]:
+    """(machinery lines, code lines) of a function's source, docstring and comments left out."""
+    source = textwrap.dedent(inspect.getsource(fn))
+    node = ast.parse(source).body[0]
+    lines = source.splitlines()
+    doc = node.body[0] if (node.body and isinstance(node.body[0], ast.Expr)
+                           and isinstance(node.body[0].value, ast.Constant)) else None
+    skip = set(range(doc.lineno - 1, doc.end_lineno)) if doc else set()
+    code = [line for i, line in enumerate(lines) if i not in skip and line.strip()
+            and not line.strip().startswith("#")]
+    return sum(bool(MACHINERY.search(line.split("#")[0])) for line in code), len(code)
+
+
+def test_machinery_share_counts_the_labs_books_not_the_pattern():
+    def sample(peer):
+        """peer.count in a docstring is not code"""
+        sock = peer.socket(1)
+        while peer.running:
+            if peer.poll(sock, 1.0):   # peer.log in a comment is not code
+                sock.send(sock.recv())
+                peer.count("replies")
+    assert machinery_share(sample) == (1, 6)
+
+
+def test_every_listing_a_notebook_shows_is_mostly_the_pattern():
+    """Lab machinery is at most 1 line in 5 of what a notebook shows (issue 15)."""
+    heavy = {}
+    for nb, expr, obj in shown_functions():
+        if inspect.isfunction(obj):
+            books, code = machinery_share(obj)
+            if books > math.ceil(code * MAX_MACHINERY):     # 1 line in each 5 begun: 2 in a 9-line loop
+                heavy[f"{nb}: {expr}"] = f"{books}/{code}"
+    assert not heavy, f"listings with more than 1 line in 5 of lab machinery: {heavy}"
 
 
 @pytest.mark.parametrize("name", sorted(n for n in modules() if n.startswith("patterns.")))

@@ -203,7 +203,7 @@ except zmq.ZMQError as exc:
 # %%
 def playground(name):
     """A server and a client that never stops, in a lab of their own, under a panel."""
-    play = Lab(name)
+    play = Lab(name, sample_interval=0.5)      # the plot's rates: counted over half a second
     endpoint = play.endpoint("echo", "tcp")
     play.start("server", reqrep.echo_server, endpoint=endpoint)
     play.start("client", reqrep.client, endpoint=endpoint, requests=10**6, timeout=5.0)

@@ -173,7 +173,8 @@ print("client-A received:", dealer.recv_multipart())
 #
 # * `client_task` - a DEALER with its name as identity. It keeps up to `window` requests in flight
 #   (no lockstep!), matches each reply to its open request, and counts requests with no reply after
-#   `timeout` seconds as lost.
+#   `timeout` seconds as lost. What it records for this notebook (the replies it matched, the worker
+#   that served each, the requests it lost) is kept by `books`, a small `ClientBooks` object beside it.
 # * `server_task` - a ROUTER frontend, a DEALER backend, and a Poller loop that passes frames from
 #   one to the other unchanged. It never looks inside a message; the envelope does the routing.
 #   `peer.poll(poller)` is the lab's `poller.poll()`: the ready sockets, or `{}` once the lab kills

@@ -109,7 +109,8 @@ req.close(linger=0)
 # The client is the Lazy Pirate loop:
 # send, `peer.poll(req, timeout)` for the reply, and on a timeout `peer.close_socket(req)` and a new
 # socket, up to `retries` tries. A reply that is not exactly its request is counted as mismatched and
-# never accepted.
+# never accepted. Its `book` (a `lazypirate.Requests`) keeps the records for the notebook, one call a
+# step: counters, events, and what became of each request, which the verdict below reads.
 
 # %%
 show_source(lazypirate.server, lazypirate.client)

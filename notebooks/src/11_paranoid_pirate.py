@@ -106,7 +106,8 @@ me.close(linger=0)
 # anything else with READY, so no queue waits for a reply that never comes. The worker polls
 # for one interval at a time and counts the silent ones; on zero it backs off and reconnects with a
 # new socket (and a new routing id). Every role logs what it saw as an event with fields
-# (`peer.log("purge", worker=...)`), which the figures below read.
+# (`purged` logs `peer.log("purge", worker=...)`; the worker's `books` log its liveness each time it
+# changes, and each `queue lost`), which the figures below read.
 
 # %%
 show_source(paranoidpirate.queue, paranoidpirate.purge, paranoidpirate.worker)

@@ -151,7 +151,8 @@ show_source(majordomo.broker)
 # %% [markdown]
 # The worker says READY, answers REQUESTs, heartbeats while idle, and starts over on a new socket
 # when the broker has been silent too long or says DISCONNECT. The client is a Lazy Pirate: poll
-# with a timeout, and after a timeout close the REQ socket, open a new one and resend.
+# with a timeout, and after a timeout close the REQ socket, open a new one and resend. It checks that
+# each reply answers its request; its `book` records replies and failures for the notebook.
 
 # %%
 show_source(majordomo.worker, majordomo.mdp_request, majordomo.client)

@@ -395,7 +395,7 @@ for size in SIZES:
 held = sum(r < 1 for size in (4096, 131072) for r in ratios[size])
 slower = verdict(all(statistics.median(ratios[size]) < 1 for size in (4096, 131072)),
                  f"At 4 kB and 128 kB, CURVE moved fewer messages a second than plaintext: in the median, and in "
-                 f"{held} of the {2 * RUNS} runs at those sizes.")
+                 f"~{held} of the {2 * RUNS} runs at those sizes.")
 assert slower
 
 # %%

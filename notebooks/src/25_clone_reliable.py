@@ -213,7 +213,8 @@ show_source(cp.hold, cp.mirror, cp.take_over)
 #
 # One more detail: the client writes through an **XPUB** socket, which hears each subscription that
 # reaches it. It starts writing only once both collectors have subscribed, so no update falls into
-# the gap of a [slow joiner](glossary.ipynb#Slow-joiner).
+# the gap of a [slow joiner](glossary.ipynb#Slow-joiner). Its `books` keep what the views below read:
+# the uuids it sent, its snapshots and its failovers.
 
 # %%
 show_source(clonecli6)

@@ -26,12 +26,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections import Counter, deque
+from collections import deque
 
 import zmq
 
-from ..events import clip
-from .lazypirate import REQUEST_RETRIES, REQUEST_TIMEOUT
+from .lazypirate import REQUEST_RETRIES, REQUEST_TIMEOUT, Requests
 from .majordomo import (DISCONNECT, HEARTBEAT, MDPW, READY, REPLY, REQUEST, WORK, Malformed, malformed,
                         parse_at_worker)
 
@@ -42,54 +41,35 @@ async def lazy_pirate_client(peer, endpoint: str, requests: int = 200, timeout: 
     """:func:`lazypirate.client` with ``await``: send, ``await req.poll(timeout)``; on a timeout close
     the REQ socket, open a new one and resend; after ``retries`` tries abandon the request.
 
-    Leaves in ``peer.data`` what the thread client leaves (``sent``, ``answered``, ``abandoned``,
-    ``mismatched``, ``done``) and logs the same events, so ``lazypirate.tally`` reads both alike.
+    Keeps the same books as the thread client (a :class:`lazypirate.Requests`: the same
+    ``peer.data``, counters and events), so ``lazypirate.tally`` reads both alike.
     """
-    sent: list[int] = []
-    answered: Counter = Counter()
-    abandoned: list[int] = []
-    mismatched: list[tuple[int, bytes]] = []
-    peer.data.update(sent=sent, answered=answered, abandoned=abandoned, mismatched=mismatched,
-                     done=False, retries=retries, timeout=timeout)
-    for name in ("requests", "replies", "retries", "abandoned", "mismatched"):
-        peer.counter(name)                    # counters exist from the start, even at 0
-
+    book = Requests(peer, retries=retries, timeout=timeout)
     req = peer.socket(zmq.REQ)
     req.connect(endpoint)
     for seq in range(requests):
         request = f"{peer.name}:{seq}".encode()
-        sent.append(seq)
-        peer.count("requests")
-        peer.log("send", seq=seq)
-        started = time.perf_counter()
+        book.sent(seq)
         for attempt in range(1, retries + 1):
             await req.send(request)
             if await req.poll(round(timeout * 1000)):  # the loop runs on meanwhile; a kill cancels it
                 reply = await req.recv_multipart()
                 if reply == [request]:                 # the answer to this very request
-                    answered[seq] += 1
-                    peer.count("replies")
-                    peer.latency("rtt", time.perf_counter() - started)
-                    peer.log("answered", seq=seq)
+                    book.answered(seq)
                     break
-                mismatched.append((seq, clip(reply)))  # someone else's reply: never accept it
-                peer.count("mismatched")
-                peer.log("mismatched", seq=seq)
+                book.mismatched(seq, reply)            # someone else's reply: never accept it
             # No (good) reply in time: the REQ socket is stuck waiting, so throw it away.
             peer.close_socket(req)
             req = peer.socket(zmq.REQ)
             req.connect(endpoint)
             if attempt == retries:
-                abandoned.append(seq)
-                peer.count("abandoned")
-                peer.log("abandoned", seq=seq)
+                book.abandoned(seq)
             else:
-                peer.count("retries")
-                peer.log("retry", seq=seq)
+                book.retry(seq)
         await peer.athrottle()
         if pause:
             await asyncio.sleep(pause)
-    peer.data["done"] = True
+    book.done()
 
 
 # ---- Majordomo worker ----------------------------------------------------------------------------

@@ -244,10 +244,16 @@ def heard_hugz(peer, msg: KVMsg, sequence: int) -> bool:
     the newest update(s) and need a new snapshot."""
     peer.count("hugz")
     if msg.sequence > sequence:
-        peer.count("resyncs")
-        peer.log("behind", server=msg.sequence, sequence=sequence)
+        resync(peer, "behind", server=msg.sequence, sequence=sequence)
         return True
     return False
+
+
+def resync(peer, why: str, **fields) -> None:
+    """A client must take a new snapshot: counted (``resyncs``) and logged (``why``: ``gap`` or
+    ``behind``, with ``fields``)."""
+    peer.count("resyncs")
+    peer.log(why, **fields)
 
 
 def follow(peer, msg: KVMsg, kvmap: dict[str, KVMsg], sequence: int) -> int | None:
@@ -260,8 +266,7 @@ def follow(peer, msg: KVMsg, kvmap: dict[str, KVMsg], sequence: int) -> int | No
         peer.count("skipped")
         return sequence
     if msg.sequence > sequence + 1:         # missed at least one update: start over
-        peer.count("resyncs")
-        peer.log("gap", expected=sequence + 1, got=msg.sequence)
+        resync(peer, "gap", expected=sequence + 1, got=msg.sequence)
         return None
     why = update_problem(msg, kvmap)        # what no server would have taken
     if why is not None:

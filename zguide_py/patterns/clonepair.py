@@ -43,7 +43,7 @@ import zmq
 from . import binarystar as bstar
 from . import clone
 from .clone import (HUGZ, ICANHAZ, KTHXBAI, MAX_BODY, MAX_KEY, MAX_KEYS, TICK, KVMsg, Pacer, Recent, _at,
-                    heard_hugz, malformed, recv_kvmsg, send_hugz, update_problem)
+                    heard_hugz, malformed, recv_kvmsg, resync, send_hugz, update_problem)
 
 MAX_TTL = 24 * 3600.0      # seconds: the longest life an ephemeral value may ask for
 
@@ -285,13 +285,18 @@ def mirror(peer, hm: Hashmap, pending: dict[bytes, KVMsg], msg: KVMsg) -> bool:
 def take_over(peer, pub: zmq.Socket, hm: Hashmap, pending: dict[bytes, KVMsg]) -> None:
     """Becoming active: number and publish every update still pending, oldest first. They reached
     this server from their clients, but never came back from the dead one: without this, lost."""
-    peer.log("takeover", pending=len(pending), sequence=hm.sequence)
-    peer.data.setdefault("takeovers", []).append((peer.now(), hm.sequence, len(pending)))
+    log_takeover(peer, hm, pending)
     for msg in list(pending.values()):
         if fresh(peer, hm, msg):
             publish(peer, pub, hm, msg)
             peer.count("pending numbered")
     pending.clear()
+
+
+def log_takeover(peer, hm: Hashmap, pending: dict) -> None:
+    """A "takeover" event, and ``(time, sequence, pending)`` in ``peer.data["takeovers"]`` for the views."""
+    peer.log("takeover", pending=len(pending), sequence=hm.sequence)
+    peer.data.setdefault("takeovers", []).append((peer.now(), hm.sequence, len(pending)))
 
 
 def change(peer, state: int, new: int, why: str, hm: Hashmap, pub: zmq.Socket, pending: dict) -> int:
@@ -399,8 +404,7 @@ def apply(peer, msg: KVMsg, kvmap: dict[str, KVMsg], sequence: int, subtree: str
         peer.count("skipped")
         return sequence
     if strict and msg.sequence > sequence + 1:
-        peer.count("resyncs")
-        peer.log("gap", expected=sequence + 1, got=msg.sequence)
+        resync(peer, "gap", expected=sequence + 1, got=msg.sequence)
         return None
     if msg.body and (why := problem(msg, kvmap)) is not None:
         malformed(peer, msg.encode(), why)
@@ -425,10 +429,9 @@ def clonecli6(peer, snapshot: list[str], publisher: list[str], collector: list[s
     for endpoint in collector:
         updates.connect(endpoint)
     rng = random.Random(f"{seed}:{peer.name}:{peer.starts}") if seed is not None else random.Random()
-    sent_uuids, life = peer.data.setdefault("sent_uuids", []), []
+    books = ClientBooks(peer)                 # for the views: what it sent, snapshots, failovers
     sub, index, kvmap, sequence, listening, began = None, 0, None, 0, 0, time.monotonic()
     pacer, extra = Pacer(rate, burst=10), ({"ttl": f"{ttl:g}"} if ttl else {})
-    peer.data.update(life_uuids=life, idle=False, kvmap={}, sequence=0, server=0, failovers=[])
     peer.data["status"] = lambda: f"seq {sequence}, {n_keys(kvmap or {})}, server {index + 1}"
     while peer.running:
         if sub is None:                                        # subscribe first...
@@ -440,19 +443,14 @@ def clonecli6(peer, snapshot: list[str], publisher: list[str], collector: list[s
                 peer.count("switches")
                 continue
             kvmap, sequence = got
-            peer.data.update(kvmap=kvmap, server=index)
-            at(peer, sequence, kvmap)
-            peer.count("snapshots")
-            peer.log("snapshot", keys=len(kvmap), sequence=sequence, server=index)
+            books.snapshot(kvmap, sequence, index)
             heard = time.monotonic()
         if listening >= len(collector) or time.monotonic() - began > 4 * timeout:
-            for _ in range(pacer.due(hold=peer.inputs.get("paused"), left=count - len(life))):
+            for _ in range(pacer.due(hold=peer.inputs.get("paused"), left=count - len(books.life))):
                 msg = KVMsg(f"{subtree}key-{rng.randrange(keys):03d}", 0, str(rng.randrange(10**6)).encode(),
                             properties={"from": peer.name, **extra})
                 updates.send_multipart(msg.encode())          # to every server (PUB never blocks)
-                sent_uuids.append(msg.uuid)
-                life.append(msg.uuid)
-                peer.count("sent")
+                books.sent(msg)
         if updates.poll(0):                                    # a collector subscribed: one more listening
             listening += updates.recv()[:1] == b"\x01"
         if peer.poll(sub, TICK) and (msg := recv_kvmsg(peer, sub)):
@@ -462,12 +460,39 @@ def clonecli6(peer, snapshot: list[str], publisher: list[str], collector: list[s
             kvmap, sequence = (None, sequence) if reached is None else (kvmap, reached)
             at(peer, sequence, kvmap or {})
         elif time.monotonic() - heard > server_ttl:            # the server is silent: fail over
-            peer.data["failovers"].append((peer.now(), sequence))
-            peer.log("failover", sequence=sequence, server=index)
-            peer.count("failovers")
+            books.failover(sequence, index)
             peer.close_socket(sub)
             sub, kvmap, index = None, None, (index + 1) % len(snapshot)
-        peer.data["idle"] = len(life) >= count or bool(peer.inputs.get("paused"))
+        peer.data["idle"] = len(books.life) >= count or bool(peer.inputs.get("paused"))
+
+
+class ClientBooks:
+    """A model-6 client's records in ``peer.data`` (``sent_uuids`` over all its starts, ``life_uuids``
+    of this start, ``kvmap``, ``sequence``, ``server``, ``failovers``), its counters and events."""
+
+    def __init__(self, peer):
+        self.peer = peer
+        self.sent_uuids, self.life = peer.data.setdefault("sent_uuids", []), []
+        peer.data.update(life_uuids=self.life, idle=False, kvmap={}, sequence=0, server=0, failovers=[])
+
+    def snapshot(self, kvmap: dict[str, KVMsg], sequence: int, index: int) -> None:
+        """The state of server ``index`` taken: shown, counted (``snapshots``) and logged."""
+        self.peer.data.update(kvmap=kvmap, server=index)
+        at(self.peer, sequence, kvmap)
+        self.peer.count("snapshots")
+        self.peer.log("snapshot", keys=len(kvmap), sequence=sequence, server=index)
+
+    def sent(self, msg: KVMsg) -> None:
+        """One update published: its uuid kept (for the views' lost-update check), counted."""
+        self.sent_uuids.append(msg.uuid)
+        self.life.append(msg.uuid)
+        self.peer.count("sent")
+
+    def failover(self, sequence: int, index: int) -> None:
+        """Server ``index`` fell silent at ``sequence``: kept, logged and counted."""
+        self.peer.data["failovers"].append((self.peer.now(), sequence))
+        self.peer.log("failover", sequence=sequence, server=index)
+        self.peer.count("failovers")
 
 
 ROLES = {"clonesrv5": clonesrv5, "server": clonesrv6, "client": clonecli6}

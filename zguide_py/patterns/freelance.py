@@ -41,6 +41,17 @@ def echoes(peer, frames: list[bytes], expected: list[bytes]) -> bool:
     return False
 
 
+def outcome(peer, n: int, answered: bool, started: float) -> None:
+    """Count how request ``n`` ended, for every model: ``replies`` and its latency since
+    ``started`` (``peer.latencies["request"]``), or ``failed`` and a ``failed`` event."""
+    if answered:
+        peer.count("replies")
+        peer.latency("request", time.perf_counter() - started)
+    else:
+        peer.count("failed")
+        peer.log("failed", request=n)
+
+
 def parse_reply(frames: list[bytes]) -> tuple[bytes, list[bytes]] | None:
     """Model 2's reply on the DEALER: ``[b"", control, body...]`` -> ``(control, body)``, else None."""
     if len(frames) >= 3 and frames[0] == b"":
@@ -108,12 +119,7 @@ def client_sequential(peer, servers: list[str], requests: int = 100, timeout: fl
             req = None
             index = (index + 1) % len(servers)
             peer.count("switches")
-        if answered:
-            peer.count("replies")
-            peer.latency("request", time.perf_counter() - started)
-        else:
-            peer.count("failed")
-            peer.log("failed", request=n)
+        outcome(peer, n, answered, started)
         if interval and not peer.sleep(interval):
             return
     peer.data["done"] = True
@@ -154,12 +160,7 @@ def client_shotgun(peer, servers: list[str], requests: int = 100, timeout: float
             peer.count("retries")
         if not peer.running:
             return
-        if answered:
-            peer.count("replies")
-            peer.latency("request", time.perf_counter() - started)
-        else:
-            peer.count("failed")
-            peer.log("failed", request=n)
+        outcome(peer, n, answered, started)
         if interval and not peer.sleep(interval):
             return
     peer.data["done"] = True
@@ -208,12 +209,7 @@ def client_router(peer, servers: list[str], requests: int = 100, timeout: float 
                 answered = echoes(peer, frames, [control, body])
         if not peer.running:
             return
-        if answered:
-            peer.count("replies")
-            peer.latency("request", time.perf_counter() - started)
-        else:
-            peer.count("failed")
-            peer.log("failed", request=n)
+        outcome(peer, n, answered, started)
         pool.idle(interval)                    # between requests: keep pinging
     peer.data["done"] = True
 

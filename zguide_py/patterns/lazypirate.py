@@ -70,40 +70,23 @@ def client(peer, endpoint: str, requests: int = 200, timeout: float = REQUEST_TI
     """REQ with the Lazy Pirate loop: poll with ``timeout``; on timeout close, reopen, resend;
     after ``retries`` tries give the request up as abandoned and go on with the next one.
 
-    Leaves in ``peer.data``: ``sent`` (sequence numbers), ``answered`` (Counter: seq -> matching
-    replies), ``abandoned`` (seqs), ``mismatched`` ((seq, reply frames) pairs, clipped) and ``done``.
-    Events, each with the field ``seq``: ``send``, ``answered``, ``retry``, ``abandoned``, ``mismatched``.
+    ``book`` (a :class:`Requests`) keeps the records of each request for the notebook: what it
+    leaves in ``peer.data``, its counters and events are listed there.
     """
-    sent: list[int] = []
-    answered: Counter = Counter()
-    abandoned: list[int] = []
-    mismatched: list[tuple[int, bytes]] = []
-    peer.data.update(sent=sent, answered=answered, abandoned=abandoned, mismatched=mismatched,
-                     done=False, retries=retries, timeout=timeout)
-    for name in ("requests", "replies", "retries", "abandoned", "mismatched"):
-        peer.counter(name)                    # counters exist from the start, even at 0
-
+    book = Requests(peer, retries=retries, timeout=timeout)
     req = peer.socket(zmq.REQ)
     req.connect(endpoint)
     for seq in range(requests):
         request = f"{peer.name}:{seq}".encode()
-        sent.append(seq)
-        peer.count("requests")
-        peer.log("send", seq=seq)
-        started = time.perf_counter()
+        book.sent(seq)
         for attempt in range(1, retries + 1):
             req.send(request)
             if peer.poll(req, timeout):
                 reply = req.recv_multipart()
                 if reply == [request]:                 # the answer to this very request
-                    answered[seq] += 1
-                    peer.count("replies")
-                    peer.latency("rtt", time.perf_counter() - started)
-                    peer.log("answered", seq=seq)
+                    book.answered(seq)
                     break
-                mismatched.append((seq, clip(reply)))  # someone else's reply: never accept it
-                peer.count("mismatched")
-                peer.log("mismatched", seq=seq)
+                book.mismatched(seq, reply)            # someone else's reply: never accept it
             if not peer.running:
                 return
             # No (good) reply in time: the REQ socket is stuck waiting, so throw it away.
@@ -111,16 +94,73 @@ def client(peer, endpoint: str, requests: int = 200, timeout: float = REQUEST_TI
             req = peer.socket(zmq.REQ)
             req.connect(endpoint)
             if attempt == retries:
-                abandoned.append(seq)
-                peer.count("abandoned")
-                peer.log("abandoned", seq=seq)
+                book.abandoned(seq)
             else:
-                peer.count("retries")
-                peer.log("retry", seq=seq)
+                book.retry(seq)
         peer.throttle()
         if pause and not peer.sleep(pause):
             return
-    peer.data["done"] = True
+    book.done()
+
+
+class Requests:
+    """The books of a Lazy Pirate client (``client`` and ``asyncpatterns.lazy_pirate_client``):
+    each call counts, logs and records one step of one request, so the client's listing stays the
+    pattern.
+
+    Leaves in ``peer.data``: ``sent`` (sequence numbers), ``answered`` (Counter: seq -> matching
+    replies), ``abandoned`` (seqs), ``mismatched`` ((seq, reply frames) pairs, clipped), ``done``,
+    ``retries`` and ``timeout``. Counters (from the start, even at 0): ``requests``, ``replies``,
+    ``retries``, ``abandoned``, ``mismatched``; latency ``rtt`` (first try to answer). Events, each
+    with the field ``seq``: ``send``, ``answered``, ``retry``, ``abandoned``, ``mismatched``.
+    """
+
+    def __init__(self, peer, retries: int, timeout: float):
+        self.peer = peer
+        self.started = time.perf_counter()
+        self._sent: list[int] = []
+        self._answered: Counter = Counter()
+        self._abandoned: list[int] = []
+        self._mismatched: list[tuple[int, bytes]] = []
+        peer.data.update(sent=self._sent, answered=self._answered, abandoned=self._abandoned,
+                         mismatched=self._mismatched, done=False, retries=retries, timeout=timeout)
+        for name in ("requests", "replies", "retries", "abandoned", "mismatched"):
+            peer.counter(name)
+
+    def sent(self, seq: int) -> None:
+        """Request ``seq`` goes out for the first time (its round trip starts now)."""
+        self._sent.append(seq)
+        self.peer.count("requests")
+        self.peer.log("send", seq=seq)
+        self.started = time.perf_counter()
+
+    def answered(self, seq: int) -> None:
+        """The echo of request ``seq`` came back."""
+        self._answered[seq] += 1
+        self.peer.count("replies")
+        self.peer.latency("rtt", time.perf_counter() - self.started)
+        self.peer.log("answered", seq=seq)
+
+    def mismatched(self, seq: int, reply: list[bytes]) -> None:
+        """A reply came while waiting for ``seq`` that is not its echo (kept clipped)."""
+        self._mismatched.append((seq, clip(reply)))
+        self.peer.count("mismatched")
+        self.peer.log("mismatched", seq=seq)
+
+    def retry(self, seq: int) -> None:
+        """No (good) reply in time: ``seq`` goes out again on a new socket."""
+        self.peer.count("retries")
+        self.peer.log("retry", seq=seq)
+
+    def abandoned(self, seq: int) -> None:
+        """The last try of ``seq`` timed out: given up, and reported."""
+        self._abandoned.append(seq)
+        self.peer.count("abandoned")
+        self.peer.log("abandoned", seq=seq)
+
+    def done(self) -> None:
+        """Every request was answered or abandoned: the role ran to its end."""
+        self.peer.data["done"] = True
 
 
 ROLES = {"server": server, "client": client}

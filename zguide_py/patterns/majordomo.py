@@ -438,12 +438,11 @@ def client(peer, broker: str, service: str = "echo", requests: int = 10, timeout
            retries: int = 3, interval: float = 0.0):
     """Send ``requests`` requests to ``service``, one at a time, and check every reply.
 
-    Results for the notebook: ``peer.data["replies"]`` (list of (request, reply)),
-    ``peer.data["failed"]`` (requests that got no reply after ``retries`` tries, or a reply that
-    does not answer them: counted as ``mismatched``).
+    ``book`` (a :class:`Requests`) keeps the results for the notebook: ``peer.data["replies"]``
+    (list of (request, reply)), ``peer.data["failed"]`` (requests that got no reply after
+    ``retries`` tries, or a reply that does not answer them: counted as ``mismatched``).
     """
-    replies = peer.data.setdefault("replies", [])
-    failed = peer.data.setdefault("failed", [])
+    book = Requests(peer)
     req = None
     for n in range(requests):
         if not peer.running:
@@ -452,22 +451,51 @@ def client(peer, broker: str, service: str = "echo", requests: int = 10, timeout
         started = time.perf_counter()
         req, reply = mdp_request(peer, req, broker, service.encode(), [body], timeout, retries)
         if reply is None:
-            if peer.running:
-                failed.append(body.decode())
-                peer.count("failed")
+            if peer.running:                    # (killed meanwhile: not a failure)
+                book.failed(body)
             continue
-        peer.latency("rtt", time.perf_counter() - started)
+        rtt = time.perf_counter() - started
         expected = WORK.get(service, lambda b: b)([body])
         if reply != expected:                   # never accept another request's reply
-            failed.append(body.decode())
-            peer.count("mismatched")
-            peer.log("mismatched", request=body, reply=reply)
+            book.mismatched(body, reply, rtt)
             continue
-        replies.append((body.decode(), reply[0].decode()))
-        peer.count("replies")
+        book.answered(body, reply, rtt)
         if interval and not peer.sleep(interval):
             return
-    peer.data["done"] = True
+    book.done()
+
+
+class Requests:
+    """The books of a Majordomo client, one call a request: ``peer.data["replies"]`` ((request,
+    reply) pairs) and ``peer.data["failed"]`` (requests), the counters ``replies``, ``failed`` and
+    ``mismatched``, the latency ``rtt``, the event ``mismatched`` (with ``request`` and ``reply``),
+    and ``peer.data["done"]`` once every request went out."""
+
+    def __init__(self, peer):
+        self.peer = peer
+        self.replies = peer.data.setdefault("replies", [])
+        self.failures = peer.data.setdefault("failed", [])
+
+    def failed(self, body: bytes) -> None:
+        """No reply to ``body`` after the last try."""
+        self.failures.append(body.decode())
+        self.peer.count("failed")
+
+    def mismatched(self, body: bytes, reply: list[bytes], rtt: float) -> None:
+        """A reply after ``rtt`` s that does not answer ``body``: a failure, never an answer."""
+        self.peer.latency("rtt", rtt)
+        self.failures.append(body.decode())
+        self.peer.count("mismatched")
+        self.peer.log("mismatched", request=body, reply=reply)
+
+    def answered(self, body: bytes, reply: list[bytes], rtt: float) -> None:
+        """``reply`` answers ``body``, after ``rtt`` s."""
+        self.peer.latency("rtt", rtt)
+        self.replies.append((body.decode(), reply[0].decode()))
+        self.peer.count("replies")
+
+    def done(self) -> None:
+        self.peer.data["done"] = True
 
 
 def mmi_lookup(peer, broker: str, services: list[str], timeout: float = 0.5):

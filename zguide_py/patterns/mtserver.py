@@ -43,6 +43,8 @@ from dataclasses import dataclass
 
 import zmq
 
+from .pubsub import malformed                    # count and log a message that breaks the protocol
+
 READY = b"READY"
 #: What ``zmq.proxy_steerable`` answers to STATISTICS: eight 64-bit counts, frontend then backend,
 #: each as frames in, bytes in, frames out, bytes out.
@@ -62,26 +64,35 @@ def relay_step(peer, step: int, last: int | None = None):
     if step > 1:
         inbox = peer.socket(zmq.PAIR)
         inbox.bind(f"inproc://relay-step{step}")              # 1. bind first...
-        peer.log("bound", endpoint=f"inproc://relay-step{step}")
-        peer.log("starts", thread=f"step{step - 1}")
+        log_bind_and_start(peer, step)                        # (events: "bound", then "starts")
         peer.lab.start(f"step{step - 1}", relay_step, step=step - 1, last=last)   # 2. ...then start
         while peer.poll(inbox):                               # 3. wait for the step before
             signal = inbox.recv_multipart()
             if signal == [READY]:
-                peer.log("heard", sender=f"step{step - 1}")
                 break
-            peer.count("malformed")
-            peer.log("malformed", frames=signal, why="a relay signal is one frame, READY")
+            malformed(peer, signal, "a relay signal is one frame, READY")
         else:
             return                                            # killed while waiting
+        peer.log("heard", sender=f"step{step - 1}")
     if step < last:
         outbox = peer.socket(zmq.PAIR)
         outbox.connect(f"inproc://relay-step{step + 1}")
         peer.log("signals", receiver=f"step{step + 1}")
         peer.send(outbox, READY)                              # 4. pass the signal on
     else:
-        peer.data["done"] = True
-        peer.log("complete")
+        relay_complete(peer)                                  # the last step: the signal got through
+
+
+def log_bind_and_start(peer, step: int) -> None:
+    """The relay's story, for the notebook: this step has bound its PAIR, and starts the step before."""
+    peer.log("bound", endpoint=f"inproc://relay-step{step}")
+    peer.log("starts", thread=f"step{step - 1}")
+
+
+def relay_complete(peer) -> None:
+    """The last step heard READY: ``peer.data["done"]`` for the notebook, and a "complete" event."""
+    peer.data["done"] = True
+    peer.log("complete")
 
 
 # ---- the multithreaded server --------------------------------------------------------------------
@@ -93,14 +104,11 @@ def worker(peer, endpoint: str, work: float = 0.0):
     A kill while it works loses that request, and what the backend had queued for this worker."""
     rep = peer.socket(zmq.REP)
     rep.connect(endpoint)
-    peer.data["connected"] = True                             # for a notebook that waits for its workers
-    for name in ("requests", "replies"):                      # counters exist from the start, at 0
-        peer.counter(name)
+    connected(peer)                                           # for a notebook that waits for its workers
     while peer.poll(rep):                                     # False once the lab kills this worker
         request = rep.recv_multipart()
         if len(request) != 1:
-            peer.count("malformed")
-            peer.log("malformed", frames=request, why="a request is one frame")
+            malformed(peer, request, "a request is one frame")
             rep.send(b"")
             continue
         peer.count("requests")
@@ -109,6 +117,13 @@ def worker(peer, endpoint: str, work: float = 0.0):
         peer.throttle()
         rep.send_multipart(request)
         peer.count("replies")
+
+
+def connected(peer) -> None:
+    """A worker is connected: ``peer.data["connected"]``, and its counters exist from the start, at 0."""
+    peer.data["connected"] = True
+    for name in ("requests", "replies"):
+        peer.counter(name)
 
 
 def run_proxy(frontend: zmq.Socket, backend: zmq.Socket, control: zmq.Socket) -> None:
@@ -138,9 +153,7 @@ def server(peer, frontend: str, backend: str, every: float = 0.2):
     control.bind(pipe)
     steer = peer.socket(zmq.PAIR)                             # this thread's end
     steer.connect(pipe)
-    seen = dict.fromkeys(STATISTICS, 0)
-    peer.data["statistics"] = seen
-    peer.data["status"] = lambda: f"proxy: {seen['front_frames_in']} frames in, {seen['front_frames_out']} out"
+    seen = statistics_seen(peer)                              # the proxy's last STATISTICS, at 0
     proxy = threading.Thread(target=run_proxy, args=(front, back, control), daemon=True,
                              name=f"{peer.thread_name}:proxy")
     proxy.start()                                # front, back and control are the proxy's from here
@@ -152,16 +165,30 @@ def server(peer, frontend: str, backend: str, every: float = 0.2):
                 continue
             reply = steer.recv_multipart()
             if len(reply) != len(STATISTICS) or any(len(frame) != 8 for frame in reply):
-                peer.count("malformed")
-                peer.log("malformed", frames=reply, why="STATISTICS is eight 8-byte counts")
+                malformed(peer, reply, "STATISTICS is eight 8-byte counts")
                 continue
             now = dict(zip(STATISTICS, (struct.unpack("<Q", frame)[0] for frame in reply)))
-            peer.count("frames_in", now["front_frames_in"] - seen["front_frames_in"])
-            peer.count("frames_out", now["front_frames_out"] - seen["front_frames_out"])
-            seen.update(now)
+            count_frames(peer, seen, now)                     # frames_in, frames_out since the last
     finally:
         steer.send(b"TERMINATE")                 # the proxy returns...
         proxy.join(timeout=2.0)                  # ...and its sockets are this thread's again
+
+
+def statistics_seen(peer) -> dict[str, int]:
+    """The proxy's counts as last seen (all 0 at first), in ``peer.data["statistics"]``, and the
+    panel's status line that reads them."""
+    seen = dict.fromkeys(STATISTICS, 0)
+    peer.data["statistics"] = seen
+    peer.data["status"] = lambda: f"proxy: {seen['front_frames_in']} frames in, {seen['front_frames_out']} out"
+    return seen
+
+
+def count_frames(peer, seen: dict[str, int], now: dict[str, int]) -> None:
+    """Count the frames from and to the clients since the last STATISTICS (counters ``frames_in``,
+    ``frames_out``), and keep ``now`` as the last seen."""
+    peer.count("frames_in", now["front_frames_in"] - seen["front_frames_in"])
+    peer.count("frames_out", now["front_frames_out"] - seen["front_frames_out"])
+    seen.update(now)
 
 
 ROLES = {"server": server, "worker": worker}

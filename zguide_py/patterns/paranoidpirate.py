@@ -42,7 +42,7 @@ import zmq
 
 from ..sockets import drain
 from .lazypirate import client, malformed
-from .simplepirate import split_envelope, worker_identity, worker_name
+from .simplepirate import served, split_envelope, worker_identity, worker_name
 
 PPP_READY = b"\x01"        # worker -> queue: "I am here, send me work"
 PPP_HEARTBEAT = b"\x02"    # both ways: "I am still alive"
@@ -166,8 +166,13 @@ def purge(peer, expiry: dict[bytes, float], ready: list[bytes]) -> None:
     for address, deadline in list(expiry.items()):
         if deadline < now:
             forget(expiry, ready, address)
-            peer.count("purged")
-            peer.log("purge", worker=address.decode(errors="replace"))
+            purged(peer, address)
+
+
+def purged(peer, address: bytes) -> None:
+    """Count (``purged``) and log (``purge``, with ``worker``) a worker the queue gave up."""
+    peer.count("purged")
+    peer.log("purge", worker=address.decode(errors="replace"))
 
 
 def parse_request(frames: list[bytes]) -> tuple[list[bytes], list[bytes]] | None:
@@ -191,19 +196,19 @@ def worker(peer, endpoint: str, interval: float = HEARTBEAT_INTERVAL, liveness: 
     back-off when the queue has been silent for ``liveness`` intervals. A request may carry an
     envelope of any depth and a body of any number of frames (6/PPP); a message that is neither a
     request nor a heartbeat is counted, logged, and answered with READY, so that a queue that
-    took it for a request does not wait for a reply that never comes."""
+    took it for a request does not wait for a reply that never comes. ``books`` (a
+    :class:`WorkerBooks`) keeps its counts and events for the notebook."""
     attempt = 0
+    books = WorkerBooks(peer)
 
     def connect() -> zmq.Socket:
         sock = peer.socket(zmq.DEALER)
         sock.routing_id = worker_identity(peer, attempt)
         sock.connect(endpoint)
         sock.send(PPP_READY)
-        peer.log("liveness", left=liveness)
+        books.liveness(liveness)
         return sock
 
-    for name in ("served", "heartbeats_in", "heartbeats_out", "reconnects"):
-        peer.counter(name)
     sock = connect()
     alive = liveness                      # intervals of silence we still tolerate
     backoff = interval_init
@@ -213,26 +218,22 @@ def worker(peer, endpoint: str, interval: float = HEARTBEAT_INTERVAL, liveness: 
             frames = sock.recv_multipart()
             request = parse_request(frames)
             if frames == [PPP_HEARTBEAT]:
-                peer.count("heartbeats_in")
-                peer.log("heartbeat")
+                books.heartbeat_in()
             elif request is not None:     # [client id, b"", request...]: do the work, reply
                 peer.throttle()           # a slow worker sends no heartbeats meanwhile
                 envelope, body = request
                 sock.send_multipart(envelope + body)
-                peer.count("served")
-                peer.log("served", request=body[-1][:64].decode(errors="replace"))
+                books.served(body)
             else:
                 malformed(peer, frames, "not a HEARTBEAT nor a request")
                 sock.send(PPP_READY)      # "I did nothing with that: I am still free"
-            if alive != liveness:
-                peer.log("liveness", left=liveness)
             alive, backoff = liveness, interval_init
+            books.liveness(alive)
         elif peer.running:
             alive -= 1                    # one more interval without a word from the queue
-            peer.log("liveness", left=alive)
+            books.liveness(alive)
             if alive == 0:
-                peer.count("reconnects")
-                peer.log("queue lost", backoff=backoff)
+                books.queue_lost(backoff)
                 peer.close_socket(sock)
                 if not peer.sleep(backoff):
                     break
@@ -242,8 +243,41 @@ def worker(peer, endpoint: str, interval: float = HEARTBEAT_INTERVAL, liveness: 
                 alive = liveness
         if time.monotonic() >= heartbeat_at:
             sock.send(PPP_HEARTBEAT)
-            peer.count("heartbeats_out")
+            books.heartbeat_out()
             heartbeat_at = time.monotonic() + interval
+
+
+class WorkerBooks:
+    """What a Paranoid Pirate worker records for the notebook, one call a step: the counters
+    ``served``, ``heartbeats_in``, ``heartbeats_out``, ``reconnects`` (from the start, even at 0),
+    and the events ``heartbeat``, ``served`` (with ``request``), ``liveness`` (with ``left``, each
+    time the worker's liveness changes) and ``queue lost`` (with ``backoff``)."""
+
+    def __init__(self, peer):
+        self.peer = peer
+        self.left: int | None = None          # the liveness last logged
+        for name in ("served", "heartbeats_in", "heartbeats_out", "reconnects"):
+            peer.counter(name)
+
+    def liveness(self, left: int) -> None:
+        """The worker's liveness is ``left``: logged when it differs from the last one logged."""
+        if left != self.left:
+            self.peer.log("liveness", left=left)
+            self.left = left
+
+    def heartbeat_in(self) -> None:
+        self.peer.count("heartbeats_in")
+        self.peer.log("heartbeat")
+
+    def heartbeat_out(self) -> None:
+        self.peer.count("heartbeats_out")
+
+    def served(self, body: list[bytes]) -> None:
+        served(self.peer, body[-1][:64])
+
+    def queue_lost(self, backoff: float) -> None:
+        self.peer.count("reconnects")
+        self.peer.log("queue lost", backoff=backoff)
 
 
 ROLES = {"queue": queue, "worker": worker, "client": client}

@@ -51,11 +51,9 @@ def client_task(peer, endpoint: str, requests: int | None = 10, window: int = 4,
     """
     client = peer.socket(zmq.DEALER, routing_id=peer.name.encode())
     client.connect(endpoint)
+    books = ClientBooks(peer)                        # what the notebook reads: answered, served_by...
     pending: dict[int, float] = {}                  # request number -> time sent
     expired: set[int] = set()                        # requests we gave up on
-    answered = peer.data.setdefault("answered", [])
-    misrouted = peer.data.setdefault("misrouted", [])
-    served_by = peer.data.setdefault("served_by", {})
     n = 0
     while requests is None or n < requests or pending:
         # DEALER does not wait for a reply before it may send again: keep `window` requests out
@@ -74,26 +72,49 @@ def client_task(peer, endpoint: str, requests: int | None = 10, window: int = 4,
                 flow.record(server, peer.name, frames)
             name, number = request_of(frames[0])
             if name == peer.name and number in pending:
-                peer.latency("rtt", time.perf_counter() - pending.pop(number))
-                answered.append(number)
-                worker = frames[-1].decode(errors="replace")
-                served_by[worker] = served_by.get(worker, 0) + 1
-                peer.count("replies")
+                books.answered(number, sent=pending.pop(number), worker=frames[-1])
             elif name == peer.name and number in expired:
                 peer.count("late")                    # answered after we had given up on it
             else:
-                peer.count("misrouted")               # kept for the notebook: the first 100
-                if len(misrouted) < 100:
-                    misrouted.append(frames)
+                books.misrouted(frames)               # not a reply to one of our open requests
         elif not peer.running:
             return
         now = time.perf_counter()
         for number in [k for k, sent in pending.items() if timeout is not None and now - sent >= timeout]:
             del pending[number]
             expired.add(number)
-            peer.count("lost")
-            peer.log("lost", request=number, after=timeout)
+            books.lost(number, timeout)
     peer.data["done"] = True
+
+
+class ClientBooks:
+    """A client's records for the notebook: ``peer.data`` (``answered``, ``misrouted``, ``served_by``),
+    the counters ``replies`` / ``misrouted`` / ``lost``, the ``rtt`` latency, and a ``lost`` event."""
+
+    def __init__(self, peer):
+        self.peer = peer
+        self.answered_numbers = peer.data.setdefault("answered", [])
+        self.misrouted_frames = peer.data.setdefault("misrouted", [])
+        self.served_by = peer.data.setdefault("served_by", {})
+
+    def answered(self, number: int, sent: float, worker: bytes) -> None:
+        """A reply to an open request (sent at ``sent``, ``time.perf_counter()``), from ``worker``."""
+        self.peer.latency("rtt", time.perf_counter() - sent)
+        self.answered_numbers.append(number)
+        name = worker.decode(errors="replace")
+        self.served_by[name] = self.served_by.get(name, 0) + 1
+        self.peer.count("replies")
+
+    def misrouted(self, frames: list[bytes]) -> None:
+        """A reply that was not for one of our open requests: counted; the first 100 kept."""
+        self.peer.count("misrouted")
+        if len(self.misrouted_frames) < 100:
+            self.misrouted_frames.append(frames)
+
+    def lost(self, number: int, timeout: float | None) -> None:
+        """No reply within ``timeout`` seconds: counted and logged (a reply after this is ``late``)."""
+        self.peer.count("lost")
+        self.peer.log("lost", request=number, after=timeout)
 
 
 def server_task(peer, frontend: str, backend: str, mandatory: bool = False, flow=None):

@@ -123,8 +123,14 @@ def worker(peer, endpoint: str):
         envelope_and_request = sock.recv_multipart()   # [client id, b"", request]
         peer.throttle()                       # killed while busy: the request dies with us
         sock.send_multipart(envelope_and_request)
-        peer.count("served")
-        peer.log("served", request=envelope_and_request[-1].decode(errors="replace"))
+        served(peer, envelope_and_request[-1])
+
+
+def served(peer, request: bytes) -> None:
+    """A worker answered ``request``: count it (``served``) and log a ``served`` event with the
+    request as text. Shared by the Paranoid Pirate worker."""
+    peer.count("served")
+    peer.log("served", request=request.decode(errors="replace"))
 
 
 ROLES = {"queue": queue, "worker": worker, "client": client}
