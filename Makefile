@@ -5,6 +5,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 WORKERS ?= 4
+# matplotlib's font cache lives in the venv: a cache shared in ~/.cache can name the fonts of another
+# checkout's venv, since deleted, and a kernel that finds them missing rebuilds it, which on a busy
+# machine prints a warning into a figure's output. Built once at install (below), never under test.
+export MPLCONFIGDIR := $(CURDIR)/$(VENV)/matplotlib
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=120
 
 # The fuzz suite with many random examples (make test runs a few, derandomized).
@@ -19,6 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[notebook,test]'
 	mkdir -p $(VENV)/share/jupyter/lab/settings
 	cp tools/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json   # no news, no update checks
+	$(PY) -c "import matplotlib.font_manager"   # matplotlib's font cache, built now (MPLCONFIGDIR)
 	touch $(STAMP)
 
 install: $(STAMP)
