@@ -690,7 +690,8 @@ def test_peering(procs, tmp_path):
     assert "lent to dc5 10" in text, text
     stop(dc6, dc4)
     assert "served for peers 10" in dc4.text(), dc4.text()
-    assert dc5.counts().get("from_peers") == 10 and dc5.counts().get("to_cloud") == 10
+    dc5.wait_counts("dc5's status line to count the 10 from dc6",      # status lines come every so often
+                    lambda c: c.get("from_peers") == 10 and c.get("to_cloud") == 10)
 
 
 # ---- 25 Clone models 4-6: subtrees, ephemeral values, a reliable pair ------------------------------
